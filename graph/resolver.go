@@ -1,0 +1,18 @@
+// Package graph is the GraphQL layer: gqlgen's generated executor and models,
+// and thin resolvers that decode input, call one service method and map the
+// result. Rules live in the services under internal/.
+package graph
+
+//go:generate go tool gqlgen generate
+
+import (
+	"log/slog"
+
+	"github.com/usergraph/usergraph/internal/account"
+)
+
+// Resolver holds the services the resolvers call.
+type Resolver struct {
+	Accounts *account.Service
+	Log      *slog.Logger
+}

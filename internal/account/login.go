@@ -1,0 +1,80 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
+)
+
+var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email or password.")
+
+// Login checks an email and password and signs the user in.
+//
+// Wrong email, wrong password, no password set yet and a deactivated account
+// all give the same INVALID_CREDENTIALS error after the same argon2id work,
+// so neither the answer nor its timing reveals which accounts exist. Failures
+// are counted per email and per client IP; too many give RateLimited. The
+// per-email lockout applies whether or not the email has an account.
+func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, error) {
+	key := EmailKey(email)
+	accountKey, ipKey := "login:email:"+key, "login:ip:"+auth.ClientFrom(ctx).IP
+	if err := rateLimited(s.limiter.Check(ctx, ipKey, s.limits.LoginPerIP)); err != nil {
+		return nil, err
+	}
+	if err := rateLimited(s.limiter.Check(ctx, accountKey, s.limits.LoginPerAccount)); err != nil {
+		return nil, err
+	}
+
+	u := new(User)
+	err := s.db.NewSelect().Model(u).Where("email_key = ?", key).Scan(ctx)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
+	}
+	hash := ""
+	if err == nil && u.PasswordHash != nil {
+		hash = *u.PasswordHash
+	}
+	if !auth.VerifyPasswordOrDummy(password, hash) || !u.IsActive {
+		return nil, s.loginFailed(ctx, accountKey, ipKey)
+	}
+	if err := s.limiter.Reset(ctx, accountKey); err != nil {
+		return nil, err
+	}
+
+	var refresh string
+	var sess *Session
+	now := s.now()
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewUpdate().Model(u).Set("last_login = ?", now).WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		sess, refresh, err = s.startSession(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	u.LastLogin = &now
+	return s.signIn(u, sess.ID, refresh)
+}
+
+// loginFailed counts a failure against the email and the client address.
+func (s *Service) loginFailed(ctx context.Context, accountKey, ipKey string) error {
+	if _, err := s.limiter.Hit(ctx, ipKey, s.limits.LoginPerIP); err != nil {
+		return err
+	}
+	wait, err := s.limiter.Hit(ctx, accountKey, s.limits.LoginPerAccount)
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		s.log.WarnContext(ctx, "login locked out after repeated failures", "ip", auth.ClientFrom(ctx).IP)
+	}
+	return errInvalidCredentials
+}

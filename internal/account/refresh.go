@@ -1,0 +1,110 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
+)
+
+var errInvalidRefresh = apperr.OnField("refreshToken", apperr.InvalidToken, "The refresh token is invalid or expired.")
+
+// errReused marks a refresh token presented after it was rotated.
+var errReused = errors.New("refresh token reused")
+
+// RefreshToken rotates a refresh token: the presented token is spent and a
+// new pair is returned. Presenting a spent token again means it leaked (or a
+// client misbehaves): the whole session is ended, so neither holder keeps access.
+//
+// Errors: InvalidToken (payload), RateLimited.
+func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, error) {
+	if err := rateLimited(s.limiter.Hit(ctx, "refresh:ip:"+auth.ClientFrom(ctx).IP, s.limits.RefreshPerIP)); err != nil {
+		return nil, err
+	}
+	var (
+		u       User
+		newTok  string
+		sess    Session
+		reusedS uuid.UUID
+	)
+	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		rt := new(refreshToken)
+		err := tx.NewSelect().Model(rt).Where("token_hash = ?", auth.HashToken(token)).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errInvalidRefresh
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.NewSelect().Model(&sess).Where("id = ?", rt.SessionID).Scan(ctx); err != nil {
+			return err
+		}
+		// Spend the token; the condition makes two concurrent uses count as reuse.
+		res, err := tx.NewUpdate().Model(rt).Set("used_at = ?", s.now()).
+			Where("token_hash = ? AND used_at IS NULL", rt.TokenHash).Exec(ctx)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			reusedS = sess.ID
+			return errReused
+		}
+		if sess.RevokedAt != nil || !sess.ExpiresAt.After(s.now()) {
+			return errInvalidRefresh
+		}
+		if err := tx.NewSelect().Model(&u).Where("id = ?", sess.UserID).Scan(ctx); err != nil {
+			return err
+		}
+		if !u.IsActive {
+			return errInvalidRefresh
+		}
+		if _, err := tx.NewUpdate().Model(&sess).
+			Set("last_used_at = ?", s.now()).Set("expires_at = ?", s.now().Add(s.refreshTTL)).
+			WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		newTok, err = s.addRefreshToken(ctx, tx, sess.ID)
+		return err
+	})
+	if errors.Is(err, errReused) {
+		s.log.WarnContext(ctx, "refresh token reuse: session revoked", "session_id", reusedS, "user_id", sess.UserID)
+		if err := s.revokeSessions(ctx, s.db, sess.UserID, reusedS, uuid.Nil, RevokedTokenReuse); err != nil {
+			return nil, err
+		}
+		return nil, errInvalidRefresh
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s.signIn(&u, sess.ID, newTok)
+}
+
+// Logout ends the session that refreshToken belongs to, or every session of
+// the caller when everywhere is true. The token must belong to the caller:
+// anyone else's token, or an unknown one, is InvalidToken and changes nothing.
+func (s *Service) Logout(ctx context.Context, token string, everywhere bool) error {
+	v, ok := auth.ViewerFrom(ctx)
+	if !ok {
+		return apperr.ErrUnauthenticated
+	}
+	var sess Session
+	err := s.db.NewSelect().Model(&sess).
+		Join("JOIN refresh_tokens AS rt ON rt.session_id = session.id").
+		Where("rt.token_hash = ?", auth.HashToken(token)).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != v.UserID) {
+		return errInvalidRefresh
+	}
+	if err != nil {
+		return err
+	}
+	if everywhere {
+		return s.revokeSessions(ctx, s.db, v.UserID, uuid.Nil, uuid.Nil, RevokedLogout)
+	}
+	return s.revokeSessions(ctx, s.db, v.UserID, sess.ID, uuid.Nil, RevokedLogout)
+}

@@ -1,0 +1,79 @@
+package account
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
+)
+
+// RegisterInput is a self-registration form. Field names (json tags) are the
+// GraphQL input field names, so errors point at the right field.
+type RegisterInput struct {
+	Email           string `json:"email" validate:"required,max=254,email"`
+	Mobile          string `json:"mobile" validate:"required,mobile"`
+	FirstName       string `json:"firstName" validate:"required,max=150"`
+	LastName        string `json:"lastName" validate:"required,max=150"`
+	Password        string `json:"password" validate:"required"`
+	PasswordConfirm string `json:"passwordConfirm" validate:"required"`
+}
+
+// Register creates a B2C user and signs it in.
+//
+// Errors: field errors (REQUIRED, INVALID, TOO_LONG, password rules,
+// PASSWORD_MISMATCH, DUPLICATE) as apperr.List; RateLimited.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, error) {
+	if err := rateLimited(s.limiter.Hit(ctx, "register:ip:"+auth.ClientFrom(ctx).IP, s.limits.RegisterPerIP)); err != nil {
+		return nil, err
+	}
+	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
+	problems := check(in)
+	if in.Password != "" {
+		problems = append(problems, checkNewPassword(in.Password, in.PasswordConfirm, "password", "passwordConfirm",
+			in.Email, in.FirstName, in.LastName)...)
+	}
+	if len(problems) > 0 {
+		return nil, problems
+	}
+	taken, err := checkUnique(ctx, s.db, in.Email, in.Mobile)
+	if err != nil || len(taken) > 0 {
+		return nil, firstErr(err, taken)
+	}
+	hash, err := auth.HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	u := &User{
+		ID: uuid.New(), Email: in.Email, EmailKey: EmailKey(in.Email), Mobile: in.Mobile,
+		FirstName: in.FirstName, LastName: in.LastName, Role: RoleB2CUser,
+		IsActive: true, IsApproved: true, PasswordHash: &hash,
+		DateJoined: now, LastLogin: &now, UpdatedAt: now,
+	}
+	var refresh string
+	var sess *Session
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		sess, refresh, err = s.startSession(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
+	return s.signIn(u, sess.ID, refresh)
+}
+
+// firstErr returns err if set, else the problems as an error.
+func firstErr(err error, problems apperr.List) error {
+	if err != nil {
+		return err
+	}
+	return problems.Err()
+}

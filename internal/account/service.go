@@ -1,0 +1,119 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/ratelimit"
+)
+
+// Limits are the rate-limit rules of the sign-in flows.
+type Limits struct {
+	// LoginPerAccount locks an email out after repeated failed logins.
+	LoginPerAccount ratelimit.Rule
+	// LoginPerIP limits failed logins from one client address.
+	LoginPerIP ratelimit.Rule
+	// RegisterPerIP limits registrations from one client address.
+	RegisterPerIP ratelimit.Rule
+	// RefreshPerIP limits token refreshes from one client address.
+	RefreshPerIP ratelimit.Rule
+}
+
+// Service is the account service. Its methods take the caller from the
+// context (auth.ViewerFrom) and return *apperr.Error or apperr.List for
+// problems a user can act on.
+type Service struct {
+	db         *bun.DB
+	tokens     *auth.Issuer
+	refreshTTL time.Duration
+	limiter    *ratelimit.Limiter
+	limits     Limits
+	log        *slog.Logger
+	now        func() time.Time
+}
+
+// NewService returns the account service.
+func NewService(database *bun.DB, tokens *auth.Issuer, refreshTTL time.Duration, limits Limits, log *slog.Logger) *Service {
+	return &Service{
+		db:         database,
+		tokens:     tokens,
+		refreshTTL: refreshTTL,
+		limiter:    ratelimit.New(database),
+		limits:     limits,
+		log:        log,
+		now:        func() time.Time { return time.Now().UTC() },
+	}
+}
+
+// UserByID returns the user with id, or a NotFound error.
+func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
+	u := new(User)
+	err := s.db.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.New(apperr.NotFound, "No such user.")
+	}
+	return u, err
+}
+
+// Me returns the signed-in caller.
+func (s *Service) Me(ctx context.Context) (*User, error) {
+	v, ok := auth.ViewerFrom(ctx)
+	if !ok {
+		return nil, apperr.ErrUnauthenticated
+	}
+	return s.UserByID(ctx, v.UserID)
+}
+
+// rateLimited turns a positive wait into a RATE_LIMITED error.
+func rateLimited(wait time.Duration, err error) error {
+	if err != nil {
+		return err
+	}
+	if wait > 0 {
+		return &apperr.Error{Code: apperr.RateLimited, Message: "Too many attempts. Try again later.", RetryAfter: wait}
+	}
+	return nil
+}
+
+// insertUser adds u, reporting a taken email or mobile as Duplicate field errors.
+func insertUser(ctx context.Context, idb bun.IDB, u *User) error {
+	_, err := idb.NewInsert().Model(u).Exec(ctx)
+	switch {
+	case db.IsUniqueViolation(err, "email_key"):
+		return apperr.List{apperr.OnField("email", apperr.Duplicate, "A user with this email already exists.")}
+	case db.IsUniqueViolation(err, "mobile"):
+		return apperr.List{apperr.OnField("mobile", apperr.Duplicate, "A user with this mobile number already exists.")}
+	}
+	return err
+}
+
+// checkUnique reports which of email and mobile other accounts already use,
+// so a form shows both problems at once. The unique indexes remain the
+// guarantee under concurrent writes (see insertUser).
+func checkUnique(ctx context.Context, idb bun.IDB, email, mobile string) (apperr.List, error) {
+	var taken []User
+	err := idb.NewSelect().Model(&taken).Column("email_key", "mobile").
+		Where("email_key = ? OR mobile = ?", EmailKey(email), mobile).Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var list apperr.List
+	for _, u := range taken {
+		if u.EmailKey == EmailKey(email) {
+			list = append(list, apperr.OnField("email", apperr.Duplicate, "A user with this email already exists."))
+		}
+		if u.Mobile == mobile {
+			list = append(list, apperr.OnField("mobile", apperr.Duplicate, "A user with this mobile number already exists."))
+		}
+	}
+	return list, nil
+}

@@ -1,0 +1,141 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+)
+
+// Session is one sign-in of a user: a family of refresh tokens, each rotated
+// on use. Access tokens carry the session id, so ending a session ends them.
+type Session struct {
+	bun.BaseModel `bun:"table:sessions"`
+
+	ID           uuid.UUID  `bun:"id,pk,type:uuid"`
+	UserID       uuid.UUID  `bun:"user_id,type:uuid"`
+	CreatedAt    time.Time  `bun:"created_at"`
+	LastUsedAt   time.Time  `bun:"last_used_at"`
+	ExpiresAt    time.Time  `bun:"expires_at"`
+	RevokedAt    *time.Time `bun:"revoked_at"`
+	RevokeReason *string    `bun:"revoke_reason"`
+	UserAgent    string     `bun:"user_agent"`
+	IP           string     `bun:"ip"`
+}
+
+// refreshToken is the stored hash of one refresh token of a session.
+type refreshToken struct {
+	bun.BaseModel `bun:"table:refresh_tokens"`
+
+	TokenHash string     `bun:"token_hash,pk"`
+	SessionID uuid.UUID  `bun:"session_id,type:uuid"`
+	CreatedAt time.Time  `bun:"created_at"`
+	UsedAt    *time.Time `bun:"used_at"`
+}
+
+// Why sessions end, kept in sessions.revoke_reason.
+const (
+	RevokedLogout         = "logout"
+	RevokedTokenReuse     = "refresh_token_reuse"
+	RevokedPasswordChange = "password_changed"
+	RevokedDeactivated    = "deactivated"
+)
+
+// SignIn is the result of every flow that signs a user in.
+type SignIn struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    int // seconds
+	User         *User
+}
+
+// startSession creates a session for u inside tx and returns its first
+// refresh token. The access token is signed by signIn after commit.
+func (s *Service) startSession(ctx context.Context, tx bun.IDB, u *User) (*Session, string, error) {
+	now := s.now()
+	client := auth.ClientFrom(ctx)
+	sess := &Session{
+		ID: uuid.New(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
+		ExpiresAt: now.Add(s.refreshTTL), UserAgent: truncate(client.UserAgent, 512), IP: client.IP,
+	}
+	if _, err := tx.NewInsert().Model(sess).Exec(ctx); err != nil {
+		return nil, "", err
+	}
+	token, err := s.addRefreshToken(ctx, tx, sess.ID)
+	return sess, token, err
+}
+
+func (s *Service) addRefreshToken(ctx context.Context, tx bun.IDB, sessionID uuid.UUID) (string, error) {
+	token := auth.NewOpaqueToken()
+	_, err := tx.NewInsert().Model(&refreshToken{
+		TokenHash: auth.HashToken(token), SessionID: sessionID, CreatedAt: s.now(),
+	}).Exec(ctx)
+	return token, err
+}
+
+// signIn signs an access token for the session and assembles the result.
+func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn, error) {
+	access, err := s.tokens.Sign(u.ID, string(u.Role), sessionID)
+	if err != nil {
+		return nil, err
+	}
+	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), User: u}, nil
+}
+
+// Authenticate turns verified access-token claims into the request's viewer.
+// It reads the session and the user on every request, so a revoked or expired
+// session, or a deactivated user, is refused at once. The role comes from the
+// database, not the token, so role changes apply immediately.
+func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (auth.Viewer, error) {
+	var row struct {
+		Role      Role       `bun:"role"`
+		IsActive  bool       `bun:"is_active"`
+		RevokedAt *time.Time `bun:"revoked_at"`
+		ExpiresAt time.Time  `bun:"expires_at"`
+	}
+	err := s.db.NewSelect().
+		ColumnExpr("u.role, u.is_active, s.revoked_at, s.expires_at").
+		TableExpr("sessions AS s").
+		Join("JOIN users AS u ON u.id = s.user_id").
+		Where("s.id = ? AND s.user_id = ?", c.SessionID, c.UserID).
+		Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return auth.Viewer{}, apperr.ErrUnauthenticated
+	}
+	if err != nil {
+		return auth.Viewer{}, err
+	}
+	if !row.IsActive || row.RevokedAt != nil || !row.ExpiresAt.After(s.now()) {
+		return auth.Viewer{}, apperr.ErrUnauthenticated
+	}
+	return auth.Viewer{UserID: c.UserID, Role: string(row.Role), SessionID: c.SessionID}, nil
+}
+
+// revokeSessions ends sessions of userID: all of them, or only id when id is
+// not uuid.Nil, or all but the one in except when except is not uuid.Nil.
+func (s *Service) revokeSessions(ctx context.Context, idb bun.IDB, userID, id, except uuid.UUID, reason string) error {
+	q := idb.NewUpdate().Model((*Session)(nil)).
+		Set("revoked_at = ?", s.now()).Set("revoke_reason = ?", reason).
+		Where("user_id = ?", userID).Where("revoked_at IS NULL")
+	if id != uuid.Nil {
+		q = q.Where("id = ?", id)
+	}
+	if except != uuid.Nil {
+		q = q.Where("id <> ?", except)
+	}
+	_, err := q.Exec(ctx)
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,114 @@
+package auth
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+)
+
+// Claims are what an access token asserts.
+type Claims struct {
+	UserID    uuid.UUID
+	Role      string
+	SessionID uuid.UUID
+	ExpiresAt time.Time
+}
+
+// ErrInvalidToken is returned for any access token that does not verify:
+// bad signature, unknown key, wrong issuer or audience, expired, malformed.
+var ErrInvalidToken = errors.New("invalid or expired access token")
+
+// Issuer signs and verifies access tokens.
+type Issuer struct {
+	keys     *Keys
+	issuer   string
+	audience string
+	ttl      time.Duration
+	now      func() time.Time
+}
+
+// NewIssuer returns an Issuer for tokens living ttl.
+func NewIssuer(keys *Keys, issuer, audience string, ttl time.Duration) *Issuer {
+	return &Issuer{keys: keys, issuer: issuer, audience: audience, ttl: ttl, now: time.Now}
+}
+
+// TTL is the lifetime of new access tokens.
+func (i *Issuer) TTL() time.Duration { return i.ttl }
+
+// Sign returns a signed access token (EdDSA, header kid) for the user's session.
+func (i *Issuer) Sign(userID uuid.UUID, role string, sessionID uuid.UUID) (string, error) {
+	now := i.now()
+	tok, err := jwt.NewBuilder().
+		Subject(userID.String()).
+		Issuer(i.issuer).
+		Audience([]string{i.audience}).
+		IssuedAt(now).
+		Expiration(now.Add(i.ttl)).
+		JwtID(uuid.NewString()).
+		Claim("role", role).
+		Claim("sid", sessionID.String()).
+		Build()
+	if err != nil {
+		return "", err
+	}
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA(), i.keys.signing))
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	return string(signed), nil
+}
+
+// Verify checks signature, issuer, audience and expiry and returns the claims.
+// Every failure is ErrInvalidToken.
+func (i *Issuer) Verify(token string) (Claims, error) {
+	tok, err := jwt.ParseString(token,
+		jwt.WithKeySet(i.keys.public),
+		jwt.WithIssuer(i.issuer),
+		jwt.WithAudience(i.audience),
+		jwt.WithClock(jwt.ClockFunc(i.now)),
+		jwt.WithAcceptableSkew(30*time.Second),
+	)
+	if err != nil {
+		return Claims{}, ErrInvalidToken
+	}
+	var c Claims
+	var role, sid string
+	sub, _ := tok.Subject()
+	c.ExpiresAt, _ = tok.Expiration()
+	if tok.Get("role", &role) != nil || tok.Get("sid", &sid) != nil {
+		return Claims{}, ErrInvalidToken
+	}
+	c.Role = role
+	if c.UserID, err = uuid.Parse(sub); err != nil {
+		return Claims{}, ErrInvalidToken
+	}
+	if c.SessionID, err = uuid.Parse(sid); err != nil {
+		return Claims{}, ErrInvalidToken
+	}
+	return c, nil
+}
+
+// NewOpaqueToken returns a random URL-safe token (256 bits) for refresh and
+// one-time tokens. Only its HashToken is ever stored.
+func NewOpaqueToken() string {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand failed: %v", err))
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// HashToken is the stored form of an opaque token: SHA-256, hex. The token has
+// 256 bits of entropy, so a fast hash is enough, and lookups by hash are exact.
+func HashToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}

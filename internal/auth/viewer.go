@@ -1,0 +1,48 @@
+// Package auth holds the cryptography and request identity of usergraph:
+// password hashing and rules, signing keys, access tokens, opaque tokens, and
+// the viewer (the signed-in caller) carried in a request's context.
+package auth
+
+import (
+	"context"
+
+	"github.com/google/uuid"
+)
+
+// Viewer is the authenticated caller of a request.
+type Viewer struct {
+	UserID    uuid.UUID
+	Role      string
+	SessionID uuid.UUID
+}
+
+// Client describes where a request came from, for sessions, rate limits and audit.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+type viewerKey struct{}
+type clientKey struct{}
+
+// WithViewer returns ctx carrying v.
+func WithViewer(ctx context.Context, v Viewer) context.Context {
+	return context.WithValue(ctx, viewerKey{}, v)
+}
+
+// ViewerFrom returns the signed-in caller, if any.
+func ViewerFrom(ctx context.Context) (Viewer, bool) {
+	v, ok := ctx.Value(viewerKey{}).(Viewer)
+	return v, ok
+}
+
+// WithClient returns ctx carrying c.
+func WithClient(ctx context.Context, c Client) context.Context {
+	return context.WithValue(ctx, clientKey{}, c)
+}
+
+// ClientFrom returns the request's client, or the zero Client.
+func ClientFrom(ctx context.Context) Client {
+	c, _ := ctx.Value(clientKey{}).(Client)
+	return c
+}

@@ -1,0 +1,188 @@
+// Package config reads usergraph's settings from the environment and an optional
+// .env file into one struct, and validates them before anything starts.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"github.com/go-playground/validator/v10"
+	"github.com/joho/godotenv"
+)
+
+// Config is every setting of usergraph. `.env.example` documents each one; keep
+// the two in step (a test checks that every key here is listed there).
+type Config struct {
+	Port    int    `env:"PORT" envDefault:"8080" validate:"min=0,max=65535"` // 0: any free port
+	DataDir string `env:"DATA_DIR" envDefault:"./data" validate:"required"`
+	// DatabaseURL empty selects the embedded SQLite file in DataDir.
+	DatabaseURL string `env:"DATABASE_URL" validate:"omitempty,dburl"`
+	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug info warn error"`
+
+	AppURL          string        `env:"APP_URL" envDefault:"http://localhost:3000" validate:"required,http_url"`
+	JWTIssuer       string        `env:"JWT_ISSUER" envDefault:"usergraph" validate:"required"`
+	JWTAudience     string        `env:"JWT_AUDIENCE" envDefault:"usergraph" validate:"required"`
+	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m" validate:"min=1m,max=24h"`
+	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"168h" validate:"min=1h"`
+	// JWTKeysFile empty means: generate an Ed25519 key once and keep it in DataDir.
+	JWTKeysFile string `env:"JWT_KEYS_FILE"`
+
+	PlaygroundEnabled    bool     `env:"PLAYGROUND_ENABLED" envDefault:"true"`
+	PlaygroundAssetsURL  string   `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url"`
+	IntrospectionEnabled bool     `env:"INTROSPECTION_ENABLED" envDefault:"true"`
+	CORSAllowedOrigins   []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:"," validate:"dive,url"`
+	// TrustProxyHeaders makes X-Forwarded-For the client IP; only behind a proxy that sets it.
+	TrustProxyHeaders bool `env:"TRUST_PROXY_HEADERS" envDefault:"false"`
+
+	MaxRequestBytes   int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" validate:"min=1024"`
+	QueryMaxDepth     int   `env:"GRAPHQL_MAX_DEPTH" envDefault:"10" validate:"min=2"`
+	QueryMaxComplex   int   `env:"GRAPHQL_MAX_COMPLEXITY" envDefault:"1000" validate:"min=10"`
+	QueryMaxAliases   int   `env:"GRAPHQL_MAX_ALIASES" envDefault:"15" validate:"min=1"`
+	QueryMaxMutations int   `env:"GRAPHQL_MAX_MUTATIONS" envDefault:"3" validate:"min=1"`
+
+	LoginMaxFailures int           `env:"LOGIN_MAX_FAILURES" envDefault:"5" validate:"min=1"`
+	LoginLockout     time.Duration `env:"LOGIN_LOCKOUT" envDefault:"5m" validate:"min=1s"`
+	IPRequestsPerMin int           `env:"RATE_LIMIT_PER_IP_PER_MINUTE" envDefault:"10" validate:"min=1"`
+
+	BootstrapAdminEmail    string `env:"BOOTSTRAP_ADMIN_EMAIL" validate:"required_with=BootstrapAdminPassword,omitempty,email"`
+	BootstrapAdminMobile   string `env:"BOOTSTRAP_ADMIN_MOBILE" validate:"required_with=BootstrapAdminEmail"`
+	BootstrapAdminPassword string `env:"BOOTSTRAP_ADMIN_PASSWORD" validate:"required_with=BootstrapAdminEmail"`
+}
+
+// Addr is the listen address.
+func (c Config) Addr() string { return fmt.Sprintf(":%d", c.Port) }
+
+// UsesSQLite reports whether the embedded SQLite database is selected.
+func (c Config) UsesSQLite() bool { return c.DatabaseURL == "" }
+
+// SQLitePath is the database file used when DatabaseURL is empty.
+func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "usergraph.db") }
+
+// KeysPath is where signing keys live: JWTKeysFile, or a generated file in DataDir.
+func (c Config) KeysPath() string {
+	if c.JWTKeysFile != "" {
+		return c.JWTKeysFile
+	}
+	return filepath.Join(c.DataDir, "jwt-keys.json")
+}
+
+func fieldParams() ([]env.FieldParams, error) { return env.GetFieldParams(&Config{}) }
+
+// Keys lists every environment variable Config reads.
+func Keys() ([]string, error) {
+	params, err := fieldParams()
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(params))
+	for i, p := range params {
+		keys[i] = p.Key
+	}
+	return keys, nil
+}
+
+// Load reads the settings: variables from getenv win over those in envFile
+// (".env" by default; a missing file is fine). Every problem is reported at once.
+func Load(getenv func(string) string, envFile string) (Config, error) {
+	fileVars, err := godotenv.Read(envFile)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Config{}, fmt.Errorf("config: reading %s: %w", envFile, err)
+	}
+	keys, err := Keys()
+	if err != nil {
+		return Config{}, err
+	}
+	vars := map[string]string{}
+	for _, k := range keys {
+		if v, ok := fileVars[k]; ok {
+			vars[k] = v
+		}
+		if v := getenv(k); v != "" {
+			vars[k] = v
+		}
+	}
+	var c Config
+	if err := env.ParseWithOptions(&c, env.Options{Environment: vars}); err != nil {
+		return Config{}, fmt.Errorf("config: invalid settings:\n  %s", parseErrors(err))
+	}
+	c.AppURL = strings.TrimRight(c.AppURL, "/")
+	return c, c.validate()
+}
+
+// parseErrors names each unparsable setting by its variable, not its Go field.
+func parseErrors(err error) string {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return err.Error()
+	}
+	t := reflect.TypeOf(Config{})
+	msgs := make([]string, len(agg.Errors))
+	for i, e := range agg.Errors {
+		msgs[i] = e.Error()
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := t.FieldByName(pe.Name); ok {
+				msgs[i] = fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err)
+			}
+		}
+	}
+	return strings.Join(msgs, "\n  ")
+}
+
+var validate = func() *validator.Validate {
+	v := validator.New(validator.WithRequiredStructEnabled())
+	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Tag.Get("env") })
+	_ = v.RegisterValidation("dburl", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
+	})
+	return v
+}()
+
+func (c Config) validate() error {
+	err := validate.Struct(c)
+	var verrs validator.ValidationErrors
+	if !errors.As(err, &verrs) {
+		return err
+	}
+	msgs := make([]string, 0, len(verrs))
+	for _, fe := range verrs {
+		msgs = append(msgs, fmt.Sprintf("%s=%q: %s", fe.Field(), fmt.Sprint(fe.Value()), explain(fe)))
+	}
+	return fmt.Errorf("config: invalid settings:\n  %s", strings.Join(msgs, "\n  "))
+}
+
+func explain(fe validator.FieldError) string {
+	switch fe.Tag() {
+	case "required":
+		return "must be set"
+	case "required_with":
+		return "must be set together with " + fe.Param()
+	case "dburl":
+		return "must be a postgres:// URL (leave empty for the embedded SQLite database)"
+	case "oneof":
+		return "must be one of: " + fe.Param()
+	case "min":
+		return "must be at least " + fe.Param()
+	case "max":
+		return "must be at most " + fe.Param()
+	case "email":
+		return "must be an email address"
+	case "url", "http_url":
+		return "must be an absolute URL"
+	}
+	return "is not valid (" + fe.Tag() + ")"
+}
+
+// EnsureDataDir creates DataDir if needed.
+func (c Config) EnsureDataDir() error {
+	return os.MkdirAll(c.DataDir, 0o700)
+}

@@ -1,0 +1,114 @@
+// Package db opens the database (PostgreSQL over pgx, or embedded SQLite),
+// applies migrations, and runs transactions.
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Open connects to PostgreSQL when databaseURL is set, otherwise to the SQLite
+// file at sqlitePath (created if missing) in WAL mode with foreign keys on.
+func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) {
+	var db *bun.DB
+	if databaseURL != "" {
+		sqldb, err := sql.Open("pgx", databaseURL)
+		if err != nil {
+			return nil, fmt.Errorf("open postgres: %w", err)
+		}
+		sqldb.SetMaxOpenConns(20)
+		sqldb.SetMaxIdleConns(10)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		db = bun.NewDB(sqldb, pgdialect.New())
+	} else {
+		if strings.Contains(sqlitePath, "?") {
+			return nil, fmt.Errorf("the SQLite path %q must not contain '?'", sqlitePath)
+		}
+		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
+			return nil, err
+		}
+		sqldb, err := sql.Open("sqlite", SQLiteDSN(sqlitePath))
+		if err != nil {
+			return nil, fmt.Errorf("open sqlite: %w", err)
+		}
+		// SQLite allows one writer; _txlock=immediate makes every transaction take
+		// the write lock at BEGIN, so concurrent writers queue on busy_timeout
+		// instead of failing when a read lock cannot be upgraded.
+		sqldb.SetMaxOpenConns(8)
+		db = bun.NewDB(sqldb, sqlitedialect.New())
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database unreachable: %s", redact(err, databaseURL))
+	}
+	return db, nil
+}
+
+// SQLiteDSN is the modernc DSN for the file at path. Without a "file:" prefix
+// the path is taken literally (a '#' in it is not a URI fragment); it must not
+// contain '?', which starts the parameters.
+func SQLiteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+// IsPostgres reports whether db talks to PostgreSQL.
+func IsPostgres(db bun.IDB) bool {
+	_, ok := db.Dialect().(*pgdialect.Dialect)
+	return ok
+}
+
+// InTx runs fn in one transaction: committed when fn returns nil, rolled back
+// otherwise (and on panic).
+func InTx(ctx context.Context, db *bun.DB, fn func(ctx context.Context, tx bun.Tx) error) error {
+	return db.RunInTx(ctx, nil, fn)
+}
+
+// IsUniqueViolation reports whether err is a unique-constraint failure on
+// either database. constraint, when not empty, must appear in the message
+// (an index or column name).
+func IsUniqueViolation(err error, constraint string) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505" && (constraint == "" || strings.Contains(pgErr.ConstraintName, constraint))
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return (sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY) &&
+			(constraint == "" || strings.Contains(sqErr.Error(), constraint))
+	}
+	return false
+}
+
+// redact removes a password from a database URL inside an error message.
+func redact(err error, databaseURL string) string {
+	msg := err.Error()
+	if u, perr := url.Parse(databaseURL); perr == nil && u.User != nil {
+		if pw, ok := u.User.Password(); ok && pw != "" {
+			msg = strings.ReplaceAll(msg, pw, "***")
+		}
+	}
+	return msg
+}

@@ -1,0 +1,87 @@
+// Package testdb gives tests a fresh database on each dialect: SQLite (a file
+// in the test's temporary directory) and PostgreSQL (a new schema in the
+// database named by TEST_DATABASE_URL, dropped when the test ends).
+//
+// Without TEST_DATABASE_URL the PostgreSQL cases are skipped, except under
+// CI=true, where a missing or unreachable database fails the test.
+package testdb
+
+import (
+	"context"
+	"database/sql"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+)
+
+// Dialect names a database to run a test against.
+type Dialect struct {
+	Name string
+	// URL returns a DATABASE_URL for a fresh, empty database ("" for SQLite:
+	// the server then uses a file in its DATA_DIR).
+	URL func(t testing.TB) string
+}
+
+// Dialects lists SQLite and PostgreSQL.
+func Dialects() []Dialect {
+	return []Dialect{
+		{Name: "sqlite", URL: func(testing.TB) string { return "" }},
+		{Name: "postgres", URL: Postgres},
+	}
+}
+
+// Run runs f as a subtest per dialect, in parallel.
+func Run(t *testing.T, f func(t *testing.T, databaseURL string)) {
+	for _, d := range Dialects() {
+		t.Run(d.Name, func(t *testing.T) {
+			t.Parallel()
+			f(t, d.URL(t))
+		})
+	}
+}
+
+// Postgres returns the URL of a new empty schema in TEST_DATABASE_URL's database.
+func Postgres(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("TEST_DATABASE_URL")
+	if base == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TEST_DATABASE_URL is not set; CI must run the PostgreSQL tests")
+		}
+		t.Skip("TEST_DATABASE_URL not set: skipping PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	admin, err := sql.Open("pgx", base)
+	if err == nil {
+		err = admin.PingContext(ctx)
+	}
+	if err != nil {
+		t.Fatalf("PostgreSQL at TEST_DATABASE_URL is unreachable: %v", err)
+	}
+	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("TEST_DATABASE_URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,316 @@
+// Command usergraph is a user-management and identity server with a GraphQL
+// API. Run `usergraph` (or `usergraph serve`) to serve, `usergraph migrate
+// up|down|status` to manage the schema, and `usergraph createsuperuser` to
+// add an administrator.
+package main
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/uptrace/bun"
+	"golang.org/x/term"
+
+	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/config"
+	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/httpserver"
+	"github.com/usergraph/usergraph/internal/ratelimit"
+)
+
+//go:embed schema.graphqls
+var schemaSDL []byte
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "usergraph:", err)
+		os.Exit(1)
+	}
+}
+
+const usage = `usage: usergraph [command]
+
+commands:
+  serve             run the server (the default)
+  migrate up        apply pending database migrations
+  migrate down      roll back the last group of migrations
+  migrate status    list migrations and whether each is applied
+  createsuperuser   create an administrator:
+                    --email E --mobile M [--first-name F --last-name L]
+                    [--password-stdin]  (otherwise prompts on the terminal)
+
+Settings come from the environment and ./.env (or the file named by ENV_FILE);
+see .env.example.`
+
+// run is the whole program; main only wires it to the process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd, rest := "serve", []string{}
+	if len(args) > 1 {
+		cmd, rest = args[1], args[2:]
+	}
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	envFile := getenv("ENV_FILE")
+	if envFile == "" {
+		envFile = ".env"
+	}
+	cfg, err := config.Load(getenv, envFile)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.LogLevel, stderr)
+	switch cmd {
+	case "serve":
+		return serve(ctx, cfg, log, stdout)
+	case "migrate":
+		return migrateCmd(ctx, cfg, rest, stdout)
+	case "createsuperuser":
+		return createSuperuser(ctx, cfg, log, rest, getenv, stdout)
+	}
+	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+}
+
+func newLogger(level string, w io.Writer) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
+	if err := cfg.EnsureDataDir(); err != nil {
+		return nil, err
+	}
+	return db.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+}
+
+// app is what serve and createsuperuser share: the database and services.
+type app struct {
+	db       *bun.DB
+	keys     *auth.Keys
+	tokens   *auth.Issuer
+	accounts *account.Service
+}
+
+func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+	database, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := db.NewMigrator(database)
+	if err == nil {
+		_, err = m.Up(ctx)
+	}
+	if err != nil {
+		database.Close()
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	keys, err := auth.LoadOrCreateKeys(cfg.KeysPath(), cfg.JWTKeysFile == "")
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	tokens := auth.NewIssuer(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	limits := account.Limits{
+		LoginPerAccount: ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout},
+		LoginPerIP:      ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute},
+		RegisterPerIP:   ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute},
+		RefreshPerIP:    ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
+	}
+	accounts := account.NewService(database, tokens, cfg.RefreshTokenTTL, limits, log)
+	return &app{db: database, keys: keys, tokens: tokens, accounts: accounts}, nil
+}
+
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	if cfg.BootstrapAdminEmail != "" {
+		created, err := a.accounts.EnsureBootstrapAdmin(ctx, account.AdminInput{
+			Email: cfg.BootstrapAdminEmail, Mobile: cfg.BootstrapAdminMobile, Password: cfg.BootstrapAdminPassword,
+		})
+		if err != nil {
+			return fmt.Errorf("bootstrap admin: %w", err)
+		}
+		if created {
+			log.Info("bootstrap administrator created", "email", cfg.BootstrapAdminEmail)
+		}
+	}
+
+	handler := httpserver.NewServer(httpserver.Deps{
+		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
+	})
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	base := "http://localhost:" + portOf(ln.Addr())
+	fmt.Fprintf(stdout, "usergraph listening on %s (GraphQL API: %s/graphql", base, base)
+	if cfg.PlaygroundEnabled {
+		fmt.Fprintf(stdout, ", playground: %s/", base)
+	}
+	fmt.Fprintln(stdout, ")")
+	log.Info("listening", "addr", ln.Addr().String(), "database", dbKind(cfg))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func portOf(addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	return port
+}
+
+func dbKind(cfg config.Config) string {
+	if cfg.UsesSQLite() {
+		return "sqlite:" + cfg.SQLitePath()
+	}
+	return "postgres"
+}
+
+func migrateCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: usergraph migrate up|down|status")
+	}
+	database, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer database.Close()
+	m, err := db.NewMigrator(database)
+	if err != nil {
+		return err
+	}
+	var names []string
+	switch args[0] {
+	case "up":
+		names, err = m.Up(ctx)
+	case "down":
+		names, err = m.Down(ctx)
+	case "status":
+		return m.Status(ctx, stdout)
+	default:
+		return errors.New("usage: usergraph migrate up|down|status")
+	}
+	for _, n := range names {
+		fmt.Fprintf(stdout, "%s %s\n", args[0], n)
+	}
+	if err == nil && len(names) == 0 {
+		fmt.Fprintln(stdout, "nothing to do")
+	}
+	return err
+}
+
+func createSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, getenv func(string) string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("createsuperuser", flag.ContinueOnError)
+	var in account.AdminInput
+	fs.StringVar(&in.Email, "email", "", "email address (required)")
+	fs.StringVar(&in.Mobile, "mobile", "", "mobile number (required)")
+	fs.StringVar(&in.FirstName, "first-name", "", "first name")
+	fs.StringVar(&in.LastName, "last-name", "", "last name")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	password, err := readPassword(*fromStdin, getenv, stdout)
+	if err != nil {
+		return err
+	}
+	in.Password = password
+	a, err := newApp(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	u, err := a.accounts.CreateAdmin(ctx, in)
+	if problems := apperr.Errors(err); len(problems) > 0 {
+		msgs := make([]string, len(problems))
+		for i, p := range problems {
+			msgs[i] = "  " + strings.Join(p.Field, ".") + ": " + p.Message
+		}
+		return fmt.Errorf("administrator not created:\n%s", strings.Join(msgs, "\n"))
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "administrator %s created (id %s)\n", u.Email, u.ID)
+	return nil
+}
+
+// readPassword takes the password from standard input (first line), from
+// CREATESUPERUSER_PASSWORD, or from a terminal prompt asked twice.
+func readPassword(fromStdin bool, getenv func(string) string, stdout io.Writer) (string, error) {
+	if fromStdin {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", err
+		}
+		return strings.TrimRight(line, "\r\n"), nil
+	}
+	if pw := getenv("CREATESUPERUSER_PASSWORD"); pw != "" {
+		return pw, nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", errors.New("no terminal to prompt for the password: use --password-stdin or CREATESUPERUSER_PASSWORD")
+	}
+	fmt.Fprint(stdout, "Password: ")
+	first, err := term.ReadPassword(fd)
+	fmt.Fprintln(stdout)
+	if err != nil {
+		return "", err
+	}
+	fmt.Fprint(stdout, "Password (again): ")
+	second, err := term.ReadPassword(fd)
+	fmt.Fprintln(stdout)
+	if err != nil {
+		return "", err
+	}
+	if string(first) != string(second) {
+		return "", errors.New("the two passwords didn't match")
+	}
+	return string(first), nil
+}
