@@ -27,9 +27,11 @@ import (
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/httpserver"
+	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/ratelimit"
 )
 
@@ -107,7 +109,9 @@ type app struct {
 	db       *bun.DB
 	keys     *auth.Keys
 	tokens   *auth.Issuer
+	outbox   *mail.Outbox
 	accounts *account.Service
+	batches  *batch.Service
 }
 
 func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
@@ -129,14 +133,43 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 		return nil, err
 	}
 	tokens := auth.NewIssuer(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
-	limits := account.Limits{
-		LoginPerAccount: ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout},
-		LoginPerIP:      ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute},
-		RegisterPerIP:   ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute},
-		RefreshPerIP:    ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
+	driver, err := mailDriver(cfg)
+	if err != nil {
+		database.Close()
+		return nil, err
 	}
-	accounts := account.NewService(database, tokens, cfg.RefreshTokenTTL, limits, log)
-	return &app{db: database, keys: keys, tokens: tokens, accounts: accounts}, nil
+	outbox := mail.NewOutbox(database, driver, mail.OutboxConfig{
+		From: cfg.MailFrom, PollInterval: cfg.MailPollInterval, RetryBase: cfg.MailRetryBase, MaxAttempts: cfg.MailMaxAttempts,
+	}, log)
+	perIP := ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute}
+	accounts := account.NewService(database, account.Config{
+		Tokens:     tokens,
+		RefreshTTL: cfg.RefreshTokenTTL,
+		Limits: account.Limits{
+			LoginPerAccount: ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout},
+			LoginPerIP:      perIP,
+			RegisterPerIP:   perIP,
+			RefreshPerIP:    ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
+			ResetPerIP:      perIP,
+			ResetPerEmail:   ratelimit.Rule{Limit: 3, Window: time.Hour},
+		},
+		Mail:     mail.NewComposer(cfg.AppURL),
+		MailSent: outbox.Notify,
+		Log:      log,
+	})
+	return &app{db: database, keys: keys, tokens: tokens, outbox: outbox, accounts: accounts, batches: batch.NewService(database)}, nil
+}
+
+func mailDriver(cfg config.Config) (mail.Driver, error) {
+	switch cfg.MailDriver {
+	case "smtp":
+		return mail.NewSMTPDriver(mail.SMTPConfig{
+			Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS,
+		})
+	case "resend":
+		return mail.NewResendDriver(cfg.ResendAPIKey, cfg.ResendAPIURL)
+	}
+	return mail.FileDriver{Dir: cfg.MailPath()}, nil
 }
 
 func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
@@ -158,8 +191,19 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	handler := httpserver.NewServer(httpserver.Deps{
-		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
+		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches,
+		Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
 	})
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		a.outbox.Run(workerCtx)
+	}()
+	defer func() {
+		stopWorker()
+		<-workerDone
+	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {
 		return err

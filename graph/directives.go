@@ -21,12 +21,27 @@ func Directives() DirectiveRoot {
 			}
 			return next(ctx)
 		},
-		HasRole: func(ctx context.Context, _ any, next graphql.Resolver, roles []account.Role) (any, error) {
+		// A B2B admin counts as B2B_ADMIN only once approved.
+		HasRole: func(ctx context.Context, _ any, next graphql.Resolver, roles []auth.Role) (any, error) {
 			v, ok := auth.ViewerFrom(ctx)
 			if !ok {
 				return nil, apperr.ErrUnauthenticated
 			}
-			if !slices.Contains(roles, account.Role(v.Role)) {
+			if !slices.Contains(roles, v.Role) || (v.Role == auth.RoleB2BAdmin && !v.Approved) {
+				return nil, apperr.ErrForbidden
+			}
+			return next(ctx)
+		},
+		Private: func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
+			u, isUser := obj.(*account.User)
+			if isUser && wasSignedIn(ctx, u.ID) {
+				return next(ctx)
+			}
+			v, ok := auth.ViewerFrom(ctx)
+			if !ok {
+				return nil, apperr.ErrUnauthenticated
+			}
+			if !isUser || !account.CanSee(v, u) {
 				return nil, apperr.ErrForbidden
 			}
 			return next(ctx)

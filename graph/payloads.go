@@ -1,18 +1,48 @@
 package graph
 
 import (
+	"context"
+
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/internal/account"
 )
 
-// authPayload maps the result of any sign-in flow.
-func authPayload(s *account.SignIn, err error) (*model.AuthPayload, error) {
-	errs, err := userErrors(err)
-	if err != nil || len(errs) > 0 {
-		return &model.AuthPayload{Errors: errs}, err
+// authPayload returns the mapper of any sign-in flow's result:
+// authPayload(ctx)(service.Login(…)).
+func authPayload(ctx context.Context) func(*account.SignIn, error) (*model.AuthPayload, error) {
+	return func(s *account.SignIn, err error) (*model.AuthPayload, error) {
+		errs, err := userErrors(err)
+		if err != nil || len(errs) > 0 {
+			return &model.AuthPayload{Errors: errs}, err
+		}
+		markSignedIn(ctx, s.User.ID)
+		return &model.AuthPayload{
+			AccessToken: &s.AccessToken, RefreshToken: &s.RefreshToken, ExpiresIn: &s.ExpiresIn,
+			User: s.User, Errors: errs,
+		}, nil
 	}
-	return &model.AuthPayload{
-		AccessToken: &s.AccessToken, RefreshToken: &s.RefreshToken, ExpiresIn: &s.ExpiresIn,
-		User: s.User, Errors: errs,
-	}, nil
+}
+
+// result maps a service call that returns one object: the object on success,
+// payload errors for user-correctable problems, a top-level error otherwise.
+// build assembles the payload type from the object and errors.
+func result[T any, P any](v T, err error, build func(T, []*model.UserError) *P) (*P, error) {
+	errs, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 {
+		var zero T
+		return build(zero, errs), nil
+	}
+	return build(v, errs), nil
+}
+
+// okResult maps a service call that returns no object to an { ok errors } payload.
+func okResult[P any](err error, build func(bool, []*model.UserError) *P) (*P, error) {
+	errs, err := userErrors(err)
+	if err != nil {
+		return nil, err
+	}
+	return build(len(errs) == 0, errs), nil
 }

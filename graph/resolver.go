@@ -9,10 +9,12 @@ import (
 	"log/slog"
 
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/batch"
 )
 
 // Resolver holds the services the resolvers call.
 type Resolver struct {
-	Accounts *account.Service
-	Log      *slog.Logger
+	Accounts     *account.Service
+	BatchService *batch.Service
+	Log          *slog.Logger
 }

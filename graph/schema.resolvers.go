@@ -7,24 +7,71 @@ package graph
 
 import (
 	"context"
+	"errors"
 
+	"github.com/google/uuid"
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/page"
+	"github.com/vikstrous/dataloadgen"
 )
+
+// User is the resolver for the user field.
+func (r *approvalResolver) User(ctx context.Context, obj *account.Approval) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, &obj.UserID)
+}
+
+// DecidedBy is the resolver for the decidedBy field.
+func (r *approvalResolver) DecidedBy(ctx context.Context, obj *account.Approval) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, obj.DecidedByID)
+}
+
+// UserCount is the resolver for the userCount field.
+func (r *batchResolver) UserCount(ctx context.Context, obj *batch.Batch) (int, error) {
+	n, err := loaders(ctx).BatchUserCount.Load(ctx, obj.ID)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return 0, nil
+	}
+	return n, topLevel(err)
+}
+
+// CanAddUsers is the resolver for the canAddUsers field.
+func (r *batchResolver) CanAddUsers(ctx context.Context, obj *batch.Batch) (bool, error) {
+	n, err := r.UserCount(ctx, obj)
+	return obj.IsActive && n < obj.MaxUsers, err
+}
+
+// CreatedBy is the resolver for the createdBy field.
+func (r *batchResolver) CreatedBy(ctx context.Context, obj *batch.Batch) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, &obj.CreatedByID)
+}
+
+// Users is the resolver for the users field.
+func (r *batchResolver) Users(ctx context.Context, obj *batch.Batch, first *int, after *string) (*model.UserConnection, error) {
+	args := page.Args{First: first, After: after}
+	p, err := r.Accounts.BatchUsers(ctx, obj.ID, args)
+	if err != nil {
+		return nil, topLevel(err)
+	}
+	return userConnection(p, args), nil
+}
 
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
-	return authPayload(r.Accounts.Register(ctx, account.RegisterInput(input)))
+	return authPayload(ctx)(r.Accounts.Register(ctx, account.RegisterInput(input)))
 }
 
 // Login is the resolver for the login field.
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
-	return authPayload(r.Accounts.Login(ctx, input.Email, input.Password))
+	return authPayload(ctx)(r.Accounts.Login(ctx, input.Email, input.Password))
 }
 
 // RefreshToken is the resolver for the refreshToken field.
 func (r *mutationResolver) RefreshToken(ctx context.Context, input model.RefreshTokenInput) (*model.AuthPayload, error) {
-	return authPayload(r.Accounts.RefreshToken(ctx, input.RefreshToken))
+	return authPayload(ctx)(r.Accounts.RefreshToken(ctx, input.RefreshToken))
 }
 
 // Logout is the resolver for the logout field.
@@ -33,11 +80,236 @@ func (r *mutationResolver) Logout(ctx context.Context, input model.LogoutInput) 
 	return &model.LogoutPayload{Ok: err == nil && len(errs) == 0, Errors: errs}, err
 }
 
+// CreateB2BAdmin is the resolver for the createB2BAdmin field.
+func (r *mutationResolver) CreateB2BAdmin(ctx context.Context, input model.CreateB2BAdminInput) (*model.CreateB2BAdminPayload, error) {
+	in := account.CreateB2BAdminInput{PersonInput: account.PersonInput{
+		Email: input.Email, Mobile: input.Mobile, FirstName: input.FirstName, LastName: input.LastName}}
+	if input.CompanyName != nil {
+		in.CompanyName = *input.CompanyName
+	}
+	u, err := r.Accounts.CreateB2BAdmin(ctx, in)
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.CreateB2BAdminPayload {
+		return &model.CreateB2BAdminPayload{User: u, Errors: errs}
+	})
+}
+
+// ApproveB2BAdmin is the resolver for the approveB2BAdmin field.
+func (r *mutationResolver) ApproveB2BAdmin(ctx context.Context, input model.ApproveB2BAdminInput) (*model.ApproveB2BAdminPayload, error) {
+	a, err := withID(input.UserID, "userId", r.Accounts.ApproveB2BAdmin)(ctx)
+	return result(a, err, func(a *account.Approval, errs []*model.UserError) *model.ApproveB2BAdminPayload {
+		return &model.ApproveB2BAdminPayload{Approval: a, Errors: errs}
+	})
+}
+
+// RejectB2BAdmin is the resolver for the rejectB2BAdmin field.
+func (r *mutationResolver) RejectB2BAdmin(ctx context.Context, input model.RejectB2BAdminInput) (*model.RejectB2BAdminPayload, error) {
+	reject := func(ctx context.Context, id uuid.UUID) (*account.Approval, error) {
+		return r.Accounts.RejectB2BAdmin(ctx, id, input.Reason)
+	}
+	a, err := withID(input.UserID, "userId", reject)(ctx)
+	return result(a, err, func(a *account.Approval, errs []*model.UserError) *model.RejectB2BAdminPayload {
+		return &model.RejectB2BAdminPayload{Approval: a, Errors: errs}
+	})
+}
+
+// CreateBatch is the resolver for the createBatch field.
+func (r *mutationResolver) CreateBatch(ctx context.Context, input model.CreateBatchInput) (*model.CreateBatchPayload, error) {
+	in := batch.CreateInput{Name: input.Name, MaxUsers: batch.DefaultMaxUsers}
+	if input.Description != nil {
+		in.Description = *input.Description
+	}
+	if input.MaxUsers != nil {
+		in.MaxUsers = *input.MaxUsers
+	}
+	b, err := r.BatchService.Create(ctx, in)
+	return result(b, err, func(b *batch.Batch, errs []*model.UserError) *model.CreateBatchPayload {
+		return &model.CreateBatchPayload{Batch: b, Errors: errs}
+	})
+}
+
+// UpdateBatch is the resolver for the updateBatch field.
+func (r *mutationResolver) UpdateBatch(ctx context.Context, input model.UpdateBatchInput) (*model.UpdateBatchPayload, error) {
+	update := func(ctx context.Context, id uuid.UUID) (*batch.Batch, error) {
+		return r.BatchService.Update(ctx, batch.UpdateInput{
+			ID: id, Name: input.Name, Description: input.Description, MaxUsers: input.MaxUsers, IsActive: input.IsActive,
+		})
+	}
+	b, err := withID(input.ID, "id", update)(ctx)
+	return result(b, err, func(b *batch.Batch, errs []*model.UserError) *model.UpdateBatchPayload {
+		return &model.UpdateBatchPayload{Batch: b, Errors: errs}
+	})
+}
+
+// CreateB2BUser is the resolver for the createB2BUser field.
+func (r *mutationResolver) CreateB2BUser(ctx context.Context, input model.CreateB2BUserInput) (*model.CreateB2BUserPayload, error) {
+	create := func(ctx context.Context, batchID uuid.UUID) (*account.User, error) {
+		return r.Accounts.CreateB2BUser(ctx, batchID, account.PersonInput{
+			Email: input.Email, Mobile: input.Mobile, FirstName: input.FirstName, LastName: input.LastName,
+		})
+	}
+	u, err := withID(input.BatchID, "batchId", create)(ctx)
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.CreateB2BUserPayload {
+		return &model.CreateB2BUserPayload{User: u, Errors: errs}
+	})
+}
+
+// CreateB2BUsers is the resolver for the createB2BUsers field.
+func (r *mutationResolver) CreateB2BUsers(ctx context.Context, input model.CreateB2BUsersInput) (*model.CreateB2BUsersPayload, error) {
+	rows := make([]account.PersonInput, len(input.Users))
+	for i, u := range input.Users {
+		rows[i] = account.PersonInput(*u)
+	}
+	policy := account.RejectEverything
+	if input.ErrorPolicy != nil {
+		policy = account.ErrorPolicy(*input.ErrorPolicy)
+	}
+	create := func(ctx context.Context, batchID uuid.UUID) (*account.BulkResult, error) {
+		return r.Accounts.CreateB2BUsers(ctx, batchID, rows, policy)
+	}
+	res, err := withID(input.BatchID, "batchId", create)(ctx)
+	return result(res, err, func(res *account.BulkResult, errs []*model.UserError) *model.CreateB2BUsersPayload {
+		p := &model.CreateB2BUsersPayload{Errors: errs, Results: []*model.CreateB2BUsersResult{}}
+		if res == nil {
+			return p
+		}
+		p.Count = res.Count
+		for _, row := range res.Rows {
+			rowErrs, _ := userErrors(row.Errors.Err())
+			p.Results = append(p.Results, &model.CreateB2BUsersResult{Index: row.Index, User: row.User, Errors: rowErrs})
+		}
+		return p
+	})
+}
+
+// SetupPassword is the resolver for the setupPassword field.
+func (r *mutationResolver) SetupPassword(ctx context.Context, input model.SetupPasswordInput) (*model.AuthPayload, error) {
+	return authPayload(ctx)(r.Accounts.SetupPassword(ctx, input.Token, input.Password, input.PasswordConfirm))
+}
+
+// RequestPasswordReset is the resolver for the requestPasswordReset field.
+func (r *mutationResolver) RequestPasswordReset(ctx context.Context, input model.RequestPasswordResetInput) (*model.RequestPasswordResetPayload, error) {
+	return okResult(r.Accounts.RequestPasswordReset(ctx, input.Email), func(ok bool, errs []*model.UserError) *model.RequestPasswordResetPayload {
+		return &model.RequestPasswordResetPayload{Ok: ok, Errors: errs}
+	})
+}
+
+// ResetPassword is the resolver for the resetPassword field.
+func (r *mutationResolver) ResetPassword(ctx context.Context, input model.ResetPasswordInput) (*model.ResetPasswordPayload, error) {
+	err := r.Accounts.ResetPassword(ctx, input.Token, input.Password, input.PasswordConfirm)
+	return okResult(err, func(ok bool, errs []*model.UserError) *model.ResetPasswordPayload {
+		return &model.ResetPasswordPayload{Ok: ok, Errors: errs}
+	})
+}
+
+// ChangePassword is the resolver for the changePassword field.
+func (r *mutationResolver) ChangePassword(ctx context.Context, input model.ChangePasswordInput) (*model.ChangePasswordPayload, error) {
+	err := r.Accounts.ChangePassword(ctx, input.OldPassword, input.NewPassword, input.NewPasswordConfirm)
+	return okResult(err, func(ok bool, errs []*model.UserError) *model.ChangePasswordPayload {
+		return &model.ChangePasswordPayload{Ok: ok, Errors: errs}
+	})
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*account.User, error) {
 	u, err := r.Accounts.Me(ctx)
 	return u, topLevel(err)
 }
+
+// User is the resolver for the user field.
+func (r *queryResolver) User(ctx context.Context, id string) (*account.User, error) {
+	uid, err := uuid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	u, err := r.Accounts.User(ctx, uid)
+	return u, topLevel(err)
+}
+
+// Users is the resolver for the users field.
+func (r *queryResolver) Users(ctx context.Context, filter *model.UserFilter, orderBy *model.UserOrder, first *int, after *string) (*model.UserConnection, error) {
+	var f account.UserFilter
+	var err error
+	if filter != nil {
+		f = account.UserFilter{Role: filter.Role, IsActive: filter.IsActive, IsApproved: filter.IsApproved, Search: filter.Search}
+		if f.BatchID, err = parseOptionalID(filter.BatchID, "batchId"); err != nil {
+			return emptyUserConnection(), nil
+		}
+		if f.CreatedByID, err = parseOptionalID(filter.CreatedByID, "createdById"); err != nil {
+			return emptyUserConnection(), nil
+		}
+	}
+	var order account.UserOrder
+	if orderBy != nil {
+		order = account.UserOrder{Field: account.UserOrderField(orderBy.Field), Asc: orderBy.Direction == model.OrderDirectionAsc}
+	}
+	args := page.Args{First: first, After: after}
+	p, err := r.Accounts.Users(ctx, f, order, args)
+	if err != nil {
+		return nil, topLevel(err)
+	}
+	return userConnection(p, args), nil
+}
+
+// Batch is the resolver for the batch field.
+func (r *queryResolver) Batch(ctx context.Context, id string) (*batch.Batch, error) {
+	bid, err := uuid.Parse(id)
+	if err != nil {
+		return nil, nil
+	}
+	b, err := r.BatchService.Get(ctx, bid)
+	if len(apperr.Errors(err)) > 0 && apperr.Errors(err)[0].Code == apperr.NotFound {
+		return nil, nil
+	}
+	return b, topLevel(err)
+}
+
+// Batches is the resolver for the batches field.
+func (r *queryResolver) Batches(ctx context.Context, search *string, first *int, after *string) (*model.BatchConnection, error) {
+	args := page.Args{First: first, After: after}
+	s := ""
+	if search != nil {
+		s = *search
+	}
+	p, err := r.BatchService.List(ctx, s, args)
+	if err != nil {
+		return nil, topLevel(err)
+	}
+	return batchConnection(p, args), nil
+}
+
+// Approvals is the resolver for the approvals field.
+func (r *queryResolver) Approvals(ctx context.Context, status *account.ApprovalStatus, first *int, after *string) (*model.ApprovalConnection, error) {
+	args := page.Args{First: first, After: after}
+	p, err := r.Accounts.Approvals(ctx, status, args)
+	if err != nil {
+		return nil, topLevel(err)
+	}
+	return approvalConnection(p, args), nil
+}
+
+// CreatedBy is the resolver for the createdBy field.
+func (r *userResolver) CreatedBy(ctx context.Context, obj *account.User) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, obj.CreatedByID)
+}
+
+// Batch is the resolver for the batch field.
+func (r *userResolver) Batch(ctx context.Context, obj *account.User) (*batch.Batch, error) {
+	return load(ctx, loaders(ctx).BatchByID, obj.BatchID)
+}
+
+// Approval is the resolver for the approval field.
+func (r *userResolver) Approval(ctx context.Context, obj *account.User) (*account.Approval, error) {
+	if obj.Role != auth.RoleB2BAdmin {
+		return nil, nil
+	}
+	return load(ctx, loaders(ctx).ApprovalByUserID, &obj.ID)
+}
+
+// Approval returns ApprovalResolver implementation.
+func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
+
+// Batch returns BatchResolver implementation.
+func (r *Resolver) Batch() BatchResolver { return &batchResolver{r} }
 
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
@@ -45,7 +317,13 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// User returns UserResolver implementation.
+func (r *Resolver) User() UserResolver { return &userResolver{r} }
+
 type (
+	approvalResolver struct{ *Resolver }
+	batchResolver    struct{ *Resolver }
 	mutationResolver struct{ *Resolver }
 	queryResolver    struct{ *Resolver }
+	userResolver     struct{ *Resolver }
 )

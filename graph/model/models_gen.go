@@ -9,7 +9,41 @@ import (
 	"strconv"
 
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/batch"
 )
+
+// A page of approvals.
+type ApprovalConnection struct {
+	// The approvals of this page, newest first.
+	Edges []*ApprovalEdge `json:"edges"`
+	// How to get the next page.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many approvals match, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// One approval in a list.
+type ApprovalEdge struct {
+	// Position of this approval in the list, for `after`.
+	Cursor string `json:"cursor"`
+	// The approval.
+	Node *account.Approval `json:"node"`
+}
+
+// Input of `approveB2BAdmin`.
+type ApproveB2BAdminInput struct {
+	// The pending B2B admin's id.
+	UserID string `json:"userId"`
+}
+
+// Result of `approveB2BAdmin`.
+type ApproveB2BAdminPayload struct {
+	// The decided approval; null when `errors` is not empty.
+	Approval *account.Approval `json:"approval,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
 
 // The result of a sign-in: a token pair and the signed-in user, or errors.
 type AuthPayload struct {
@@ -21,6 +55,146 @@ type AuthPayload struct {
 	ExpiresIn *int `json:"expiresIn,omitempty"`
 	// The signed-in user; null when `errors` is not empty.
 	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// One person to create with `createB2BUsers`.
+type B2BUserRowInput struct {
+	// Email address; must not be used by another account or row (letter case ignored).
+	Email string `json:"email"`
+	// Mobile number: optional `+` then 9 to 15 digits.
+	Mobile string `json:"mobile"`
+	// Given name, 1 to 150 characters.
+	FirstName string `json:"firstName"`
+	// Family name, 1 to 150 characters.
+	LastName string `json:"lastName"`
+}
+
+// A page of batches.
+type BatchConnection struct {
+	// The batches of this page, newest first.
+	Edges []*BatchEdge `json:"edges"`
+	// How to get the next page.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many batches match, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// One batch in a list.
+type BatchEdge struct {
+	// Position of this batch in the list, for `after`.
+	Cursor string `json:"cursor"`
+	// The batch.
+	Node *batch.Batch `json:"node"`
+}
+
+// Input of `changePassword`.
+type ChangePasswordInput struct {
+	// The current password.
+	OldPassword string `json:"oldPassword"`
+	// At least 8 characters, not common, not all digits, not similar to the email or names.
+	NewPassword string `json:"newPassword"`
+	// The same new password again.
+	NewPasswordConfirm string `json:"newPasswordConfirm"`
+}
+
+// Result of `changePassword`.
+type ChangePasswordPayload struct {
+	// True when the password was changed.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `createB2BAdmin`.
+type CreateB2BAdminInput struct {
+	// Email address; must not be used by another account (letter case ignored).
+	Email string `json:"email"`
+	// Mobile number: optional `+` then 9 to 15 digits.
+	Mobile string `json:"mobile"`
+	// Given name, 1 to 150 characters.
+	FirstName string `json:"firstName"`
+	// Family name, 1 to 150 characters.
+	LastName string `json:"lastName"`
+	// The business customer's name, up to 200 characters.
+	CompanyName *string `json:"companyName,omitempty"`
+}
+
+// Result of `createB2BAdmin`.
+type CreateB2BAdminPayload struct {
+	// The new B2B admin; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `createB2BUser`.
+type CreateB2BUserInput struct {
+	// One of your active batches with room.
+	BatchID string `json:"batchId"`
+	// Email address; must not be used by another account (letter case ignored).
+	Email string `json:"email"`
+	// Mobile number: optional `+` then 9 to 15 digits.
+	Mobile string `json:"mobile"`
+	// Given name, 1 to 150 characters.
+	FirstName string `json:"firstName"`
+	// Family name, 1 to 150 characters.
+	LastName string `json:"lastName"`
+}
+
+// Result of `createB2BUser`.
+type CreateB2BUserPayload struct {
+	// The new B2B user; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `createB2BUsers`.
+type CreateB2BUsersInput struct {
+	// One of your active batches.
+	BatchID string `json:"batchId"`
+	// The people to create: 1 to 1000 rows.
+	Users []*B2BUserRowInput `json:"users"`
+	// What to do when some rows fail.
+	ErrorPolicy *BulkErrorPolicy `json:"errorPolicy,omitempty"`
+}
+
+// Result of `createB2BUsers`.
+type CreateB2BUsersPayload struct {
+	// How many users were created.
+	Count int `json:"count"`
+	// One result per input row, in input order.
+	Results []*CreateB2BUsersResult `json:"results"`
+	// Problems with the call as a whole (batch not found or inactive, no rows); rows' problems are in `results`.
+	Errors []*UserError `json:"errors"`
+}
+
+// The outcome of one row of `createB2BUsers`.
+type CreateB2BUsersResult struct {
+	// Position of the row in `input.users`, from 0.
+	Index int `json:"index"`
+	// The created user; null when the row was not created.
+	User *account.User `json:"user,omitempty"`
+	// Problems with this row; field paths are `["input", "users", index, field]`.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `createBatch`.
+type CreateBatchInput struct {
+	// Name, unique among your batches (letter case ignored), up to 150 characters.
+	Name string `json:"name"`
+	// Free text, up to 2000 characters.
+	Description *string `json:"description,omitempty"`
+	// Most active users the batch may hold, at least 1.
+	MaxUsers *int `json:"maxUsers,omitempty"`
+}
+
+// Result of `createBatch`.
+type CreateBatchPayload struct {
+	// The new batch; null when `errors` is not empty.
+	Batch *batch.Batch `json:"batch,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
 }
@@ -53,6 +227,18 @@ type LogoutPayload struct {
 type Mutation struct {
 }
 
+// Where a list page ends, for fetching the next one.
+type PageInfo struct {
+	// True when more items follow this page.
+	HasNextPage bool `json:"hasNextPage"`
+	// True when this page was fetched with `after` (items come before it).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// Cursor of the first item of this page; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// Cursor of the last item; pass it as `after` for the next page. Null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
+}
+
 // Read operations.
 type Query struct {
 }
@@ -79,6 +265,104 @@ type RegisterInput struct {
 	PasswordConfirm string `json:"passwordConfirm"`
 }
 
+// Input of `rejectB2BAdmin`.
+type RejectB2BAdminInput struct {
+	// The pending B2B admin's id.
+	UserID string `json:"userId"`
+	// Why, shown to the B2B admin in the rejection email. Required.
+	Reason string `json:"reason"`
+}
+
+// Result of `rejectB2BAdmin`.
+type RejectB2BAdminPayload struct {
+	// The decided approval; null when `errors` is not empty.
+	Approval *account.Approval `json:"approval,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `requestPasswordReset`.
+type RequestPasswordResetInput struct {
+	// The account's email address.
+	Email string `json:"email"`
+}
+
+// Result of `requestPasswordReset`.
+type RequestPasswordResetPayload struct {
+	// Always true when not rate limited: the answer does not tell whether the email has an account.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `resetPassword`.
+type ResetPasswordInput struct {
+	// The token from the password-reset email's link.
+	Token string `json:"token"`
+	// At least 8 characters, not common, not all digits, not similar to the email or names.
+	Password string `json:"password"`
+	// The same password again.
+	PasswordConfirm string `json:"passwordConfirm"`
+}
+
+// Result of `resetPassword`.
+type ResetPasswordPayload struct {
+	// True when the password was changed.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `setupPassword`.
+type SetupPasswordInput struct {
+	// The token from the password-setup email's link.
+	Token string `json:"token"`
+	// At least 8 characters, not common, not all digits, not similar to the email or names.
+	Password string `json:"password"`
+	// The same password again.
+	PasswordConfirm string `json:"passwordConfirm"`
+}
+
+// Input of `updateBatch`; omitted fields keep their value.
+type UpdateBatchInput struct {
+	// The batch's id.
+	ID string `json:"id"`
+	// New name.
+	Name *string `json:"name,omitempty"`
+	// New description.
+	Description *string `json:"description,omitempty"`
+	// New capacity; not below the batch's current active users.
+	MaxUsers *int `json:"maxUsers,omitempty"`
+	// False to deactivate the batch, true to reactivate it.
+	IsActive *bool `json:"isActive,omitempty"`
+}
+
+// Result of `updateBatch`.
+type UpdateBatchPayload struct {
+	// The changed batch; null when `errors` is not empty.
+	Batch *batch.Batch `json:"batch,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// A page of users.
+type UserConnection struct {
+	// The users of this page, in order.
+	Edges []*UserEdge `json:"edges"`
+	// How to get the next page.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many users match, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// One user in a list.
+type UserEdge struct {
+	// Position of this user in the list, for `after`.
+	Cursor string `json:"cursor"`
+	// The user.
+	Node *account.User `json:"node"`
+}
+
 // An expected, user-correctable problem with a mutation's input. Mutations return
 // these in their payload's `errors` list instead of failing the request.
 type UserError struct {
@@ -88,6 +372,146 @@ type UserError struct {
 	Code UserErrorCode `json:"code"`
 	// Human-readable explanation, safe to show to the user.
 	Message string `json:"message"`
+}
+
+// Narrows `users`; every given condition must hold.
+type UserFilter struct {
+	// Only users with this role.
+	Role *auth.Role `json:"role,omitempty"`
+	// Only active (true) or deactivated (false) users.
+	IsActive *bool `json:"isActive,omitempty"`
+	// Only approved (true) or not approved (false) users.
+	IsApproved *bool `json:"isApproved,omitempty"`
+	// Only users in this batch.
+	BatchID *string `json:"batchId,omitempty"`
+	// Only users created by this user.
+	CreatedByID *string `json:"createdById,omitempty"`
+	// Words that must each appear (letter case ignored) in the email, first name, last name or mobile.
+	Search *string `json:"search,omitempty"`
+}
+
+// Sort order of `users`. Ties are broken by id, so pages never overlap.
+type UserOrder struct {
+	// What to sort by.
+	Field UserOrderField `json:"field"`
+	// Which way.
+	Direction OrderDirection `json:"direction"`
+}
+
+// What `createB2BUsers` does when some rows fail.
+type BulkErrorPolicy string
+
+const (
+	// Create no user if any row fails.
+	BulkErrorPolicyRejectEverything BulkErrorPolicy = "REJECT_EVERYTHING"
+	// Create the valid rows; report the others.
+	BulkErrorPolicyRejectFailedRows BulkErrorPolicy = "REJECT_FAILED_ROWS"
+)
+
+var AllBulkErrorPolicy = []BulkErrorPolicy{
+	BulkErrorPolicyRejectEverything,
+	BulkErrorPolicyRejectFailedRows,
+}
+
+func (e BulkErrorPolicy) IsValid() bool {
+	switch e {
+	case BulkErrorPolicyRejectEverything, BulkErrorPolicyRejectFailedRows:
+		return true
+	}
+	return false
+}
+
+func (e BulkErrorPolicy) String() string {
+	return string(e)
+}
+
+func (e *BulkErrorPolicy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = BulkErrorPolicy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid BulkErrorPolicy", str)
+	}
+	return nil
+}
+
+func (e BulkErrorPolicy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *BulkErrorPolicy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e BulkErrorPolicy) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Sort direction.
+type OrderDirection string
+
+const (
+	// Smallest or oldest first.
+	OrderDirectionAsc OrderDirection = "ASC"
+	// Largest or newest first.
+	OrderDirectionDesc OrderDirection = "DESC"
+)
+
+var AllOrderDirection = []OrderDirection{
+	OrderDirectionAsc,
+	OrderDirectionDesc,
+}
+
+func (e OrderDirection) IsValid() bool {
+	switch e {
+	case OrderDirectionAsc, OrderDirectionDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderDirection) String() string {
+	return string(e)
+}
+
+func (e *OrderDirection) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderDirection(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderDirection", str)
+	}
+	return nil
+}
+
+func (e OrderDirection) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderDirection) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderDirection) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Machine-readable reason of a `UserError`.
@@ -118,6 +542,12 @@ const (
 	UserErrorCodeInvalidToken UserErrorCode = "INVALID_TOKEN"
 	// The email and password do not match an active account.
 	UserErrorCodeInvalidCredentials UserErrorCode = "INVALID_CREDENTIALS"
+	// The batch has no room for more users.
+	UserErrorCodeBatchFull UserErrorCode = "BATCH_FULL"
+	// The batch is deactivated: no users can be added.
+	UserErrorCodeBatchInactive UserErrorCode = "BATCH_INACTIVE"
+	// The B2B admin was already approved or rejected.
+	UserErrorCodeAlreadyDecided UserErrorCode = "ALREADY_DECIDED"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -133,11 +563,14 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeNotFound,
 	UserErrorCodeInvalidToken,
 	UserErrorCodeInvalidCredentials,
+	UserErrorCodeBatchFull,
+	UserErrorCodeBatchInactive,
+	UserErrorCodeAlreadyDecided,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodePasswordTooCommon, UserErrorCodePasswordTooSimilar, UserErrorCodePasswordEntirelyNumeric, UserErrorCodePasswordMismatch, UserErrorCodeDuplicate, UserErrorCodeNotFound, UserErrorCodeInvalidToken, UserErrorCodeInvalidCredentials:
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodePasswordTooCommon, UserErrorCodePasswordTooSimilar, UserErrorCodePasswordEntirelyNumeric, UserErrorCodePasswordMismatch, UserErrorCodeDuplicate, UserErrorCodeNotFound, UserErrorCodeInvalidToken, UserErrorCodeInvalidCredentials, UserErrorCodeBatchFull, UserErrorCodeBatchInactive, UserErrorCodeAlreadyDecided:
 		return true
 	}
 	return false
@@ -173,6 +606,67 @@ func (e *UserErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e UserErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What `users` sorts by.
+type UserOrderField string
+
+const (
+	// When the account was created.
+	UserOrderFieldDateJoined UserOrderField = "DATE_JOINED"
+	// When the user last signed in (never-signed-in users count as oldest).
+	UserOrderFieldLastLogin UserOrderField = "LAST_LOGIN"
+	// Email address, letter case ignored.
+	UserOrderFieldEmail UserOrderField = "EMAIL"
+)
+
+var AllUserOrderField = []UserOrderField{
+	UserOrderFieldDateJoined,
+	UserOrderFieldLastLogin,
+	UserOrderFieldEmail,
+}
+
+func (e UserOrderField) IsValid() bool {
+	switch e {
+	case UserOrderFieldDateJoined, UserOrderFieldLastLogin, UserOrderFieldEmail:
+		return true
+	}
+	return false
+}
+
+func (e UserOrderField) String() string {
+	return string(e)
+}
+
+func (e *UserOrderField) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = UserOrderField(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid UserOrderField", str)
+	}
+	return nil
+}
+
+func (e UserOrderField) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *UserOrderField) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e UserOrderField) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

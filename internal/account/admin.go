@@ -42,7 +42,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 	now := s.now()
 	u := &User{
 		ID: uuid.New(), Email: in.Email, EmailKey: EmailKey(in.Email), Mobile: in.Mobile,
-		FirstName: in.FirstName, LastName: in.LastName, Role: RoleAdmin,
+		FirstName: in.FirstName, LastName: in.LastName, Role: auth.RoleAdmin,
 		IsActive: true, IsVerified: true, IsApproved: true, PasswordHash: &hash,
 		DateJoined: now, UpdatedAt: now,
 	}
@@ -57,7 +57,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 // administrator exists yet; it reports whether it created one.
 func (s *Service) EnsureBootstrapAdmin(ctx context.Context, in AdminInput) (bool, error) {
 	n, err := s.db.NewSelect().Model((*User)(nil)).
-		Where("role = ? AND is_active", RoleAdmin).Count(ctx)
+		Where("role = ? AND is_active", auth.RoleAdmin).Count(ctx)
 	if err != nil || n > 0 {
 		return false, err
 	}

@@ -24,10 +24,10 @@ var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email
 func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, error) {
 	key := EmailKey(email)
 	accountKey, ipKey := "login:email:"+key, "login:ip:"+auth.ClientFrom(ctx).IP
-	if err := rateLimited(s.limiter.Check(ctx, ipKey, s.limits.LoginPerIP)); err != nil {
+	if err := rateLimited(s.limiter.Check(ctx, ipKey, s.Limits.LoginPerIP)); err != nil {
 		return nil, err
 	}
-	if err := rateLimited(s.limiter.Check(ctx, accountKey, s.limits.LoginPerAccount)); err != nil {
+	if err := rateLimited(s.limiter.Check(ctx, accountKey, s.Limits.LoginPerAccount)); err != nil {
 		return nil, err
 	}
 
@@ -66,10 +66,10 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 
 // loginFailed counts a failure against the email and the client address.
 func (s *Service) loginFailed(ctx context.Context, accountKey, ipKey string) error {
-	if _, err := s.limiter.Hit(ctx, ipKey, s.limits.LoginPerIP); err != nil {
+	if _, err := s.limiter.Hit(ctx, ipKey, s.Limits.LoginPerIP); err != nil {
 		return err
 	}
-	wait, err := s.limiter.Hit(ctx, accountKey, s.limits.LoginPerAccount)
+	wait, err := s.limiter.Hit(ctx, accountKey, s.Limits.LoginPerAccount)
 	if err != nil {
 		return err
 	}

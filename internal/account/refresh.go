@@ -24,7 +24,7 @@ var errReused = errors.New("refresh token reused")
 //
 // Errors: InvalidToken (payload), RateLimited.
 func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, error) {
-	if err := rateLimited(s.limiter.Hit(ctx, "refresh:ip:"+auth.ClientFrom(ctx).IP, s.limits.RefreshPerIP)); err != nil {
+	if err := rateLimited(s.limiter.Hit(ctx, "refresh:ip:"+auth.ClientFrom(ctx).IP, s.Limits.RefreshPerIP)); err != nil {
 		return nil, err
 	}
 	var (
@@ -65,7 +65,7 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 			return errInvalidRefresh
 		}
 		if _, err := tx.NewUpdate().Model(&sess).
-			Set("last_used_at = ?", s.now()).Set("expires_at = ?", s.now().Add(s.refreshTTL)).
+			Set("last_used_at = ?", s.now()).Set("expires_at = ?", s.now().Add(s.RefreshTTL)).
 			WherePK().Exec(ctx); err != nil {
 			return err
 		}

@@ -27,7 +27,7 @@ type RegisterInput struct {
 // Errors: field errors (REQUIRED, INVALID, TOO_LONG, password rules,
 // PASSWORD_MISMATCH, DUPLICATE) as apperr.List; RateLimited.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, error) {
-	if err := rateLimited(s.limiter.Hit(ctx, "register:ip:"+auth.ClientFrom(ctx).IP, s.limits.RegisterPerIP)); err != nil {
+	if err := rateLimited(s.limiter.Hit(ctx, "register:ip:"+auth.ClientFrom(ctx).IP, s.Limits.RegisterPerIP)); err != nil {
 		return nil, err
 	}
 	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
@@ -50,7 +50,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 	now := s.now()
 	u := &User{
 		ID: uuid.New(), Email: in.Email, EmailKey: EmailKey(in.Email), Mobile: in.Mobile,
-		FirstName: in.FirstName, LastName: in.LastName, Role: RoleB2CUser,
+		FirstName: in.FirstName, LastName: in.LastName, Role: auth.RoleB2CUser,
 		IsActive: true, IsApproved: true, PasswordHash: &hash,
 		DateJoined: now, LastLogin: &now, UpdatedAt: now,
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/ratelimit"
 )
 
@@ -26,38 +27,49 @@ type Limits struct {
 	RegisterPerIP ratelimit.Rule
 	// RefreshPerIP limits token refreshes from one client address.
 	RefreshPerIP ratelimit.Rule
+	// ResetPerIP limits password-reset requests from one client address.
+	ResetPerIP ratelimit.Rule
+	// ResetPerEmail limits reset emails to one address.
+	ResetPerEmail ratelimit.Rule
+}
+
+// Config is what the account service needs besides the database.
+type Config struct {
+	Tokens     *auth.Issuer
+	RefreshTTL time.Duration
+	Limits     Limits
+	Mail       mail.Composer
+	// MailSent wakes the outbox worker; called after a commit that queued email.
+	MailSent func()
+	Log      *slog.Logger
 }
 
 // Service is the account service. Its methods take the caller from the
 // context (auth.ViewerFrom) and return *apperr.Error or apperr.List for
 // problems a user can act on.
 type Service struct {
-	db         *bun.DB
-	tokens     *auth.Issuer
-	refreshTTL time.Duration
-	limiter    *ratelimit.Limiter
-	limits     Limits
-	log        *slog.Logger
-	now        func() time.Time
+	Config
+	db      *bun.DB
+	limiter *ratelimit.Limiter
+	log     *slog.Logger
+	now     func() time.Time
 }
 
 // NewService returns the account service.
-func NewService(database *bun.DB, tokens *auth.Issuer, refreshTTL time.Duration, limits Limits, log *slog.Logger) *Service {
+func NewService(database *bun.DB, cfg Config) *Service {
 	return &Service{
-		db:         database,
-		tokens:     tokens,
-		refreshTTL: refreshTTL,
-		limiter:    ratelimit.New(database),
-		limits:     limits,
-		log:        log,
-		now:        func() time.Time { return time.Now().UTC() },
+		Config:  cfg,
+		db:      database,
+		limiter: ratelimit.New(database),
+		log:     cfg.Log,
+		now:     func() time.Time { return time.Now().UTC() },
 	}
 }
 
 // UserByID returns the user with id, or a NotFound error.
 func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 	u := new(User)
-	err := s.db.NewSelect().Model(u).Where("id = ?", id).Scan(ctx)
+	err := s.db.NewSelect().Model(u).Where("u.id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, apperr.New(apperr.NotFound, "No such user.")
 	}
@@ -87,6 +99,13 @@ func rateLimited(wait time.Duration, err error) error {
 // insertUser adds u, reporting a taken email or mobile as Duplicate field errors.
 func insertUser(ctx context.Context, idb bun.IDB, u *User) error {
 	_, err := idb.NewInsert().Model(u).Exec(ctx)
+	return uniqueToFieldErrors(err)
+}
+
+// uniqueToFieldErrors reports a unique-index failure on users as the field
+// error a form shows; a concurrent writer can take an email between the
+// check and the insert.
+func uniqueToFieldErrors(err error) error {
 	switch {
 	case db.IsUniqueViolation(err, "email_key"):
 		return apperr.List{apperr.OnField("email", apperr.Duplicate, "A user with this email already exists.")}

@@ -62,7 +62,7 @@ func (s *Service) startSession(ctx context.Context, tx bun.IDB, u *User) (*Sessi
 	client := auth.ClientFrom(ctx)
 	sess := &Session{
 		ID: uuid.New(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
-		ExpiresAt: now.Add(s.refreshTTL), UserAgent: truncate(client.UserAgent, 512), IP: client.IP,
+		ExpiresAt: now.Add(s.RefreshTTL), UserAgent: truncate(client.UserAgent, 512), IP: client.IP,
 	}
 	if _, err := tx.NewInsert().Model(sess).Exec(ctx); err != nil {
 		return nil, "", err
@@ -81,11 +81,11 @@ func (s *Service) addRefreshToken(ctx context.Context, tx bun.IDB, sessionID uui
 
 // signIn signs an access token for the session and assembles the result.
 func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn, error) {
-	access, err := s.tokens.Sign(u.ID, string(u.Role), sessionID)
+	access, err := s.Tokens.Sign(u.ID, string(u.Role), sessionID)
 	if err != nil {
 		return nil, err
 	}
-	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), User: u}, nil
+	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.Tokens.TTL().Seconds()), User: u}, nil
 }
 
 // Authenticate turns verified access-token claims into the request's viewer.
@@ -94,13 +94,14 @@ func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn,
 // database, not the token, so role changes apply immediately.
 func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (auth.Viewer, error) {
 	var row struct {
-		Role      Role       `bun:"role"`
-		IsActive  bool       `bun:"is_active"`
-		RevokedAt *time.Time `bun:"revoked_at"`
-		ExpiresAt time.Time  `bun:"expires_at"`
+		Role       auth.Role  `bun:"role"`
+		IsActive   bool       `bun:"is_active"`
+		IsApproved bool       `bun:"is_approved"`
+		RevokedAt  *time.Time `bun:"revoked_at"`
+		ExpiresAt  time.Time  `bun:"expires_at"`
 	}
 	err := s.db.NewSelect().
-		ColumnExpr("u.role, u.is_active, s.revoked_at, s.expires_at").
+		ColumnExpr("u.role, u.is_active, u.is_approved, s.revoked_at, s.expires_at").
 		TableExpr("sessions AS s").
 		Join("JOIN users AS u ON u.id = s.user_id").
 		Where("s.id = ? AND s.user_id = ?", c.SessionID, c.UserID).
@@ -114,7 +115,7 @@ func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (auth.Viewer,
 	if !row.IsActive || row.RevokedAt != nil || !row.ExpiresAt.After(s.now()) {
 		return auth.Viewer{}, apperr.ErrUnauthenticated
 	}
-	return auth.Viewer{UserID: c.UserID, Role: string(row.Role), SessionID: c.SessionID}, nil
+	return auth.Viewer{UserID: c.UserID, Role: row.Role, Approved: row.IsApproved, SessionID: c.SessionID}, nil
 }
 
 // revokeSessions ends sessions of userID: all of them, or only id when id is

@@ -7,53 +7,18 @@
 package account
 
 import (
-	"fmt"
-	"io"
-	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/auth"
 )
-
-// Role is what an account may do (SPEC section 1).
-type Role string
-
-// The roles.
-const (
-	RoleAdmin    Role = "ADMIN"
-	RoleB2BAdmin Role = "B2B_ADMIN"
-	RoleB2BUser  Role = "B2B_USER"
-	RoleB2CUser  Role = "B2C_USER"
-)
-
-// IsValid reports whether r is one of the roles.
-func (r Role) IsValid() bool {
-	switch r {
-	case RoleAdmin, RoleB2BAdmin, RoleB2BUser, RoleB2CUser:
-		return true
-	}
-	return false
-}
-
-// MarshalGQL writes the role as a GraphQL enum value.
-func (r Role) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(r))) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (r *Role) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok || !Role(s).IsValid() {
-		return fmt.Errorf("%v is not a valid Role", v)
-	}
-	*r = Role(s)
-	return nil
-}
 
 // User is an account.
 type User struct {
-	bun.BaseModel `bun:"table:users"`
+	bun.BaseModel `bun:"table:users,alias:u"`
 
 	ID           uuid.UUID  `bun:"id,pk,type:uuid"`
 	Email        string     `bun:"email"`
@@ -61,12 +26,14 @@ type User struct {
 	Mobile       string     `bun:"mobile"`
 	FirstName    string     `bun:"first_name"`
 	LastName     string     `bun:"last_name"`
-	Role         Role       `bun:"role"`
+	Role         auth.Role  `bun:"role"`
 	IsActive     bool       `bun:"is_active"`
 	IsVerified   bool       `bun:"is_verified"`
 	IsApproved   bool       `bun:"is_approved"`
 	PasswordHash *string    `bun:"password_hash"`
 	CreatedByID  *uuid.UUID `bun:"created_by_id,type:uuid"`
+	BatchID      *uuid.UUID `bun:"batch_id,type:uuid"`
+	CompanyName  *string    `bun:"company_name"`
 	DateJoined   time.Time  `bun:"date_joined"`
 	LastLogin    *time.Time `bun:"last_login"`
 	UpdatedAt    time.Time  `bun:"updated_at"`
@@ -79,8 +46,6 @@ func (u *User) FullName() string {
 
 // EmailKey is the form of an email used for uniqueness and look-ups.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
-var mobilePattern = regexp.MustCompile(`^\+?[0-9]{9,15}$`)
 
 // maxNameLength is the longest first or last name (the original's limit).
 const maxNameLength = 150

@@ -27,6 +27,9 @@ const (
 	NotFound                Code = "NOT_FOUND"
 	InvalidToken            Code = "INVALID_TOKEN"
 	InvalidCredentials      Code = "INVALID_CREDENTIALS"
+	BatchFull               Code = "BATCH_FULL"
+	BatchInactive           Code = "BATCH_INACTIVE"
+	AlreadyDecided          Code = "ALREADY_DECIDED"
 )
 
 // Request-level codes: they become top-level GraphQL errors.

@@ -9,12 +9,21 @@ import (
 	"github.com/google/uuid"
 )
 
-// Viewer is the authenticated caller of a request.
+// Viewer is the authenticated caller of a request, as the database says now
+// (not as the token said when it was signed).
 type Viewer struct {
 	UserID    uuid.UUID
-	Role      string
+	Role      Role
+	Approved  bool
 	SessionID uuid.UUID
 }
+
+// IsAdmin reports whether the viewer is an administrator.
+func (v Viewer) IsAdmin() bool { return v.Role == RoleAdmin }
+
+// IsApprovedB2BAdmin reports whether the viewer may act as a B2B admin: a
+// pending or rejected one may not.
+func (v Viewer) IsApprovedB2BAdmin() bool { return v.Role == RoleB2BAdmin && v.Approved }
 
 // Client describes where a request came from, for sessions, rate limits and audit.
 type Client struct {

@@ -52,6 +52,20 @@ type Config struct {
 	LoginLockout     time.Duration `env:"LOGIN_LOCKOUT" envDefault:"5m" validate:"min=1s"`
 	IPRequestsPerMin int           `env:"RATE_LIMIT_PER_IP_PER_MINUTE" envDefault:"10" validate:"min=1"`
 
+	MailDriver       string        `env:"MAIL_DRIVER" envDefault:"file" validate:"oneof=file smtp resend"`
+	MailFrom         string        `env:"MAIL_FROM" envDefault:"usergraph <no-reply@localhost>" validate:"required"`
+	MailDir          string        `env:"MAIL_DIR"` // empty: DATA_DIR/mail
+	MailMaxAttempts  int           `env:"MAIL_MAX_ATTEMPTS" envDefault:"8" validate:"min=1"`
+	MailRetryBase    time.Duration `env:"MAIL_RETRY_BASE" envDefault:"30s" validate:"min=1ms"`
+	MailPollInterval time.Duration `env:"MAIL_POLL_INTERVAL" envDefault:"5s" validate:"min=10ms"`
+	SMTPHost         string        `env:"SMTP_HOST" validate:"required_if=MailDriver smtp"`
+	SMTPPort         int           `env:"SMTP_PORT" envDefault:"587" validate:"min=1,max=65535"`
+	SMTPUsername     string        `env:"SMTP_USERNAME"`
+	SMTPPassword     string        `env:"SMTP_PASSWORD"`
+	SMTPTLS          string        `env:"SMTP_TLS" envDefault:"mandatory" validate:"oneof=mandatory opportunistic none"`
+	ResendAPIKey     string        `env:"RESEND_API_KEY" validate:"required_if=MailDriver resend"`
+	ResendAPIURL     string        `env:"RESEND_API_URL" validate:"omitempty,http_url"`
+
 	BootstrapAdminEmail    string `env:"BOOTSTRAP_ADMIN_EMAIL" validate:"required_with=BootstrapAdminPassword,omitempty,email"`
 	BootstrapAdminMobile   string `env:"BOOTSTRAP_ADMIN_MOBILE" validate:"required_with=BootstrapAdminEmail"`
 	BootstrapAdminPassword string `env:"BOOTSTRAP_ADMIN_PASSWORD" validate:"required_with=BootstrapAdminEmail"`
@@ -75,6 +89,14 @@ func (c Config) KeysPath() string {
 }
 
 func fieldParams() ([]env.FieldParams, error) { return env.GetFieldParams(&Config{}) }
+
+// MailPath is where the file mail driver writes emails.
+func (c Config) MailPath() string {
+	if c.MailDir != "" {
+		return c.MailDir
+	}
+	return filepath.Join(c.DataDir, "mail")
+}
 
 // Keys lists every environment variable Config reads.
 func Keys() ([]string, error) {
@@ -164,6 +186,8 @@ func explain(fe validator.FieldError) string {
 	switch fe.Tag() {
 	case "required":
 		return "must be set"
+	case "required_if":
+		return "must be set when " + fe.Param()
 	case "required_with":
 		return "must be set together with " + fe.Param()
 	case "dburl":

@@ -86,6 +86,21 @@ func InTx(ctx context.Context, db *bun.DB, fn func(ctx context.Context, tx bun.T
 	return db.RunInTx(ctx, nil, fn)
 }
 
+// ForUpdate locks the selected rows until the transaction ends. PostgreSQL
+// needs FOR UPDATE; SQLite has no row locks and needs none, because its
+// transactions take the database's write lock at BEGIN (_txlock=immediate).
+func ForUpdate(q *bun.SelectQuery) *bun.SelectQuery {
+	if IsPostgres(q.DB()) {
+		return q.For("UPDATE")
+	}
+	return q
+}
+
+// EscapeLike escapes LIKE wildcards in s (use with ESCAPE '\\').
+func EscapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
+}
+
 // IsUniqueViolation reports whether err is a unique-constraint failure on
 // either database. constraint, when not empty, must appear in the message
 // (an index or column name).

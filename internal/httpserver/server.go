@@ -23,6 +23,7 @@ import (
 	"github.com/usergraph/usergraph/graph"
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/config"
 )
 
@@ -32,6 +33,7 @@ type Deps struct {
 	Log       *slog.Logger
 	DB        *bun.DB
 	Accounts  *account.Service
+	Batches   *batch.Service
 	Tokens    *auth.Issuer
 	Keys      *auth.Keys
 	SchemaSDL []byte // served at /schema.graphql
@@ -40,7 +42,7 @@ type Deps struct {
 // NewServer returns the handler for every route of usergraph.
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	gql := graphQLHandler(d)
+	gql := graph.WithRequestState(d.Accounts, d.Batches, graphQLHandler(d))
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("POST /graphql", gql)
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
@@ -83,7 +85,7 @@ func NewServer(d Deps) http.Handler {
 
 // graphQLHandler is gqlgen's server with our transports, limits and errors.
 func graphQLHandler(d Deps) http.Handler {
-	res := &graph.Resolver{Accounts: d.Accounts, Log: d.Log}
+	res := &graph.Resolver{Accounts: d.Accounts, BatchService: d.Batches, Log: d.Log}
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Directives: graph.Directives()}))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

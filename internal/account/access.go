@@ -1,0 +1,58 @@
+package account
+
+import (
+	"context"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/mail"
+)
+
+// The permission rules of accounts, in one place.
+
+// CanSee reports whether v may look up u and read its private fields
+// (email, mobile, createdBy, approval): admins may for everyone, a user for
+// itself, a B2B admin for the users it created. Others (a B2B user looking at
+// the admin that created it) see only names.
+func CanSee(v auth.Viewer, u *User) bool {
+	return v.IsAdmin() || u.ID == v.UserID || IsCreator(v, u)
+}
+
+// IsCreator reports whether v created u.
+func IsCreator(v auth.Viewer, u *User) bool {
+	return u.CreatedByID != nil && *u.CreatedByID == v.UserID
+}
+
+func signedIn(ctx context.Context) (auth.Viewer, error) {
+	v, ok := auth.ViewerFrom(ctx)
+	if !ok {
+		return v, apperr.ErrUnauthenticated
+	}
+	return v, nil
+}
+
+func requireAdmin(ctx context.Context) (auth.Viewer, error) {
+	v, err := signedIn(ctx)
+	if err == nil && !v.IsAdmin() {
+		err = apperr.ErrForbidden
+	}
+	return v, err
+}
+
+// requireApprovedB2BAdmin refuses pending and rejected B2B admins too.
+func requireApprovedB2BAdmin(ctx context.Context) (auth.Viewer, error) {
+	v, err := signedIn(ctx)
+	if err == nil && !v.IsApprovedB2BAdmin() {
+		err = apperr.ErrForbidden
+	}
+	return v, err
+}
+
+// recipient is how emails address u.
+func recipient(u *User) mail.Recipient {
+	r := mail.Recipient{Email: u.Email, Name: u.FullName()}
+	if u.CompanyName != nil {
+		r.Company = *u.CompanyName
+	}
+	return r
+}

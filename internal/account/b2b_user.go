@@ -1,0 +1,186 @@
+package account
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/db"
+)
+
+var errBatchFull = apperr.OnField("batchId", apperr.BatchFull, "The batch has no room for more users.")
+
+// CreateB2BUser creates a B2B user in one of the caller's active batches that
+// has room, with exactly one password-setup email. Approved B2B admins only.
+//
+// Errors: field errors (REQUIRED, INVALID, TOO_LONG, DUPLICATE), NOT_FOUND
+// batchId (missing or another admin's), BATCH_INACTIVE, BATCH_FULL, FORBIDDEN.
+func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in PersonInput) (*User, error) {
+	v, err := requireApprovedB2BAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in.trim()
+	if problems := check(in); len(problems) > 0 {
+		return nil, problems
+	}
+	if taken, err := checkUnique(ctx, s.db, in.Email, in.Mobile); err != nil || len(taken) > 0 {
+		return nil, firstErr(err, taken)
+	}
+	u := s.newInvitee(in, auth.RoleB2BUser, v.UserID)
+	u.BatchID = &batchID
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		_, free, err := batch.Reserve(ctx, tx, v.UserID, batchID)
+		if err != nil {
+			return err
+		}
+		if free < 1 {
+			return apperr.List{errBatchFull}
+		}
+		return s.invite(ctx, tx, []*User{u})
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.committed()
+	return u, nil
+}
+
+// ErrorPolicy says what createB2BUsers does when some rows fail.
+type ErrorPolicy string
+
+// The error policies.
+const (
+	RejectEverything ErrorPolicy = "REJECT_EVERYTHING"  // create none if any row fails
+	RejectFailedRows ErrorPolicy = "REJECT_FAILED_ROWS" // create the valid rows
+)
+
+// MaxBulkRows is the most rows one createB2BUsers call takes.
+const MaxBulkRows = 1000
+
+// RowResult is the outcome of one input row.
+type RowResult struct {
+	Index  int
+	User   *User // nil when the row was not created
+	Errors apperr.List
+}
+
+// BulkResult is the outcome of createB2BUsers.
+type BulkResult struct {
+	Count int
+	Rows  []RowResult
+}
+
+// CreateB2BUsers onboards many users into one batch in one transaction: all
+// or nothing under RejectEverything, the valid rows under RejectFailedRows.
+// Every created user gets one setup email. Rows beyond the batch's free
+// seats fail with BATCH_FULL. Row errors name fields as
+// ["users", index, field]. Approved B2B admins only.
+//
+// Errors (whole call): NOT_FOUND/BATCH_INACTIVE batchId, REQUIRED/INVALID
+// users (none, or more than MaxBulkRows), FORBIDDEN.
+func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []PersonInput, policy ErrorPolicy) (*BulkResult, error) {
+	v, err := requireApprovedB2BAdmin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(rows) == 0:
+		return nil, apperr.List{apperr.OnField("users", apperr.Required, "Give at least one user.")}
+	case len(rows) > MaxBulkRows:
+		return nil, apperr.List{apperr.OnField("users", apperr.Invalid, fmt.Sprintf("Give at most %d users per call.", MaxBulkRows))}
+	}
+	result := &BulkResult{Rows: make([]RowResult, len(rows))}
+	if err := s.checkRows(ctx, rows, result); err != nil {
+		return nil, err
+	}
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		_, free, err := batch.Reserve(ctx, tx, v.UserID, batchID)
+		if err != nil {
+			return err
+		}
+		var create []*User
+		failed := false
+		for i := range result.Rows {
+			r := &result.Rows[i]
+			if len(r.Errors) == 0 && len(create) >= free {
+				r.Errors = apperr.List{rowError(i, "", errBatchFull)}
+			}
+			if len(r.Errors) > 0 {
+				failed = true
+				continue
+			}
+			u := s.newInvitee(rows[i], auth.RoleB2BUser, v.UserID)
+			u.BatchID = &batchID
+			r.User = u
+			create = append(create, u)
+		}
+		if failed && policy != RejectFailedRows {
+			create = nil
+			for i := range result.Rows {
+				result.Rows[i].User = nil
+			}
+		}
+		result.Count = len(create)
+		return s.invite(ctx, tx, create)
+	})
+	if err != nil {
+		return nil, err
+	}
+	if result.Count > 0 {
+		s.committed()
+		s.log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
+	}
+	return result, nil
+}
+
+// checkRows validates every row and finds emails and mobiles that are taken,
+// by another account or by an earlier row, with one query for all rows.
+func (s *Service) checkRows(ctx context.Context, rows []PersonInput, result *BulkResult) error {
+	emails, mobiles := make([]string, len(rows)), make([]string, len(rows))
+	for i := range rows {
+		rows[i].trim()
+		result.Rows[i].Index = i
+		for _, e := range check(rows[i]) {
+			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, e.Field[0], e))
+		}
+		emails[i], mobiles[i] = EmailKey(rows[i].Email), rows[i].Mobile
+	}
+	var taken []User
+	err := s.db.NewSelect().Model(&taken).Column("email_key", "mobile").
+		Where("email_key IN (?) OR mobile IN (?)", bun.List(emails), bun.List(mobiles)).Scan(ctx)
+	if err != nil {
+		return err
+	}
+	usedEmail, usedMobile := map[string]bool{}, map[string]bool{}
+	for _, u := range taken {
+		usedEmail[u.EmailKey], usedMobile[u.Mobile] = true, true
+	}
+	for i := range rows {
+		if emails[i] != "" && usedEmail[emails[i]] {
+			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "email",
+				apperr.New(apperr.Duplicate, "A user with this email already exists.")))
+		}
+		if mobiles[i] != "" && usedMobile[mobiles[i]] {
+			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "mobile",
+				apperr.New(apperr.Duplicate, "A user with this mobile number already exists.")))
+		}
+		usedEmail[emails[i]], usedMobile[mobiles[i]] = true, true
+	}
+	return nil
+}
+
+// rowError places e on users[index].field, or on the row when field is "".
+func rowError(index int, field string, e *apperr.Error) *apperr.Error {
+	path := []string{"users", strconv.Itoa(index)}
+	if field != "" {
+		path = append(path, field)
+	}
+	return &apperr.Error{Code: e.Code, Message: e.Message, Field: path}
+}

@@ -1,0 +1,149 @@
+package account
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/page"
+)
+
+// UserFilter narrows users(); nil fields do not filter.
+type UserFilter struct {
+	Role        *auth.Role
+	IsActive    *bool
+	IsApproved  *bool
+	BatchID     *uuid.UUID
+	CreatedByID *uuid.UUID
+	// Search matches every word, case-insensitively, somewhere in the email,
+	// first name, last name or mobile.
+	Search *string
+}
+
+// UserOrderField is what users() sorts by.
+type UserOrderField string
+
+// The orders of users().
+const (
+	OrderDateJoined UserOrderField = "DATE_JOINED"
+	OrderLastLogin  UserOrderField = "LAST_LOGIN"
+	OrderEmail      UserOrderField = "EMAIL"
+)
+
+// UserOrder is a sort order; the zero value is newest first.
+type UserOrder struct {
+	Field UserOrderField
+	Asc   bool
+}
+
+// neverLoggedIn sorts users without a last login before everyone else
+// (ascending), keeping the keyset order total.
+var neverLoggedIn = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Users lists the users the caller may manage: every user for an admin, the
+// users it created for an approved B2B admin.
+//
+// Errors: FORBIDDEN for other roles (and pending B2B admins), BAD_REQUEST
+// for a bad page argument.
+func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args page.Args) (page.Page[*User], error) {
+	v, err := signedIn(ctx)
+	if err != nil {
+		return page.Page[*User]{}, err
+	}
+	q := s.db.NewSelect().Model((*User)(nil))
+	switch {
+	case v.IsAdmin():
+	case v.IsApprovedB2BAdmin():
+		q = q.Where("u.created_by_id = ?", v.UserID)
+	default:
+		return page.Page[*User]{}, apperr.ErrForbidden
+	}
+	q = applyFilter(q, f)
+	key := page.Key{Expr: "u.date_joined", Time: true, Desc: !order.Asc}
+	pos := byDateJoined
+	switch order.Field {
+	case OrderLastLogin:
+		key.Expr = "COALESCE(u.last_login, " + quoteTime(q, neverLoggedIn) + ")"
+		pos = func(u *User) (any, uuid.UUID) {
+			if u.LastLogin == nil {
+				return neverLoggedIn, u.ID
+			}
+			return *u.LastLogin, u.ID
+		}
+	case OrderEmail:
+		key = page.Key{Expr: "u.email_key", Desc: !order.Asc}
+		pos = func(u *User) (any, uuid.UUID) { return u.EmailKey, u.ID }
+	}
+	return page.Load(ctx, q, key, args, pos)
+}
+
+// quoteTime renders t as a literal in q's dialect (used inside ORDER BY).
+func quoteTime(q *bun.SelectQuery, t time.Time) string {
+	return string(q.Dialect().AppendTime(nil, t))
+}
+
+func applyFilter(q *bun.SelectQuery, f UserFilter) *bun.SelectQuery {
+	if f.Role != nil {
+		q = q.Where("u.role = ?", *f.Role)
+	}
+	if f.IsActive != nil {
+		q = q.Where("u.is_active = ?", *f.IsActive)
+	}
+	if f.IsApproved != nil {
+		q = q.Where("u.is_approved = ?", *f.IsApproved)
+	}
+	if f.BatchID != nil {
+		q = q.Where("u.batch_id = ?", *f.BatchID)
+	}
+	if f.CreatedByID != nil {
+		q = q.Where("u.created_by_id = ?", *f.CreatedByID)
+	}
+	if f.Search != nil {
+		for _, word := range strings.Fields(strings.ToLower(*f.Search)) {
+			like := "%" + db.EscapeLike(word) + "%"
+			q = q.Where(`(u.email_key LIKE ? ESCAPE '\' OR lower(u.first_name) LIKE ? ESCAPE '\'
+				OR lower(u.last_name) LIKE ? ESCAPE '\' OR u.mobile LIKE ? ESCAPE '\')`, like, like, like, like)
+		}
+	}
+	return q
+}
+
+// User returns the user with id if the caller may see it; otherwise, like a
+// missing user, nil.
+func (s *Service) User(ctx context.Context, id uuid.UUID) (*User, error) {
+	v, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.UserByID(ctx, id)
+	if len(apperr.Errors(err)) > 0 {
+		return nil, nil
+	}
+	if err != nil || !CanSee(v, u) {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UsersByIDs loads users by id in no particular order, for data loaders;
+// the fields they expose are guarded where they are read.
+func (s *Service) UsersByIDs(ctx context.Context, ids []uuid.UUID) ([]*User, error) {
+	var out []*User
+	err := s.db.NewSelect().Model(&out).Where("u.id IN (?)", bun.List(ids)).Scan(ctx)
+	return out, err
+}
+
+// BatchUsers lists the users of batch b, newest first. The caller must have
+// been allowed to see b (see batch.CanManage).
+func (s *Service) BatchUsers(ctx context.Context, batchID uuid.UUID, args page.Args) (page.Page[*User], error) {
+	q := s.db.NewSelect().Model((*User)(nil)).Where("u.batch_id = ?", batchID)
+	return page.Load(ctx, q, page.Key{Expr: "u.date_joined", Time: true, Desc: true}, args, byDateJoined)
+}
+
+func byDateJoined(u *User) (any, uuid.UUID) { return u.DateJoined, u.ID }

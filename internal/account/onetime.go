@@ -1,0 +1,90 @@
+package account
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+)
+
+// Purpose binds a one-time token to one flow: a reset token cannot set up a
+// password, and the other way round.
+type Purpose string
+
+// The purposes and how long their tokens live (the original's lifetimes).
+const (
+	PurposePasswordSetup Purpose = "PASSWORD_SETUP"
+	PurposePasswordReset Purpose = "PASSWORD_RESET"
+
+	setupTokenTTL = 24 * time.Hour
+	resetTokenTTL = time.Hour
+)
+
+var tokenTTL = map[Purpose]time.Duration{PurposePasswordSetup: setupTokenTTL, PurposePasswordReset: resetTokenTTL}
+
+// oneTimeToken is the stored hash of an emailed token.
+type oneTimeToken struct {
+	bun.BaseModel `bun:"table:one_time_tokens"`
+
+	TokenHash string     `bun:"token_hash,pk"`
+	UserID    uuid.UUID  `bun:"user_id,type:uuid"`
+	Purpose   Purpose    `bun:"purpose"`
+	CreatedAt time.Time  `bun:"created_at"`
+	ExpiresAt time.Time  `bun:"expires_at"`
+	UsedAt    *time.Time `bun:"used_at"`
+}
+
+// issueTokens creates one token of purpose for each user inside tx and voids
+// their older unused tokens of the same purpose. It returns the tokens in
+// the order of userIDs; only their hashes are stored.
+func (s *Service) issueTokens(ctx context.Context, tx bun.IDB, purpose Purpose, userIDs ...uuid.UUID) ([]string, error) {
+	now := s.now()
+	if _, err := tx.NewUpdate().Model((*oneTimeToken)(nil)).Set("used_at = ?", now).
+		Where("user_id IN (?) AND purpose = ? AND used_at IS NULL", bun.List(userIDs), purpose).Exec(ctx); err != nil {
+		return nil, err
+	}
+	tokens := make([]string, len(userIDs))
+	rows := make([]oneTimeToken, len(userIDs))
+	for i, id := range userIDs {
+		tokens[i] = auth.NewOpaqueToken()
+		rows[i] = oneTimeToken{
+			TokenHash: auth.HashToken(tokens[i]), UserID: id, Purpose: purpose,
+			CreatedAt: now, ExpiresAt: now.Add(tokenTTL[purpose]),
+		}
+	}
+	_, err := tx.NewInsert().Model(&rows).Exec(ctx)
+	return tokens, err
+}
+
+var errBadOneTimeToken = apperr.OnField("token", apperr.InvalidToken, "This link is invalid or has expired. Ask for a new one.")
+
+// consumeToken spends a token of purpose inside tx and returns its user. The
+// conditional update makes a token usable once even under concurrent use.
+// Unknown, expired, spent or voided tokens, and tokens of deactivated
+// users, are all INVALID_TOKEN.
+func (s *Service) consumeToken(ctx context.Context, tx bun.IDB, purpose Purpose, token string) (*User, error) {
+	now := s.now()
+	hash := auth.HashToken(token)
+	res, err := tx.NewUpdate().Model((*oneTimeToken)(nil)).Set("used_at = ?", now).
+		Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", hash, purpose, now).Exec(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, apperr.List{errBadOneTimeToken}
+	}
+	u := new(User)
+	err = tx.NewSelect().Model(u).
+		Where("u.id = (SELECT user_id FROM one_time_tokens WHERE token_hash = ?)", hash).Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !u.IsActive {
+		return nil, apperr.List{errBadOneTimeToken}
+	}
+	return u, nil
+}

@@ -1,0 +1,198 @@
+package account
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/mail"
+)
+
+// Why sessions end when a password changes.
+const RevokedPasswordReset = "password_reset"
+
+// newPasswordHash checks a new password for u and hashes it.
+func newPasswordHash(u *User, password, confirm, field, confirmField string) (string, error) {
+	if problems := checkNewPassword(password, confirm, field, confirmField, u.Email, u.FirstName, u.LastName); len(problems) > 0 {
+		return "", problems
+	}
+	return auth.HashPassword(password)
+}
+
+// tokenUser returns the active user a valid, unspent token of purpose
+// belongs to, without spending it, so the password can be checked against
+// the user's attributes before the token is used up.
+func (s *Service) tokenUser(ctx context.Context, purpose Purpose, token string) (*User, error) {
+	u := new(User)
+	err := s.db.NewSelect().Model(u).
+		Join("JOIN one_time_tokens AS t ON t.user_id = u.id").
+		Where("t.token_hash = ? AND t.purpose = ? AND t.used_at IS NULL AND t.expires_at > ?",
+			auth.HashToken(token), purpose, s.now()).
+		Where("u.is_active").Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.List{errBadOneTimeToken}
+	}
+	return u, err
+}
+
+// setPassword stores a new password hash inside tx.
+func (s *Service) setPassword(ctx context.Context, tx bun.IDB, u *User, hash string) error {
+	u.PasswordHash, u.IsVerified, u.UpdatedAt = &hash, true, s.now()
+	_, err := tx.NewUpdate().Model(u).Column("password_hash", "is_verified", "updated_at").WherePK().Exec(ctx)
+	return err
+}
+
+// SetupPassword sets the first password of an invited account from its
+// emailed token, marks the email verified, and signs the user in.
+//
+// Errors: INVALID_TOKEN, password rule errors, PASSWORD_MISMATCH.
+func (s *Service) SetupPassword(ctx context.Context, token, password, confirm string) (*SignIn, error) {
+	u, err := s.tokenUser(ctx, PurposePasswordSetup, token)
+	if err != nil {
+		return nil, err
+	}
+	hash, err := newPasswordHash(u, password, confirm, "password", "passwordConfirm")
+	if err != nil {
+		return nil, err
+	}
+	var sess *Session
+	var refresh string
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := s.consumeToken(ctx, tx, PurposePasswordSetup, token); err != nil {
+			return err
+		}
+		if err := s.setPassword(ctx, tx, u, hash); err != nil {
+			return err
+		}
+		now := s.now()
+		u.LastLogin = &now
+		if _, err := tx.NewUpdate().Model(u).Column("last_login").WherePK().Exec(ctx); err != nil {
+			return err
+		}
+		sess, refresh, err = s.startSession(ctx, tx, u)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.signIn(u, sess.ID, refresh)
+}
+
+// resetRequestFloor is the least time requestPasswordReset takes, so the
+// answer's timing does not tell whether the email has an account.
+const resetRequestFloor = 250 * time.Millisecond
+
+// RequestPasswordReset emails a reset link (1 h) when email belongs to an
+// active account; otherwise it does nothing. The answer and its timing are
+// the same either way. A new link voids the previous one.
+//
+// Errors: RateLimited.
+func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
+	defer sleepUntil(ctx, time.Now().Add(resetRequestFloor))
+	if err := rateLimited(s.limiter.Hit(ctx, "reset:ip:"+auth.ClientFrom(ctx).IP, s.Limits.ResetPerIP)); err != nil {
+		return err
+	}
+	if err := rateLimited(s.limiter.Hit(ctx, "reset:email:"+EmailKey(email), s.Limits.ResetPerEmail)); err != nil {
+		// Limited per email silently: an error here would reveal the address was asked for.
+		return nil
+	}
+	u := new(User)
+	err := s.db.NewSelect().Model(u).Where("u.email_key = ? AND u.is_active", EmailKey(email)).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		tokens, err := s.issueTokens(ctx, tx, PurposePasswordReset, u.ID)
+		if err != nil {
+			return err
+		}
+		msg, err := s.Mail.PasswordReset(recipient(u), tokens[0])
+		if err != nil {
+			return err
+		}
+		return mail.Enqueue(ctx, tx, msg)
+	})
+	if err == nil {
+		s.committed()
+	}
+	return err
+}
+
+func sleepUntil(ctx context.Context, t time.Time) {
+	select {
+	case <-time.After(time.Until(t)):
+	case <-ctx.Done():
+	}
+}
+
+// ResetPassword sets a new password from an emailed reset token and ends
+// every session of the user (a reset means the old password may be known).
+//
+// Errors: INVALID_TOKEN, password rule errors, PASSWORD_MISMATCH.
+func (s *Service) ResetPassword(ctx context.Context, token, password, confirm string) error {
+	u, err := s.tokenUser(ctx, PurposePasswordReset, token)
+	if err != nil {
+		return err
+	}
+	hash, err := newPasswordHash(u, password, confirm, "password", "passwordConfirm")
+	if err != nil {
+		return err
+	}
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := s.consumeToken(ctx, tx, PurposePasswordReset, token); err != nil {
+			return err
+		}
+		if err := s.setPassword(ctx, tx, u, hash); err != nil {
+			return err
+		}
+		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedPasswordReset)
+	})
+	if err != nil {
+		return err
+	}
+	// The owner proved control of the email: lift a login lockout.
+	return s.limiter.Reset(ctx, "login:email:"+u.EmailKey)
+}
+
+// ChangePassword replaces the caller's password after checking the old one,
+// and ends the caller's other sessions; the current one stays signed in.
+//
+// Errors: INVALID_CREDENTIALS oldPassword, password rule errors,
+// PASSWORD_MISMATCH, UNAUTHENTICATED.
+func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, confirm string) error {
+	v, err := signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	u, err := s.UserByID(ctx, v.UserID)
+	if err != nil {
+		return err
+	}
+	hash := ""
+	if u.PasswordHash != nil {
+		hash = *u.PasswordHash
+	}
+	if !auth.VerifyPasswordOrDummy(oldPassword, hash) {
+		return apperr.List{apperr.OnField("oldPassword", apperr.InvalidCredentials, "Your old password was entered incorrectly.")}
+	}
+	newHash, err := newPasswordHash(u, newPassword, confirm, "newPassword", "newPasswordConfirm")
+	if err != nil {
+		return err
+	}
+	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.setPassword(ctx, tx, u, newHash); err != nil {
+			return err
+		}
+		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, v.SessionID, RevokedPasswordChange)
+	})
+}

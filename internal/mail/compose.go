@@ -1,0 +1,108 @@
+// Package mail composes usergraph's emails, keeps them in an outbox table
+// written in the same transaction as the change that causes them, and
+// delivers them after commit through a driver (file, smtp or resend), with
+// retries. A failing provider never fails or undoes the change itself.
+package mail
+
+import (
+	"bytes"
+	"embed"
+	htmltemplate "html/template"
+	"net/url"
+	texttemplate "text/template"
+)
+
+//go:embed templates
+var templateFS embed.FS
+
+// The emails usergraph sends; the names are also the outbox's template column.
+const (
+	TemplatePasswordSetup    = "password_setup"
+	TemplatePasswordReset    = "password_reset"
+	TemplateB2BAdminApproved = "b2b_admin_approved"
+	TemplateB2BAdminRejected = "b2b_admin_rejected"
+)
+
+var subjects = map[string]string{
+	TemplatePasswordSetup:    "Set up your password",
+	TemplatePasswordReset:    "Reset your password",
+	TemplateB2BAdminApproved: "Your business account is approved",
+	TemplateB2BAdminRejected: "Your business account was not approved",
+}
+
+type templates struct {
+	html *htmltemplate.Template
+	text *texttemplate.Template
+}
+
+var parsed = func() map[string]templates {
+	out := map[string]templates{}
+	for name := range subjects {
+		out[name] = templates{
+			html: htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")),
+			text: texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/"+name+".txt")),
+		}
+	}
+	return out
+}()
+
+// Message is one composed email.
+type Message struct {
+	Template string
+	To       string
+	Subject  string
+	Text     string
+	HTML     string
+}
+
+// Composer builds messages whose links point at the single-page app.
+type Composer struct {
+	appURL string
+}
+
+// NewComposer returns a Composer for the app at appURL (no trailing slash).
+func NewComposer(appURL string) Composer { return Composer{appURL: appURL} }
+
+// Recipient is who an email is about and to.
+type Recipient struct {
+	Email   string
+	Name    string
+	Company string
+}
+
+// PasswordSetup invites a new account to choose its first password (24 h link).
+func (c Composer) PasswordSetup(to Recipient, token string) (Message, error) {
+	return c.compose(TemplatePasswordSetup, to, map[string]any{"Link": c.link("/setup-password", token)})
+}
+
+// PasswordReset sends a password-reset link (1 h).
+func (c Composer) PasswordReset(to Recipient, token string) (Message, error) {
+	return c.compose(TemplatePasswordReset, to, map[string]any{"Link": c.link("/reset-password", token)})
+}
+
+// B2BAdminApproved tells a B2B admin it may now act.
+func (c Composer) B2BAdminApproved(to Recipient) (Message, error) {
+	return c.compose(TemplateB2BAdminApproved, to, map[string]any{"Link": c.appURL + "/login"})
+}
+
+// B2BAdminRejected tells a B2B admin its account was rejected, and why.
+func (c Composer) B2BAdminRejected(to Recipient, reason string) (Message, error) {
+	return c.compose(TemplateB2BAdminRejected, to, map[string]any{"Reason": reason})
+}
+
+func (c Composer) link(path, token string) string {
+	return c.appURL + path + "?token=" + url.QueryEscape(token)
+}
+
+func (c Composer) compose(name string, to Recipient, data map[string]any) (Message, error) {
+	data["Name"], data["Company"], data["AppURL"], data["Subject"] = to.Name, to.Company, c.appURL, subjects[name]
+	t := parsed[name]
+	var html, text bytes.Buffer
+	if err := t.html.ExecuteTemplate(&html, "layout", data); err != nil {
+		return Message{}, err
+	}
+	if err := t.text.Execute(&text, data); err != nil {
+		return Message{}, err
+	}
+	return Message{Template: name, To: to.Email, Subject: subjects[name], Text: text.String(), HTML: html.String()}, nil
+}

@@ -1,0 +1,194 @@
+package mail
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// Outbox statuses.
+const (
+	StatusPending = "PENDING"
+	StatusSent    = "SENT"
+	StatusFailed  = "FAILED" // gave up after MaxAttempts
+)
+
+// outboxRow is one email in the outbox table.
+type outboxRow struct {
+	bun.BaseModel `bun:"table:mail_outbox"`
+
+	ID            uuid.UUID  `bun:"id,pk,type:uuid"`
+	Template      string     `bun:"template"`
+	Recipient     string     `bun:"recipient"`
+	Subject       string     `bun:"subject"`
+	TextBody      string     `bun:"text_body"`
+	HTMLBody      string     `bun:"html_body"`
+	Status        string     `bun:"status"`
+	Attempts      int        `bun:"attempts"`
+	NextAttemptAt time.Time  `bun:"next_attempt_at"`
+	LockedUntil   *time.Time `bun:"locked_until"`
+	LastError     *string    `bun:"last_error"`
+	CreatedAt     time.Time  `bun:"created_at"`
+	SentAt        *time.Time `bun:"sent_at"`
+}
+
+// Enqueue adds messages to the outbox through idb, which should be the
+// transaction of the change that causes them: they are sent only if it commits.
+// Call Outbox.Notify after the commit to send at once.
+func Enqueue(ctx context.Context, idb bun.IDB, msgs ...Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	now := time.Now().UTC()
+	rows := make([]outboxRow, len(msgs))
+	for i, m := range msgs {
+		rows[i] = outboxRow{
+			ID: uuid.New(), Template: m.Template, Recipient: m.To, Subject: m.Subject,
+			TextBody: m.Text, HTMLBody: m.HTML, Status: StatusPending, NextAttemptAt: now, CreatedAt: now,
+		}
+	}
+	_, err := idb.NewInsert().Model(&rows).Exec(ctx)
+	return err
+}
+
+// OutboxConfig tunes delivery.
+type OutboxConfig struct {
+	From         string
+	PollInterval time.Duration // how often to look for due emails without a Notify
+	RetryBase    time.Duration // first retry delay; doubles per attempt, at most 1 h
+	MaxAttempts  int
+}
+
+// Outbox delivers queued emails. Several replicas may run it at once: each
+// email is leased by one worker before it is sent.
+type Outbox struct {
+	db     *bun.DB
+	driver Driver
+	cfg    OutboxConfig
+	log    *slog.Logger
+	wake   chan struct{}
+}
+
+// NewOutbox returns the delivery worker; start it with Run.
+func NewOutbox(db *bun.DB, driver Driver, cfg OutboxConfig, log *slog.Logger) *Outbox {
+	return &Outbox{db: db, driver: driver, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
+}
+
+// Notify asks the worker to look for due emails now. It never blocks.
+func (o *Outbox) Notify() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run delivers due emails until ctx ends. On start it picks up whatever an
+// earlier run left pending, so a restart resumes delivery.
+func (o *Outbox) Run(ctx context.Context) {
+	ticker := time.NewTicker(o.cfg.PollInterval)
+	defer ticker.Stop()
+	for {
+		for {
+			n, err := o.deliverDue(ctx)
+			if err != nil && ctx.Err() == nil {
+				o.log.Error("mail outbox", "error", err.Error())
+			}
+			if n == 0 || err != nil {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		case <-o.wake:
+		}
+	}
+}
+
+// lease is how long a claimed email stays reserved for one worker; longer
+// than any send may take, so two workers never send it at the same time.
+const lease = 2 * time.Minute
+
+// deliverDue sends a batch of due emails and reports how many it handled.
+func (o *Outbox) deliverDue(ctx context.Context) (int, error) {
+	now := time.Now().UTC()
+	var due []outboxRow
+	err := o.db.NewSelect().Model(&due).
+		Where("status = ?", StatusPending).Where("next_attempt_at <= ?", now).
+		Where("(locked_until IS NULL OR locked_until < ?)", now).
+		Order("next_attempt_at", "id").Limit(20).Scan(ctx)
+	if err != nil {
+		return 0, err
+	}
+	handled := 0
+	for i := range due {
+		claimed, err := o.claim(ctx, &due[i], now)
+		if err != nil {
+			return handled, err
+		}
+		if claimed {
+			o.deliver(ctx, &due[i])
+			handled++
+		}
+	}
+	return handled, nil
+}
+
+// claim leases row to this worker; false means another worker has it.
+func (o *Outbox) claim(ctx context.Context, row *outboxRow, now time.Time) (bool, error) {
+	res, err := o.db.NewUpdate().Model((*outboxRow)(nil)).
+		Set("locked_until = ?", now.Add(lease)).
+		Where("id = ? AND status = ?", row.ID, StatusPending).
+		Where("(locked_until IS NULL OR locked_until < ?)", now).Exec(ctx)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (o *Outbox) deliver(ctx context.Context, row *outboxRow) {
+	sendCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	err := o.driver.Send(sendCtx, Envelope{
+		ID: row.ID, From: o.cfg.From, CreatedAt: row.CreatedAt,
+		Message: Message{Template: row.Template, To: row.Recipient, Subject: row.Subject, Text: row.TextBody, HTML: row.HTMLBody},
+	})
+	cancel()
+	now := time.Now().UTC()
+	attempts := row.Attempts + 1
+	q := o.db.NewUpdate().Model((*outboxRow)(nil)).Where("id = ?", row.ID).
+		Set("attempts = ?", attempts).Set("locked_until = NULL")
+	if err == nil {
+		q = q.Set("status = ?", StatusSent).Set("sent_at = ?", now).Set("last_error = NULL")
+		o.log.Info("email sent", "outbox_id", row.ID, "template", row.Template, "attempts", attempts)
+	} else {
+		status, next := StatusPending, now.Add(o.backoff(attempts))
+		if attempts >= o.cfg.MaxAttempts {
+			status = StatusFailed
+		}
+		msg := err.Error()
+		if len(msg) > 500 {
+			msg = msg[:500]
+		}
+		q = q.Set("status = ?", status).Set("next_attempt_at = ?", next).Set("last_error = ?", msg)
+		o.log.Warn("email delivery failed", "outbox_id", row.ID, "template", row.Template,
+			"attempts", attempts, "status", status, "error", msg)
+	}
+	// The result must be recorded even when ctx is ending (shutdown).
+	if _, uerr := q.Exec(context.WithoutCancel(ctx)); uerr != nil {
+		o.log.Error("mail outbox: recording delivery", "outbox_id", row.ID, "error", uerr.Error())
+	}
+}
+
+// backoff is RetryBase doubled per earlier attempt, at most one hour.
+func (o *Outbox) backoff(attempts int) time.Duration {
+	d := o.cfg.RetryBase
+	for i := 1; i < attempts && d < time.Hour; i++ {
+		d *= 2
+	}
+	return min(d, time.Hour)
+}

@@ -1,0 +1,131 @@
+// Package page implements keyset pagination for Relay connections: a stable
+// order on (sort key, id), opaque cursors, and first/after arguments.
+package page
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+)
+
+// Default and largest page sizes.
+const (
+	DefaultFirst = 20
+	MaxFirst     = 100
+)
+
+// Args are a connection's arguments.
+type Args struct {
+	First *int
+	After *string
+}
+
+// Key is one sort order: an SQL expression and its kind ("time" or "text").
+// Rows are ordered by (Expr, id) so ties never make pages overlap.
+type Key struct {
+	Expr string
+	Time bool
+	Desc bool
+}
+
+// cursor is the position after which a page starts.
+type cursor struct {
+	Value string    `json:"v"`
+	ID    uuid.UUID `json:"id"`
+}
+
+// Cursor encodes the position of a row whose sort value is v.
+func Cursor(v any, id uuid.UUID) string {
+	var s string
+	switch x := v.(type) {
+	case time.Time:
+		s = x.UTC().Format(time.RFC3339Nano)
+	case *time.Time:
+		if x != nil {
+			s = x.UTC().Format(time.RFC3339Nano)
+		} else {
+			s = time.Time{}.Format(time.RFC3339Nano)
+		}
+	default:
+		s = fmt.Sprint(v)
+	}
+	b, _ := json.Marshal(cursor{Value: s, ID: id})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+var errBadCursor = apperr.New(apperr.BadRequest, "The after cursor is not valid for this list.")
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items   []T
+	Cursors []string // Cursors[i] is the position of Items[i]
+	HasNext bool
+	Total   int
+}
+
+// Position returns a row's sort value (as Key orders it) and id.
+type Position[T any] func(T) (any, uuid.UUID)
+
+// Load runs q (already filtered) as a page: it counts all matching rows,
+// then loads up to First rows after the cursor in key order.
+func Load[T any](ctx context.Context, q *bun.SelectQuery, key Key, args Args, pos Position[T]) (Page[T], error) {
+	limit := DefaultFirst
+	if args.First != nil {
+		limit = *args.First
+	}
+	if limit < 0 || limit > MaxFirst {
+		return Page[T]{}, apperr.New(apperr.BadRequest, fmt.Sprintf("first must be between 0 and %d.", MaxFirst))
+	}
+	total, err := q.Clone().Count(ctx)
+	if err != nil {
+		return Page[T]{}, err
+	}
+	rows := q
+	if args.After != nil && *args.After != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(*args.After)
+		var c cursor
+		if err != nil || json.Unmarshal(raw, &c) != nil {
+			return Page[T]{}, errBadCursor
+		}
+		var v any = c.Value
+		if key.Time {
+			t, err := time.Parse(time.RFC3339Nano, c.Value)
+			if err != nil {
+				return Page[T]{}, errBadCursor
+			}
+			v = t.UTC()
+		}
+		op := ">"
+		if key.Desc {
+			op = "<"
+		}
+		rows = rows.Where(fmt.Sprintf("(%s %s ? OR (%s = ? AND ?TableAlias.id %s ?))", key.Expr, op, key.Expr, op), v, v, c.ID)
+	}
+	dir := " ASC"
+	if key.Desc {
+		dir = " DESC"
+	}
+	var items []T
+	if limit > 0 {
+		err = rows.OrderExpr(key.Expr+dir).OrderExpr("?TableAlias.id"+dir).Limit(int64(limit+1)).Scan(ctx, &items)
+		if err != nil {
+			return Page[T]{}, err
+		}
+	}
+	hasNext := len(items) > limit
+	if hasNext {
+		items = items[:limit]
+	}
+	cursors := make([]string, len(items))
+	for i, it := range items {
+		cursors[i] = Cursor(pos(it))
+	}
+	return Page[T]{Items: items, Cursors: cursors, HasNext: hasNext, Total: int(total)}, nil
+}
