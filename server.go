@@ -179,9 +179,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 	defer a.db.Close()
 	if cfg.BootstrapAdminEmail != "" {
-		created, err := a.accounts.EnsureBootstrapAdmin(ctx, account.AdminInput{
-			Email: cfg.BootstrapAdminEmail, Mobile: cfg.BootstrapAdminMobile, Password: cfg.BootstrapAdminPassword,
-		})
+		created, err := a.accounts.EnsureBootstrapAdmin(ctx, bootstrapInput(cfg))
 		if err != nil {
 			return fmt.Errorf("bootstrap admin: %w", err)
 		}
@@ -241,6 +239,10 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 		return err
 	}
 	return nil
+}
+
+func bootstrapInput(cfg config.Config) account.AdminInput {
+	return account.AdminInput{Email: cfg.BootstrapAdminEmail, Mobile: cfg.BootstrapAdminMobile, Password: cfg.BootstrapAdminPassword}
 }
 
 func portOf(addr net.Addr) string {

@@ -58,6 +58,7 @@ type testServer struct {
 	Stderr  *syncBuffer
 	dbURL   string
 	dataDir string
+	Stop    func() // shuts the server down and waits; also runs at cleanup
 }
 
 // testEnv is the environment every test server starts with; tests override keys.
@@ -83,16 +84,30 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 	go func() {
 		done <- run(ctx, []string{"usergraph"}, func(k string) string { return env[k] }, stdout, stderr)
 	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("server stopped with error: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("server stopped with error: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("server did not shut down within 20s")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("server did not shut down within 20s")
+		})
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			// Show what the server said about it, without the request lines.
+			for _, line := range strings.Split(stderr.String(), "\n") {
+				if strings.Contains(line, `"level":"ERROR"`) || strings.Contains(line, `"level":"WARN"`) {
+					t.Log("server: " + line)
+				}
+			}
 		}
+		stop()
 	})
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -106,7 +121,7 @@ func startServer(t *testing.T, env map[string]string) *testServer {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return &testServer{t: t, URL: m[1], env: env, Stderr: stderr, dbURL: env["DATABASE_URL"], dataDir: env["DATA_DIR"]}
+					return &testServer{t: t, URL: m[1], env: env, Stderr: stderr, dbURL: env["DATABASE_URL"], dataDir: env["DATA_DIR"], Stop: stop}
 				}
 			}
 		}

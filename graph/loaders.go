@@ -48,7 +48,7 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error), id func(
 
 // newLoaders returns fresh loaders for one request.
 func newLoaders(accounts *account.Service, batches *batch.Service) *Loaders {
-	wait := dataloadgen.WithWait(time.Millisecond)
+	wait := dataloadgen.WithWait(5 * time.Millisecond)
 	return &Loaders{
 		UserByID: dataloadgen.NewMappedLoader(byID(accounts.UsersByIDs,
 			func(u *account.User) uuid.UUID { return u.ID }), wait),

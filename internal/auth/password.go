@@ -10,7 +10,6 @@ import (
 	"sync"
 	"unicode"
 
-	"github.com/agnivade/levenshtein"
 	"github.com/trustelem/zxcvbn/frequency"
 	"golang.org/x/crypto/argon2"
 )
@@ -129,8 +128,10 @@ func CheckPassword(password string, attributes ...string) []error {
 // maxSimilarity is Django's UserAttributeSimilarityValidator default.
 const maxSimilarity = 0.7
 
-// tooSimilar compares the password with each attribute and each of its words
-// (an email "ann.lee@x.io" gives "ann.lee@x.io", "ann", "lee", "x", "io").
+// tooSimilar is Django's UserAttributeSimilarityValidator, which the original
+// system used: the password is compared, lower-cased, with each attribute and
+// each of its words (an email "ann.lee@x.io" gives "ann", "lee", "x", "io"
+// and the whole address) by difflib's quick_ratio.
 func tooSimilar(password string, attributes []string) bool {
 	pw := strings.ToLower(password)
 	if pw == "" {
@@ -141,14 +142,14 @@ func tooSimilar(password string, attributes []string) bool {
 		if attr == "" {
 			continue
 		}
-		parts := append([]string{attr}, strings.FieldsFunc(attr, func(r rune) bool {
-			return !unicode.IsLetter(r) && !unicode.IsDigit(r)
-		})...)
+		parts := append(strings.FieldsFunc(attr, func(r rune) bool {
+			return !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != '_'
+		}), attr)
 		for _, part := range parts {
-			if len(part) < 3 {
+			if muchLonger(pw, part) {
 				continue
 			}
-			if similarity(pw, part) >= maxSimilarity || (len(part) >= 4 && strings.Contains(pw, part) && len(pw) < 2*len(part)) {
+			if quickRatio(pw, part) >= maxSimilarity {
 				return true
 			}
 		}
@@ -156,11 +157,30 @@ func tooSimilar(password string, attributes []string) bool {
 	return false
 }
 
-// similarity is 1 - edit distance / length of the longer string, in [0, 1].
-func similarity(a, b string) float64 {
-	longest := max(len([]rune(a)), len([]rune(b)))
-	if longest == 0 {
+// muchLonger skips parts so short next to the password that no similarity
+// above the maximum is possible (Django's exceeds_maximum_length_ratio).
+func muchLonger(password, part string) bool {
+	pwLen, partLen := float64(len([]rune(password))), float64(len([]rune(part)))
+	return pwLen >= 10*partLen && partLen < maxSimilarity/2*pwLen
+}
+
+// quickRatio is difflib.SequenceMatcher.quick_ratio: 2*M/T, where M counts
+// the characters the two strings share (as multisets) and T is their total length.
+func quickRatio(a, b string) float64 {
+	counts := map[rune]int{}
+	for _, r := range b {
+		counts[r]++
+	}
+	matches := 0
+	for _, r := range a {
+		if counts[r] > 0 {
+			counts[r]--
+			matches++
+		}
+	}
+	total := len([]rune(a)) + len([]rune(b))
+	if total == 0 {
 		return 1
 	}
-	return 1 - float64(levenshtein.ComputeDistance(a, b))/float64(longest)
+	return 2 * float64(matches) / float64(total)
 }

@@ -13,7 +13,7 @@ CREATE TABLE batches (
 );
 
 --bun:split
-CREATE UNIQUE INDEX batches_owner_name_uq ON batches (created_by_id, name_key);
+CREATE UNIQUE INDEX batches_name_key_uq ON batches (created_by_id, name_key);
 --bun:split
 CREATE INDEX batches_created_at_idx ON batches (created_at, id);
 

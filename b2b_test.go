@@ -1,0 +1,589 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+const adminEmail = "admin@usergraph.test"
+
+// b2bEnv starts a server with a bootstrap admin and returns it with the
+// admin's signed-in client.
+func b2bServer(t *testing.T, dbURL string, extra map[string]string) (*testServer, *client) {
+	t.Helper()
+	env := testEnv(t, dbURL)
+	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
+	env["APP_URL"] = "https://app.example.test"
+	for k, v := range extra {
+		env[k] = v
+	}
+	srv := startServer(t, env)
+	admin := mustSignIn(t, srv.Client().login(adminEmail, goodPassword))
+	return srv, srv.Client().As(*admin.AccessToken)
+}
+
+const createB2BAdminMutation = `mutation($in: CreateB2BAdminInput!) {
+  createB2BAdmin(input: $in) { user { id email role isActive isVerified isApproved companyName createdBy { email } approval { status } } errors { field code message } }
+}`
+
+type payloadUser struct {
+	User *struct {
+		ID          string  `json:"id"`
+		Email       string  `json:"email"`
+		Role        string  `json:"role"`
+		IsActive    bool    `json:"isActive"`
+		IsVerified  bool    `json:"isVerified"`
+		IsApproved  bool    `json:"isApproved"`
+		CompanyName *string `json:"companyName"`
+		CreatedBy   *struct {
+			Email string `json:"email"`
+		} `json:"createdBy"`
+		Approval *struct {
+			Status string `json:"status"`
+		} `json:"approval"`
+	} `json:"user"`
+	Errors []userError `json:"errors"`
+}
+
+// createB2BAdmin creates a B2B admin as admin and returns its id.
+func createB2BAdmin(t *testing.T, admin *client, email, mobile string) string {
+	t.Helper()
+	var d struct{ CreateB2BAdmin payloadUser }
+	admin.MustData(createB2BAdminMutation, map[string]any{"in": map[string]any{
+		"email": email, "mobile": mobile, "firstName": "Bea", "lastName": "Boss", "companyName": "Acme Ltd",
+	}}, &d)
+	if len(d.CreateB2BAdmin.Errors) > 0 {
+		t.Fatalf("createB2BAdmin: %v", codes(d.CreateB2BAdmin.Errors))
+	}
+	return d.CreateB2BAdmin.User.ID
+}
+
+const setupPasswordMutation = `mutation($t: String!, $p: String!, $c: String!) {
+  setupPassword(input: {token: $t, password: $p, passwordConfirm: $c}) { accessToken refreshToken user { id email isVerified role } errors { field code message } }
+}`
+
+func (c *client) setupPassword(token, password string) authPayload {
+	c.t.Helper()
+	var d struct{ SetupPassword authPayload }
+	c.MustData(setupPasswordMutation, map[string]any{"t": token, "p": password, "c": password}, &d)
+	return d.SetupPassword
+}
+
+// onboard follows the setup email sent to addr and returns the signed-in client.
+func onboard(t *testing.T, srv *testServer, addr string) *client {
+	t.Helper()
+	mails := srv.waitEmails(addr, 1)
+	p := mustSignIn(t, srv.Client().setupPassword(linkToken(t, mails[0], "setup-password"), goodPassword))
+	return srv.Client().As(*p.AccessToken)
+}
+
+const approveMutation = `mutation($id: ID!) {
+  approveB2BAdmin(input: {userId: $id}) { approval { id status decidedAt decidedBy { email } user { id isApproved } } errors { field code message } }
+}`
+
+const rejectMutation = `mutation($id: ID!, $reason: String!) {
+  rejectB2BAdmin(input: {userId: $id, reason: $reason}) { approval { status rejectionReason decidedAt decidedBy { email } user { isActive isApproved } } errors { field code message } }
+}`
+
+type approvalPayload struct {
+	Approval *struct {
+		ID              string  `json:"id"`
+		Status          string  `json:"status"`
+		DecidedAt       *string `json:"decidedAt"`
+		RejectionReason *string `json:"rejectionReason"`
+		DecidedBy       *struct {
+			Email string `json:"email"`
+		} `json:"decidedBy"`
+		User struct {
+			IsActive   bool `json:"isActive"`
+			IsApproved bool `json:"isApproved"`
+		} `json:"user"`
+	} `json:"approval"`
+	Errors []userError `json:"errors"`
+}
+
+func approve(t *testing.T, admin *client, id string) approvalPayload {
+	t.Helper()
+	var d struct{ ApproveB2BAdmin approvalPayload }
+	admin.MustData(approveMutation, map[string]any{"id": id}, &d)
+	return d.ApproveB2BAdmin
+}
+
+const createBatchMutation = `mutation($name: String!, $max: Int) {
+  createBatch(input: {name: $name, description: "Q4 hires", maxUsers: $max}) { batch { id name maxUsers isActive userCount canAddUsers createdBy { email } } errors { field code message } }
+}`
+
+type batchPayload struct {
+	Batch *struct {
+		ID          string `json:"id"`
+		Name        string `json:"name"`
+		MaxUsers    int    `json:"maxUsers"`
+		IsActive    bool   `json:"isActive"`
+		UserCount   int    `json:"userCount"`
+		CanAddUsers bool   `json:"canAddUsers"`
+	} `json:"batch"`
+	Errors []userError `json:"errors"`
+}
+
+func createBatch(t *testing.T, c *client, name string, max int) batchPayload {
+	t.Helper()
+	var d struct{ CreateBatch batchPayload }
+	c.MustData(createBatchMutation, map[string]any{"name": name, "max": max}, &d)
+	return d.CreateBatch
+}
+
+const createB2BUserMutation = `mutation($in: CreateB2BUserInput!) {
+  createB2BUser(input: $in) { user { id email role isApproved createdBy { email } } errors { field code message } }
+}`
+
+func createB2BUser(t *testing.T, c *client, batchID, email, mobile string) payloadUser {
+	t.Helper()
+	var d struct{ CreateB2BUser payloadUser }
+	c.MustData(createB2BUserMutation, map[string]any{"in": map[string]any{
+		"batchId": batchID, "email": email, "mobile": mobile, "firstName": "Uma", "lastName": "User",
+	}}, &d)
+	return d.CreateB2BUser
+}
+
+const createB2BUsersMutation = `mutation($in: CreateB2BUsersInput!) {
+  createB2BUsers(input: $in) { count results { index user { id email } errors { field code message } } errors { field code message } }
+}`
+
+type bulkPayload struct {
+	Count   int `json:"count"`
+	Results []struct {
+		Index int `json:"index"`
+		User  *struct {
+			ID    string `json:"id"`
+			Email string `json:"email"`
+		} `json:"user"`
+		Errors []userError `json:"errors"`
+	} `json:"results"`
+	Errors []userError `json:"errors"`
+}
+
+func row(email, mobile string) map[string]any {
+	return map[string]any{"email": email, "mobile": mobile, "firstName": "Row", "lastName": "Person"}
+}
+
+func createB2BUsers(t *testing.T, c *client, batchID string, policy string, rows ...map[string]any) bulkPayload {
+	t.Helper()
+	var d struct{ CreateB2BUsers bulkPayload }
+	c.MustData(createB2BUsersMutation, map[string]any{"in": map[string]any{
+		"batchId": batchID, "users": rows, "errorPolicy": policy,
+	}}, &d)
+	return d.CreateB2BUsers
+}
+
+const usersQuery = `query($f: UserFilter, $o: UserOrder, $first: Int, $after: String) {
+  users(filter: $f, orderBy: $o, first: $first, after: $after) {
+    totalCount pageInfo { hasNextPage endCursor }
+    edges { cursor node { id email role isActive lastLogin dateJoined batch { name } createdBy { email } } }
+  }
+}`
+
+type usersResult struct {
+	Users struct {
+		TotalCount int `json:"totalCount"`
+		PageInfo   struct {
+			HasNextPage bool    `json:"hasNextPage"`
+			EndCursor   *string `json:"endCursor"`
+		} `json:"pageInfo"`
+		Edges []struct {
+			Node struct {
+				ID    string `json:"id"`
+				Email string `json:"email"`
+				Role  string `json:"role"`
+			} `json:"node"`
+		} `json:"edges"`
+	} `json:"users"`
+}
+
+func (r usersResult) emails() []string {
+	var out []string
+	for _, e := range r.Users.Edges {
+		out = append(out, e.Node.Email)
+	}
+	return out
+}
+
+// The whole B2B journey of the original system, end to end over HTTP.
+func TestB2BJourney(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+
+		// Admin creates a B2B admin: no password, pending, one setup email.
+		var created struct{ CreateB2BAdmin payloadUser }
+		admin.MustData(createB2BAdminMutation, map[string]any{"in": map[string]any{
+			"email": "Boss@Acme.test", "mobile": "+4930123456", "firstName": "Bea", "lastName": "Boss", "companyName": " Acme Ltd ",
+		}}, &created)
+		boss := created.CreateB2BAdmin.User
+		if boss == nil || boss.Role != "B2B_ADMIN" || boss.IsApproved || boss.IsVerified || !boss.IsActive ||
+			*boss.CompanyName != "Acme Ltd" || boss.CreatedBy.Email != adminEmail || boss.Approval.Status != "PENDING" {
+			t.Fatalf("created B2B admin = %+v (errors %v)", boss, codes(created.CreateB2BAdmin.Errors))
+		}
+		mails := srv.waitEmails("boss@acme.test", 1)
+		if mails[0].Subject != "Set up your password" || !strings.Contains(mails[0].Text, "https://app.example.test/setup-password?token=") ||
+			!strings.Contains(mails[0].Text, "Acme Ltd") {
+			t.Errorf("setup email = %q\n%s", mails[0].Subject, mails[0].Text)
+		}
+		// It cannot sign in before setting a password.
+		if errs := srv.Client().login("boss@acme.test", "").Errors; len(errs) == 0 {
+			t.Error("login without a password succeeded")
+		}
+
+		// Setup: password rules apply; then signed in and verified.
+		token := linkToken(t, mails[0], "setup-password")
+		if weak := srv.Client().setupPassword(token, "acmeboss"); !slices.Equal(codes(weak.Errors), []string{"PASSWORD_TOO_SIMILAR@input.password"}) {
+			t.Errorf("setup password like the email: %v", codes(weak.Errors))
+		}
+		setup := mustSignIn(t, srv.Client().setupPassword(token, goodPassword))
+		if !setup.User.IsVerified {
+			t.Error("setupPassword did not mark the email verified")
+		}
+		if again := srv.Client().setupPassword(token, goodPassword+"2"); !slices.Equal(codes(again.Errors), []string{"INVALID_TOKEN@input.token"}) {
+			t.Errorf("setup token reused: %v", codes(again.Errors))
+		}
+		bossC := srv.Client().As(*setup.AccessToken)
+
+		// Pending: self-service works, B2B operations are FORBIDDEN.
+		if code := bossC.meCode(); code != "" {
+			t.Errorf("pending B2B admin me: %s", code)
+		}
+		if code := bossC.Do(createBatchMutation, map[string]any{"name": "Early"}).Code(); code != "FORBIDDEN" {
+			t.Errorf("pending B2B admin createBatch: %q, want FORBIDDEN", code)
+		}
+
+		// Admin sees it pending, approves it; the decision is recorded and emailed.
+		var pending struct {
+			Approvals struct {
+				TotalCount int `json:"totalCount"`
+				Edges      []struct {
+					Node struct {
+						Status string `json:"status"`
+						User   struct {
+							Email string `json:"email"`
+						} `json:"user"`
+					} `json:"node"`
+				} `json:"edges"`
+			} `json:"approvals"`
+		}
+		admin.MustData(`{ approvals(status: PENDING) { totalCount edges { node { status user { email } } } } }`, nil, &pending)
+		if pending.Approvals.TotalCount != 1 || pending.Approvals.Edges[0].Node.User.Email != "Boss@Acme.test" {
+			t.Errorf("pending approvals = %+v", pending.Approvals)
+		}
+		ap := approve(t, admin, boss.ID)
+		if ap.Approval == nil || ap.Approval.Status != "APPROVED" || ap.Approval.DecidedBy.Email != adminEmail ||
+			ap.Approval.DecidedAt == nil || !ap.Approval.User.IsApproved {
+			t.Fatalf("approve = %+v", ap)
+		}
+		if again := approve(t, admin, boss.ID); !slices.Equal(codes(again.Errors), []string{"ALREADY_DECIDED@input.userId"}) {
+			t.Errorf("second approval: %v", codes(again.Errors))
+		}
+		approvedMail := srv.waitEmails("boss@acme.test", 2)
+		if !slices.ContainsFunc(approvedMail, func(e email) bool { return e.Subject == "Your business account is approved" }) {
+			t.Error("no approval email")
+		}
+
+		// Approved (same token: the role check reads the database): batches.
+		b := createBatch(t, bossC, "Sales", 3)
+		if b.Batch == nil || b.Batch.MaxUsers != 3 || !b.Batch.CanAddUsers || b.Batch.UserCount != 0 {
+			t.Fatalf("createBatch = %+v %v", b.Batch, codes(b.Errors))
+		}
+		if dup := createBatch(t, bossC, "SALES", 5); !slices.Equal(codes(dup.Errors), []string{"DUPLICATE@input.name"}) {
+			t.Errorf("duplicate batch name: %v", codes(dup.Errors))
+		}
+		batchID := b.Batch.ID
+
+		// One user, then bulk under both policies.
+		one := createB2BUser(t, bossC, batchID, "uma@acme.test", "+4930000001")
+		if one.User == nil || one.User.Role != "B2B_USER" || one.User.CreatedBy.Email != "Boss@Acme.test" {
+			t.Fatalf("createB2BUser = %+v %v", one.User, codes(one.Errors))
+		}
+		srv.waitEmails("uma@acme.test", 1)
+
+		bad := createB2BUsers(t, bossC, batchID, "REJECT_EVERYTHING",
+			row("ann@acme.test", "+4930000002"), row("not-an-email", "+4930000003"), row("UMA@acme.test", "+4930000004"))
+		if bad.Count != 0 || len(bad.Results) != 3 || bad.Results[0].User != nil ||
+			!slices.Equal(codes(bad.Results[1].Errors), []string{"INVALID@input.users.1.email"}) ||
+			!slices.Equal(codes(bad.Results[2].Errors), []string{"DUPLICATE@input.users.2.email"}) {
+			t.Fatalf("REJECT_EVERYTHING = %+v", bad)
+		}
+		partial := createB2BUsers(t, bossC, batchID, "REJECT_FAILED_ROWS",
+			row("ann@acme.test", "+4930000002"), row("not-an-email", "+4930000003"),
+			row("bob@acme.test", "+4930000005"), row("cy@acme.test", "+4930000006"))
+		if partial.Count != 2 || partial.Results[0].User == nil || partial.Results[2].User == nil ||
+			!slices.Equal(codes(partial.Results[3].Errors), []string{"BATCH_FULL@input.users.3"}) {
+			t.Fatalf("REJECT_FAILED_ROWS = %+v", partial)
+		}
+		srv.waitEmails("ann@acme.test", 1)
+		srv.waitEmails("bob@acme.test", 1)
+		if full := createB2BUser(t, bossC, batchID, "dee@acme.test", "+4930000007"); !slices.Equal(codes(full.Errors), []string{"BATCH_FULL@input.batchId"}) {
+			t.Errorf("create into a full batch: %v", codes(full.Errors))
+		}
+		var got struct {
+			Batch struct {
+				UserCount   int  `json:"userCount"`
+				CanAddUsers bool `json:"canAddUsers"`
+				Users       struct {
+					TotalCount int `json:"totalCount"`
+				} `json:"users"`
+			} `json:"batch"`
+		}
+		bossC.MustData(`query($id: ID!) { batch(id: $id) { userCount canAddUsers users { totalCount } } }`, map[string]any{"id": batchID}, &got)
+		if got.Batch.UserCount != 3 || got.Batch.CanAddUsers || got.Batch.Users.TotalCount != 3 {
+			t.Errorf("full batch = %+v", got.Batch)
+		}
+
+		// Lists: the admin sees everyone; the B2B admin only the users it created.
+		var all, own usersResult
+		admin.MustData(usersQuery, nil, &all)
+		bossC.MustData(usersQuery, nil, &own)
+		if all.Users.TotalCount != 5 {
+			t.Errorf("admin sees %d users, want 5: %v", all.Users.TotalCount, all.emails())
+		}
+		if !slices.Equal(own.emails(), []string{"bob@acme.test", "ann@acme.test", "uma@acme.test"}) || own.Users.TotalCount != 3 {
+			t.Errorf("B2B admin sees %v", own.emails())
+		}
+
+		// A B2B user sets its password, sees its batch and its creator's name,
+		// but not its creator's private fields.
+		uma := onboard(t, srv, "uma@acme.test")
+		var me struct {
+			Me struct {
+				Batch struct {
+					Name string `json:"name"`
+				} `json:"batch"`
+				CreatedBy struct {
+					FirstName string `json:"firstName"`
+				} `json:"createdBy"`
+			} `json:"me"`
+		}
+		uma.MustData(`{ me { batch { name } createdBy { firstName } } }`, nil, &me)
+		if me.Me.Batch.Name != "Sales" || me.Me.CreatedBy.FirstName != "Bea" {
+			t.Errorf("B2B user me = %+v", me.Me)
+		}
+		if code := uma.Do(`{ me { createdBy { email } } }`, nil).Code(); code != "FORBIDDEN" {
+			t.Errorf("B2B user reading its creator's email: %q, want FORBIDDEN", code)
+		}
+
+		// Reset: same answer for unknown emails; the link works once; all sessions end.
+		for _, addr := range []string{"uma@acme.test", "nobody@acme.test"} {
+			var r struct {
+				RequestPasswordReset struct {
+					OK     bool        `json:"ok"`
+					Errors []userError `json:"errors"`
+				}
+			}
+			srv.Client().MustData(`mutation($e: String!) { requestPasswordReset(input: {email: $e}) { ok errors { code } } }`,
+				map[string]any{"e": addr}, &r)
+			if !r.RequestPasswordReset.OK || len(r.RequestPasswordReset.Errors) > 0 {
+				t.Errorf("requestPasswordReset(%s) = %+v", addr, r)
+			}
+		}
+		resetMail := srv.waitEmails("uma@acme.test", 2)
+		var resetToken string
+		for _, e := range resetMail {
+			if e.Subject == "Reset your password" {
+				resetToken = linkToken(t, e, "reset-password")
+			}
+		}
+		const resetMutation = `mutation($t: String!, $p: String!) { resetPassword(input: {token: $t, password: $p, passwordConfirm: $p}) { ok errors { field code } } }`
+		var rp struct {
+			ResetPassword struct {
+				OK     bool        `json:"ok"`
+				Errors []userError `json:"errors"`
+			}
+		}
+		srv.Client().MustData(resetMutation, map[string]any{"t": resetToken, "p": "brand-New-Secret-9"}, &rp)
+		if !rp.ResetPassword.OK {
+			t.Fatalf("resetPassword = %+v", rp)
+		}
+		if code := uma.meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("session after reset: %q, want UNAUTHENTICATED", code)
+		}
+		srv.Client().MustData(resetMutation, map[string]any{"t": resetToken, "p": "another-New-Secret-9"}, &rp)
+		if !slices.Equal(codes(rp.ResetPassword.Errors), []string{"INVALID_TOKEN@input.token"}) {
+			t.Errorf("reset token reused: %+v", rp)
+		}
+		mustSignIn(t, srv.Client().login("uma@acme.test", "brand-New-Secret-9"))
+
+		// Change password: the old one is checked; other sessions end, this one stays.
+		other := mustSignIn(t, srv.Client().login("boss@acme.test", goodPassword))
+		const changeMutation = `mutation($o: String!, $n: String!) { changePassword(input: {oldPassword: $o, newPassword: $n, newPasswordConfirm: $n}) { ok errors { field code } } }`
+		var cp struct {
+			ChangePassword struct {
+				OK     bool        `json:"ok"`
+				Errors []userError `json:"errors"`
+			}
+		}
+		bossC.MustData(changeMutation, map[string]any{"o": "wrong-old-one", "n": "fresh-Mango-77"}, &cp)
+		if !slices.Equal(codes(cp.ChangePassword.Errors), []string{"INVALID_CREDENTIALS@input.oldPassword"}) {
+			t.Errorf("wrong old password: %+v", cp)
+		}
+		bossC.MustData(changeMutation, map[string]any{"o": goodPassword, "n": "12345678"}, &cp)
+		if !slices.Contains(codes(cp.ChangePassword.Errors), "PASSWORD_TOO_COMMON@input.newPassword") {
+			t.Errorf("weak new password: %+v", cp)
+		}
+		bossC.MustData(changeMutation, map[string]any{"o": goodPassword, "n": "fresh-Mango-77"}, &cp)
+		if !cp.ChangePassword.OK {
+			t.Fatalf("changePassword = %+v", cp)
+		}
+		if code := bossC.meCode(); code != "" {
+			t.Errorf("current session after changePassword: %s", code)
+		}
+		if code := srv.Client().As(*other.AccessToken).meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("other session after changePassword: %q", code)
+		}
+		mustSignIn(t, srv.Client().login("boss@acme.test", "fresh-Mango-77"))
+	})
+}
+
+func TestRejectB2BAdmin(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		id := createB2BAdmin(t, admin, "reject@corp.test", "+4930111111")
+		rc := onboard(t, srv, "reject@corp.test")
+
+		var d struct{ RejectB2BAdmin approvalPayload }
+		admin.MustData(rejectMutation, map[string]any{"id": id, "reason": "  "}, &d)
+		if !slices.Equal(codes(d.RejectB2BAdmin.Errors), []string{"REQUIRED@input.reason"}) {
+			t.Errorf("reject without reason: %v", codes(d.RejectB2BAdmin.Errors))
+		}
+		admin.MustData(rejectMutation, map[string]any{"id": id, "reason": "Unknown company"}, &d)
+		a := d.RejectB2BAdmin.Approval
+		if a == nil || a.Status != "REJECTED" || *a.RejectionReason != "Unknown company" || a.DecidedBy.Email != adminEmail ||
+			a.DecidedAt == nil || a.User.IsActive || a.User.IsApproved {
+			t.Fatalf("reject = %+v %v", a, codes(d.RejectB2BAdmin.Errors))
+		}
+		if code := rc.meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("rejected admin's session: %q", code)
+		}
+		if errs := srv.Client().login("reject@corp.test", goodPassword).Errors; !slices.Equal(codes(errs), []string{"INVALID_CREDENTIALS@"}) {
+			t.Errorf("rejected admin login: %v", codes(errs))
+		}
+		if again := approve(t, admin, id); !slices.Equal(codes(again.Errors), []string{"ALREADY_DECIDED@input.userId"}) {
+			t.Errorf("approve after reject: %v", codes(again.Errors))
+		}
+		mails := srv.waitEmails("reject@corp.test", 2)
+		if !slices.ContainsFunc(mails, func(e email) bool {
+			return e.Subject == "Your business account was not approved" && strings.Contains(e.Text, "Reason: Unknown company")
+		}) {
+			t.Error("no rejection email with the reason")
+		}
+		if nf := approve(t, admin, "00000000-0000-0000-0000-000000000000"); !slices.Equal(codes(nf.Errors), []string{"NOT_FOUND@input.userId"}) {
+			t.Errorf("approve unknown id: %v", codes(nf.Errors))
+		}
+	})
+}
+
+// approvedB2BAdmin creates, onboards and approves a B2B admin.
+func approvedB2BAdmin(t *testing.T, srv *testServer, admin *client, addr, mobile string) *client {
+	t.Helper()
+	id := createB2BAdmin(t, admin, addr, mobile)
+	c := onboard(t, srv, addr)
+	if a := approve(t, admin, id); a.Approval == nil {
+		t.Fatalf("approve: %v", codes(a.Errors))
+	}
+	return c
+}
+
+// Concurrent creates never overfill a batch, on either database.
+func TestBatchCapacityUnderConcurrency(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "cap@corp.test", "+4930222222")
+		batchID := createBatch(t, boss, "Tight", 5).Batch.ID
+		const attempts = 16
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		outcomes := map[string]int{}
+		for i := range attempts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var d struct{ CreateB2BUser payloadUser }
+				resp := boss.Do(createB2BUserMutation, map[string]any{"in": map[string]any{
+					"batchId": batchID, "email": fmt.Sprintf("c%d@corp.test", i), "mobile": fmt.Sprintf("+49303%06d", i),
+					"firstName": "C", "lastName": "C",
+				}})
+				key := resp.Code()
+				if key == "" {
+					_ = json.Unmarshal(resp.Data, &d)
+					key = "created"
+					if len(d.CreateB2BUser.Errors) > 0 {
+						key = d.CreateB2BUser.Errors[0].Code
+					}
+				}
+				mu.Lock()
+				outcomes[key]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if outcomes["created"] != 5 || outcomes["BATCH_FULL"] != attempts-5 {
+			t.Errorf("outcomes = %v, want 5 created and %d BATCH_FULL", outcomes, attempts-5)
+		}
+		var got struct {
+			Batch struct {
+				UserCount int `json:"userCount"`
+			} `json:"batch"`
+		}
+		boss.MustData(`query($id: ID!) { batch(id: $id) { userCount } }`, map[string]any{"id": batchID}, &got)
+		if got.Batch.UserCount != 5 {
+			t.Errorf("userCount = %d, want 5", got.Batch.UserCount)
+		}
+	})
+}
+
+func TestBulkCreateLimitsAndDuplicates(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "bulk@corp.test", "+4930333333")
+		batchID := createBatch(t, boss, "Big", 1000).Batch.ID
+
+		// Duplicates inside one call are caught too.
+		dup := createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS",
+			row("same@corp.test", "+4931000001"), row("SAME@corp.test", "+4931000002"), row("other@corp.test", "+4931000001"))
+		if dup.Count != 1 || !slices.Equal(codes(dup.Results[1].Errors), []string{"DUPLICATE@input.users.1.email"}) ||
+			!slices.Equal(codes(dup.Results[2].Errors), []string{"DUPLICATE@input.users.2.mobile"}) {
+			t.Errorf("in-call duplicates = %+v", dup)
+		}
+
+		// 1000 rows in one call; 1001 are refused.
+		rows := make([]map[string]any, 1000)
+		for i := range rows {
+			rows[i] = row(fmt.Sprintf("p%04d@corp.test", i), fmt.Sprintf("+4932%07d", i))
+		}
+		start := time.Now()
+		big := createB2BUsers(t, boss, batchID, "REJECT_EVERYTHING", rows...)
+		if big.Count != 999 && big.Count != 0 {
+			t.Fatalf("1000 rows: count %d", big.Count)
+		}
+		// The batch had 1 user, so the 1000th row does not fit: all-or-nothing creates none.
+		if big.Count != 0 || !slices.Equal(codes(big.Results[999].Errors), []string{"BATCH_FULL@input.users.999"}) {
+			t.Errorf("1000 rows into 999 free seats, REJECT_EVERYTHING: count %d, last row %v", big.Count, codes(big.Results[999].Errors))
+		}
+		big = createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS", rows...)
+		if big.Count != 999 {
+			t.Errorf("REJECT_FAILED_ROWS: count %d, want 999", big.Count)
+		}
+		t.Logf("1000-row createB2BUsers (twice) took %v", time.Since(start))
+		rows = append(rows, row("x@corp.test", "+4933000000"))
+		if over := createB2BUsers(t, boss, batchID, "REJECT_EVERYTHING", rows...); !slices.Equal(codes(over.Errors), []string{"INVALID@input.users"}) {
+			t.Errorf("1001 rows: %v", codes(over.Errors))
+		}
+		// Another admin's batch is NOT_FOUND, not FORBIDDEN: it does not leak that it exists.
+		other := approvedB2BAdmin(t, srv, admin, "other@corp2.test", "+4930444444")
+		if nf := createB2BUsers(t, other, batchID, "REJECT_EVERYTHING", row("z@corp2.test", "+4934000000")); !slices.Equal(codes(nf.Errors), []string{"NOT_FOUND@input.batchId"}) {
+			t.Errorf("bulk into another admin's batch: %v", codes(nf.Errors))
+		}
+	})
+}

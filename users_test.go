@@ -1,0 +1,133 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+func TestUsersFiltersOrderAndPages(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "lister@corp.test", "+4940000001")
+		rival := approvedB2BAdmin(t, srv, admin, "rival@corp.test", "+4940000002")
+		sales := createBatch(t, boss, "Sales", 50).Batch.ID
+		ops := createBatch(t, boss, "Ops", 50).Batch.ID
+		rivalBatch := createBatch(t, rival, "Sales", 50).Batch.ID // same name, other owner: allowed
+		for i, name := range []string{"Zoe Quinn", "Adam Quinn", "Mia Stone", "Liam Stone", "Ava Brook"} {
+			batchID := sales
+			if i >= 3 {
+				batchID = ops
+			}
+			in := map[string]any{"batchId": batchID, "email": fmt.Sprintf("%s@corp.test", slug(name)),
+				"mobile": fmt.Sprintf("+494100000%d", i), "firstName": name[:3], "lastName": name[4:]}
+			var d struct{ CreateB2BUser payloadUser }
+			boss.MustData(createB2BUserMutation, map[string]any{"in": in}, &d)
+			if d.CreateB2BUser.User == nil {
+				t.Fatalf("create %s: %v", name, codes(d.CreateB2BUser.Errors))
+			}
+		}
+		createB2BUser(t, rival, rivalBatch, "foreign@rival.test", "+4942000000")
+		onboard(t, srv, "liam.stone@corp.test") // gives Liam a lastLogin
+
+		list := func(c *client, vars map[string]any) usersResult {
+			var r usersResult
+			c.MustData(usersQuery, vars, &r)
+			return r
+		}
+		// A B2B admin sees only the users it created, whatever the filter says.
+		if got := list(boss, nil).emails(); len(got) != 5 || slices.Contains(got, "foreign@rival.test") {
+			t.Errorf("boss sees %v", got)
+		}
+		if got := list(rival, map[string]any{"f": map[string]any{"batchId": sales}}).emails(); len(got) != 0 {
+			t.Errorf("rival filtering on boss's batch sees %v", got)
+		}
+		// Filters.
+		cases := []struct {
+			name string
+			f    map[string]any
+			want []string
+		}{
+			{"search every word", map[string]any{"search": "quinn ZO"}, []string{"zoe.quinn@corp.test"}},
+			{"search mobile", map[string]any{"search": "+4941000004"}, []string{"ava.brook@corp.test"}},
+			{"search wildcard is literal", map[string]any{"search": "%"}, nil},
+			{"batch", map[string]any{"batchId": ops}, []string{"ava.brook@corp.test", "liam.stone@corp.test"}},
+			{"role", map[string]any{"role": "B2B_ADMIN"}, []string{"rival@corp.test", "lister@corp.test"}},
+			{"approved b2b admins", map[string]any{"role": "B2B_ADMIN", "isApproved": true, "createdById": nil}, []string{"rival@corp.test", "lister@corp.test"}},
+			{"inactive", map[string]any{"isActive": false}, nil},
+		}
+		for _, tc := range cases {
+			if got := list(admin, map[string]any{"f": tc.f}).emails(); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+			}
+		}
+		// Orders.
+		byEmail := list(boss, map[string]any{"o": map[string]any{"field": "EMAIL", "direction": "ASC"}}).emails()
+		if !slices.IsSorted(byEmail) || len(byEmail) != 5 {
+			t.Errorf("EMAIL ASC = %v", byEmail)
+		}
+		byLogin := list(boss, map[string]any{"o": map[string]any{"field": "LAST_LOGIN", "direction": "DESC"}}).emails()
+		if byLogin[0] != "liam.stone@corp.test" {
+			t.Errorf("LAST_LOGIN DESC starts with %s, want the only user who signed in", byLogin[0])
+		}
+		// Pages of 2 walk every user once, in the same order as one big page.
+		for _, order := range []map[string]any{nil, {"field": "EMAIL", "direction": "DESC"}, {"field": "LAST_LOGIN", "direction": "ASC"}} {
+			whole := list(admin, map[string]any{"o": order, "first": 100}).emails()
+			var walked []string
+			var after any
+			for range 20 {
+				r := list(admin, map[string]any{"o": order, "first": 2, "after": after})
+				walked = append(walked, r.emails()...)
+				if r.Users.TotalCount != len(whole) {
+					t.Fatalf("totalCount %d on a page, want %d", r.Users.TotalCount, len(whole))
+				}
+				if !r.Users.PageInfo.HasNextPage {
+					break
+				}
+				after = *r.Users.PageInfo.EndCursor
+			}
+			if !slices.Equal(walked, whole) {
+				t.Errorf("order %v: pages %v, want %v", order, walked, whole)
+			}
+		}
+		if code := admin.Do(usersQuery, map[string]any{"first": 101}).Code(); code != "BAD_REQUEST" {
+			t.Errorf("first: 101: %q, want BAD_REQUEST", code)
+		}
+		if code := admin.Do(usersQuery, map[string]any{"after": "garbage"}).Code(); code != "BAD_REQUEST" {
+			t.Errorf("bad cursor: %q, want BAD_REQUEST", code)
+		}
+
+		// user(id): admins anyone, B2B admins their own users, others themselves.
+		ids := map[string]string{}
+		for _, e := range list(admin, map[string]any{"first": 100}).Users.Edges {
+			ids[e.Node.Email] = e.Node.ID
+		}
+		see := func(c *client, email string) bool {
+			var d struct {
+				User *struct{ ID string } `json:"user"`
+			}
+			c.MustData(`query($id: ID!) { user(id: $id) { id } }`, map[string]any{"id": ids[email]}, &d)
+			return d.User != nil
+		}
+		if !see(admin, "foreign@rival.test") || !see(boss, "zoe.quinn@corp.test") || see(boss, "foreign@rival.test") || see(boss, "rival@corp.test") {
+			t.Error("user(id) visibility is wrong for admin or B2B admin")
+		}
+	})
+}
+
+func slug(name string) string {
+	out := []rune{}
+	for _, r := range name {
+		switch {
+		case r == ' ':
+			out = append(out, '.')
+		case r >= 'A' && r <= 'Z':
+			out = append(out, r+'a'-'A')
+		default:
+			out = append(out, r)
+		}
+	}
+	return string(out)
+}
