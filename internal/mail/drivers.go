@@ -60,7 +60,7 @@ func (d FileDriver) Send(_ context.Context, e Envelope) error {
 	if err := os.MkdirAll(d.Dir, 0o700); err != nil {
 		return err
 	}
-	name := fmt.Sprintf("%s-%s-%s.eml", e.CreatedAt.UTC().Format("20060102T150405Z"), e.Template, e.ID)
+	name := fmt.Sprintf("%s-%s-%s.eml", e.CreatedAt.UTC().Format("20060102T150405.000Z"), e.Template, e.ID)
 	tmp := filepath.Join(d.Dir, "."+name+".tmp")
 	if err := m.WriteToFile(tmp); err != nil {
 		return err

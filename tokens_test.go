@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+const requestResetMutation = `mutation($e: String!) { requestPasswordReset(input: {email: $e}) { ok errors { code } } }`
+
+func TestOneTimeTokens(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		createB2BAdmin(t, admin, "tok@corp.test", "+4943000001")
+		setupMail := srv.waitEmails("tok@corp.test", 1)[0]
+		mustSignIn(t, srv.Client().setupPassword(linkToken(t, setupMail, "setup-password"), goodPassword))
+
+		// Stored only as hashes, with the original's lifetimes: setup 24 h, reset 1 h.
+		anon := srv.Client()
+		anon.Do(requestResetMutation, map[string]any{"e": "tok@corp.test"})
+		first := srv.waitEmails("tok@corp.test", 2)
+		anon.Do(requestResetMutation, map[string]any{"e": "TOK@corp.test"})
+		mails := srv.waitEmails("tok@corp.test", 3)
+		var rows []struct {
+			TokenHash string    `bun:"token_hash"`
+			Purpose   string    `bun:"purpose"`
+			CreatedAt time.Time `bun:"created_at"`
+			ExpiresAt time.Time `bun:"expires_at"`
+		}
+		if err := srv.DB().NewRaw("SELECT token_hash, purpose, created_at, expires_at FROM one_time_tokens").Scan(context.Background(), &rows); err != nil {
+			t.Fatal(err)
+		}
+		var older, newer string
+		for _, m := range mails {
+			if m.Subject != "Reset your password" {
+				continue
+			}
+			if slices.ContainsFunc(first, func(f email) bool { return f.File == m.File }) {
+				older = linkToken(t, m, "reset-password")
+			} else {
+				newer = linkToken(t, m, "reset-password")
+			}
+		}
+		resetTokens := []string{older, newer}
+		if len(rows) != 3 || older == "" || newer == "" {
+			t.Fatalf("%d token rows, %d reset emails", len(rows), len(resetTokens))
+		}
+		for _, r := range rows {
+			want := map[string]time.Duration{"PASSWORD_SETUP": 24 * time.Hour, "PASSWORD_RESET": time.Hour}[r.Purpose]
+			if got := r.ExpiresAt.Sub(r.CreatedAt); got != want {
+				t.Errorf("%s token lives %v, want %v", r.Purpose, got, want)
+			}
+			for _, tok := range append(resetTokens, linkToken(t, setupMail, "setup-password")) {
+				if r.TokenHash == tok {
+					t.Error("a token is stored in plain text")
+				}
+			}
+		}
+
+		// The newer reset link voids the older; a reset token cannot set up a password.
+		const resetMutation = `mutation($t: String!) { resetPassword(input: {token: $t, password: "grape-Harbor-31", passwordConfirm: "grape-Harbor-31"}) { ok errors { field code } } }`
+		var r struct {
+			ResetPassword struct {
+				OK     bool        `json:"ok"`
+				Errors []userError `json:"errors"`
+			}
+		}
+		anon.MustData(resetMutation, map[string]any{"t": older}, &r)
+		if r.ResetPassword.OK {
+			t.Error("the older reset link still works after a newer one was sent")
+		}
+		if p := anon.setupPassword(newer, goodPassword); !slices.Equal(codes(p.Errors), []string{"INVALID_TOKEN@input.token"}) {
+			t.Errorf("reset token used for setup: %v", codes(p.Errors))
+		}
+		anon.MustData(resetMutation, map[string]any{"t": newer}, &r)
+		if !r.ResetPassword.OK {
+			t.Errorf("newest reset link refused: %v", codes(r.ResetPassword.Errors))
+		}
+
+		// Expired links are refused.
+		anon.Do(requestResetMutation, map[string]any{"e": "tok@corp.test"})
+		var latest string
+		for _, m := range srv.waitEmails("tok@corp.test", 4) {
+			if !slices.ContainsFunc(mails, func(f email) bool { return f.File == m.File }) {
+				latest = linkToken(t, m, "reset-password")
+			}
+		}
+		if _, err := srv.DB().NewRaw("UPDATE one_time_tokens SET expires_at = ? WHERE used_at IS NULL", time.Now().Add(-time.Minute).UTC()).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		anon.MustData(resetMutation, map[string]any{"t": latest}, &r)
+		if !slices.Equal(codes(r.ResetPassword.Errors), []string{"INVALID_TOKEN@input.token"}) {
+			t.Errorf("expired reset link: %v", codes(r.ResetPassword.Errors))
+		}
+
+		// Deactivated accounts get no reset email, and the answer is the same.
+		if _, err := srv.DB().NewRaw("UPDATE users SET is_active = ? WHERE email_key = ?", false, "tok@corp.test").Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		var ok struct {
+			RequestPasswordReset struct{ OK bool } `json:"requestPasswordReset"`
+		}
+		anon.MustData(requestResetMutation, map[string]any{"e": "tok@corp.test"}, &ok)
+		time.Sleep(300 * time.Millisecond)
+		if !ok.RequestPasswordReset.OK || len(emailsTo(readEmails(t, srv.dataDir+"/mail"), "tok@corp.test")) != 4 {
+			t.Error("a deactivated account was sent a reset email, or the answer differed")
+		}
+	})
+}
