@@ -44,7 +44,7 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		a, err := newApp(ctx, cfg, log)
+		a, err := newApp(ctx, cfg, log, log)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,8 +56,8 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		counter := &queryCounter{}
 		a.db.AddQueryHook(counter)
 		hs := httptest.NewServer(httpserver.NewServer(httpserver.Deps{
-			Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches,
-			Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
+			Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches, Wallets: a.wallets,
+			Audit: a.audit, Media: a.media, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
 		}))
 		defer hs.Close()
 		srv := &testServer{t: t, URL: hs.URL, dataDir: cfg.DataDir, env: env}

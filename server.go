@@ -26,13 +26,16 @@ import (
 
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/httpserver"
 	"github.com/usergraph/usergraph/internal/mail"
+	"github.com/usergraph/usergraph/internal/media"
 	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
 
 //go:embed schema.graphqls
@@ -80,13 +83,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	log := newLogger(cfg.LogLevel, stderr)
+	security, closeSecurity, err := securityLogger(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeSecurity()
 	switch cmd {
 	case "serve":
-		return serve(ctx, cfg, log, stdout)
+		return serve(ctx, cfg, log, security, stdout)
 	case "migrate":
 		return migrateCmd(ctx, cfg, rest, stdout)
 	case "createsuperuser":
-		return createSuperuser(ctx, cfg, log, rest, getenv, stdout)
+		return createSuperuser(ctx, cfg, log, security, rest, getenv, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }
@@ -95,6 +103,20 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// securityLogger is where security events go besides the audit table:
+// SECURITY_LOG=stderr shares the main log (marked log=security), anything
+// else is a file that JSON lines are appended to.
+func securityLogger(cfg config.Config, log *slog.Logger) (*slog.Logger, func(), error) {
+	if cfg.SecurityLog == "stderr" {
+		return log.With("log", "security"), func() {}, nil
+	}
+	f, err := os.OpenFile(cfg.SecurityLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, fmt.Errorf("SECURITY_LOG: %w", err)
+	}
+	return slog.New(slog.NewJSONHandler(f, nil)).With("log", "security"), func() { f.Close() }, nil
 }
 
 func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
@@ -110,11 +132,18 @@ type app struct {
 	keys     *auth.Keys
 	tokens   *auth.Issuer
 	outbox   *mail.Outbox
+	audit    *audit.Log
+	media    media.Store
+	wallets  *wallet.Service
 	accounts *account.Service
 	batches  *batch.Service
 }
 
-func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, error) {
+func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) (*app, error) {
+	opening, err := wallet.ParseBalance(cfg.WalletOpeningBalance)
+	if err != nil {
+		return nil, fmt.Errorf("WALLET_OPENING_BALANCE=%q: %w", cfg.WalletOpeningBalance, err)
+	}
 	database, err := openDB(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -141,6 +170,9 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 	outbox := mail.NewOutbox(database, driver, mail.OutboxConfig{
 		From: cfg.MailFrom, PollInterval: cfg.MailPollInterval, RetryBase: cfg.MailRetryBase, MaxAttempts: cfg.MailMaxAttempts,
 	}, log)
+	auditLog := audit.New(database, security)
+	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
+	store := media.Disk{Dir: cfg.MediaPath()}
 	perIP := ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute}
 	accounts := account.NewService(database, account.Config{
 		Tokens:     tokens,
@@ -153,11 +185,19 @@ func newApp(ctx context.Context, cfg config.Config, log *slog.Logger) (*app, err
 			ResetPerIP:      perIP,
 			ResetPerEmail:   ratelimit.Rule{Limit: 3, Window: time.Hour},
 		},
-		Mail:     mail.NewComposer(cfg.AppURL),
-		MailSent: outbox.Notify,
-		Log:      log,
+		Mail:           mail.NewComposer(cfg.AppURL),
+		MailSent:       outbox.Notify,
+		Log:            log,
+		Audit:          auditLog,
+		Wallets:        wallets,
+		Media:          store,
+		AvatarMaxBytes: cfg.AvatarMaxBytes,
+		AvatarTypes:    cfg.AvatarTypes,
 	})
-	return &app{db: database, keys: keys, tokens: tokens, outbox: outbox, accounts: accounts, batches: batch.NewService(database)}, nil
+	return &app{
+		db: database, keys: keys, tokens: tokens, outbox: outbox, audit: auditLog, media: store,
+		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
+	}, nil
 }
 
 func mailDriver(cfg config.Config) (mail.Driver, error) {
@@ -172,8 +212,8 @@ func mailDriver(cfg config.Config) (mail.Driver, error) {
 	return mail.FileDriver{Dir: cfg.MailPath()}, nil
 }
 
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.Writer) error {
-	a, err := newApp(ctx, cfg, log)
+func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, stdout io.Writer) error {
+	a, err := newApp(ctx, cfg, log, security)
 	if err != nil {
 		return err
 	}
@@ -189,8 +229,8 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, stdout io.W
 	}
 
 	handler := httpserver.NewServer(httpserver.Deps{
-		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches,
-		Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
+		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches, Wallets: a.wallets,
+		Audit: a.audit, Media: a.media, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
 	})
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
@@ -290,7 +330,7 @@ func migrateCmd(ctx context.Context, cfg config.Config, args []string, stdout io
 	return err
 }
 
-func createSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, args []string, getenv func(string) string, stdout io.Writer) error {
+func createSuperuser(ctx context.Context, cfg config.Config, log, security *slog.Logger, args []string, getenv func(string) string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("createsuperuser", flag.ContinueOnError)
 	var in account.AdminInput
 	fs.StringVar(&in.Email, "email", "", "email address (required)")
@@ -306,7 +346,7 @@ func createSuperuser(ctx context.Context, cfg config.Config, log *slog.Logger, a
 		return err
 	}
 	in.Password = password
-	a, err := newApp(ctx, cfg, log)
+	a, err := newApp(ctx, cfg, log, security)
 	if err != nil {
 		return err
 	}

@@ -8,8 +8,10 @@ import (
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/page"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
 
 func pageInfo[T any](p page.Page[T], args page.Args) *model.PageInfo {
@@ -77,4 +79,20 @@ func withID[T any](id, field string, f func(context.Context, uuid.UUID) (T, erro
 		}
 		return f(ctx, uid)
 	}
+}
+
+func transactionConnection(p page.Page[*wallet.Transaction], args page.Args) *model.WalletTransactionConnection {
+	c := &model.WalletTransactionConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.WalletTransactionEdge, len(p.Items))}
+	for i, t := range p.Items {
+		c.Edges[i] = &model.WalletTransactionEdge{Cursor: p.Cursors[i], Node: t}
+	}
+	return c
+}
+
+func auditConnection(p page.Page[*audit.Event], args page.Args) *model.AuditEventConnection {
+	c := &model.AuditEventConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.AuditEventEdge, len(p.Items))}
+	for i, e := range p.Items {
+		c.Edges[i] = &model.AuditEventEdge{Cursor: p.Cursors[i], Node: e}
+	}
+	return c
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
 
 // Loaders batch the look-ups of related objects within one request, so a
@@ -21,6 +22,7 @@ type Loaders struct {
 	BatchByID        *dataloadgen.Loader[uuid.UUID, *batch.Batch]
 	ApprovalByUserID *dataloadgen.Loader[uuid.UUID, *account.Approval]
 	BatchUserCount   *dataloadgen.Loader[uuid.UUID, int]
+	WalletByUserID   *dataloadgen.Loader[uuid.UUID, *wallet.Wallet]
 }
 
 type requestKey struct{}
@@ -47,7 +49,7 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error), id func(
 }
 
 // newLoaders returns fresh loaders for one request.
-func newLoaders(accounts *account.Service, batches *batch.Service) *Loaders {
+func newLoaders(accounts *account.Service, batches *batch.Service, wallets *wallet.Service) *Loaders {
 	wait := dataloadgen.WithWait(5 * time.Millisecond)
 	return &Loaders{
 		UserByID: dataloadgen.NewMappedLoader(byID(accounts.UsersByIDs,
@@ -57,14 +59,16 @@ func newLoaders(accounts *account.Service, batches *batch.Service) *Loaders {
 		ApprovalByUserID: dataloadgen.NewMappedLoader(byID(accounts.ApprovalsByUserIDs,
 			func(a *account.Approval) uuid.UUID { return a.UserID }), wait),
 		BatchUserCount: dataloadgen.NewMappedLoader(batches.UserCounts, wait),
+		WalletByUserID: dataloadgen.NewMappedLoader(byID(wallets.ByUserIDs,
+			func(w *wallet.Wallet) uuid.UUID { return w.UserID }), wait),
 	}
 }
 
 // WithRequestState is HTTP middleware that gives each request its own
 // loaders and sign-in record.
-func WithRequestState(accounts *account.Service, batches *batch.Service, next http.Handler) http.Handler {
+func WithRequestState(res *Resolver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), requestKey{}, &request{loaders: newLoaders(accounts, batches)})
+		ctx := context.WithValue(r.Context(), requestKey{}, &request{loaders: newLoaders(res.Accounts, res.BatchService, res.Wallets)})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -9,12 +9,18 @@ import (
 	"log/slog"
 
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
 
 // Resolver holds the services the resolvers call.
 type Resolver struct {
 	Accounts     *account.Service
 	BatchService *batch.Service
-	Log          *slog.Logger
+	Wallets      *wallet.Service
+	Audit        *audit.Log
+	// MediaURL is put before media file names: PUBLIC_URL + "/media/".
+	MediaURL string
+	Log      *slog.Logger
 }

@@ -13,9 +13,11 @@ import (
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/page"
+	"github.com/usergraph/usergraph/internal/wallet"
 	"github.com/vikstrous/dataloadgen"
 )
 
@@ -27,6 +29,16 @@ func (r *approvalResolver) User(ctx context.Context, obj *account.Approval) (*ac
 // DecidedBy is the resolver for the decidedBy field.
 func (r *approvalResolver) DecidedBy(ctx context.Context, obj *account.Approval) (*account.User, error) {
 	return load(ctx, loaders(ctx).UserByID, obj.DecidedByID)
+}
+
+// Actor is the resolver for the actor field.
+func (r *auditEventResolver) Actor(ctx context.Context, obj *audit.Event) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, obj.ActorID)
+}
+
+// Target is the resolver for the target field.
+func (r *auditEventResolver) Target(ctx context.Context, obj *audit.Event) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, obj.TargetID)
 }
 
 // UserCount is the resolver for the userCount field.
@@ -209,6 +221,65 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, input model.Chang
 	})
 }
 
+// UpdateProfile is the resolver for the updateProfile field.
+func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.UpdateProfilePayload, error) {
+	u, err := r.Accounts.UpdateProfile(ctx, account.ProfileInput(input))
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.UpdateProfilePayload {
+		return &model.UpdateProfilePayload{User: u, Errors: errs}
+	})
+}
+
+// UploadAvatar is the resolver for the uploadAvatar field.
+func (r *mutationResolver) UploadAvatar(ctx context.Context, input model.UploadAvatarInput) (*model.UploadAvatarPayload, error) {
+	u, err := r.Accounts.SetAvatar(ctx, input.File.File, input.File.Size)
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.UploadAvatarPayload {
+		return &model.UploadAvatarPayload{User: u, Errors: errs}
+	})
+}
+
+// RemoveAvatar is the resolver for the removeAvatar field.
+func (r *mutationResolver) RemoveAvatar(ctx context.Context, input model.RemoveAvatarInput) (*model.RemoveAvatarPayload, error) {
+	id, err := parseOptionalID(input.UserID, "userId")
+	var u *account.User
+	if err == nil {
+		u, err = r.Accounts.RemoveAvatar(ctx, id)
+	}
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.RemoveAvatarPayload {
+		return &model.RemoveAvatarPayload{User: u, Errors: errs}
+	})
+}
+
+// AdjustWallet is the resolver for the adjustWallet field.
+func (r *mutationResolver) AdjustWallet(ctx context.Context, input model.AdjustWalletInput) (*model.AdjustWalletPayload, error) {
+	var w *wallet.Wallet
+	var t *wallet.Transaction
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		in := wallet.AdjustInput{UserID: id, Type: input.Type, Amount: input.Amount, IdempotencyKey: input.IdempotencyKey}
+		if input.Description != nil {
+			in.Description = *input.Description
+		}
+		w, t, err = r.Wallets.Adjust(ctx, in)
+	}
+	return result(w, err, func(w *wallet.Wallet, errs []*model.UserError) *model.AdjustWalletPayload {
+		if w == nil {
+			t = nil
+		}
+		return &model.AdjustWalletPayload{Wallet: w, Transaction: t, Errors: errs}
+	})
+}
+
+// RevokeSession is the resolver for the revokeSession field.
+func (r *mutationResolver) RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error) {
+	id, err := parseID(input.ID, "id")
+	if err == nil {
+		err = r.Accounts.RevokeSession(ctx, id)
+	}
+	return okResult(err, func(ok bool, errs []*model.UserError) *model.RevokeSessionPayload {
+		return &model.RevokeSessionPayload{Ok: ok, Errors: errs}
+	})
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*account.User, error) {
 	u, err := r.Accounts.Me(ctx)
@@ -287,6 +358,39 @@ func (r *queryResolver) Approvals(ctx context.Context, status *account.ApprovalS
 	return approvalConnection(p, args), nil
 }
 
+// Wallet is the resolver for the wallet field.
+func (r *queryResolver) Wallet(ctx context.Context) (*wallet.Wallet, error) {
+	v, _ := auth.ViewerFrom(ctx)
+	w, err := r.Wallets.Get(ctx, v.UserID)
+	return w, topLevel(err)
+}
+
+// AuditEvents is the resolver for the auditEvents field.
+func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (*model.AuditEventConnection, error) {
+	var f audit.Filter
+	if filter != nil {
+		f = audit.Filter{Action: filter.Action, Since: filter.Since, Until: filter.Until}
+		var errActor, errTarget error
+		f.ActorID, errActor = parseOptionalID(filter.ActorID, "actorId")
+		f.TargetID, errTarget = parseOptionalID(filter.TargetID, "targetId")
+		if errActor != nil || errTarget != nil {
+			return &model.AuditEventConnection{Edges: []*model.AuditEventEdge{}, PageInfo: &model.PageInfo{}}, nil
+		}
+	}
+	args := page.Args{First: first, After: after}
+	p, err := r.Audit.List(ctx, f, args)
+	if err != nil {
+		return nil, topLevel(err)
+	}
+	return auditConnection(p, args), nil
+}
+
+// Current is the resolver for the current field.
+func (r *sessionResolver) Current(ctx context.Context, obj *account.Session) (bool, error) {
+	v, ok := auth.ViewerFrom(ctx)
+	return ok && v.SessionID == obj.ID, nil
+}
+
 // CreatedBy is the resolver for the createdBy field.
 func (r *userResolver) CreatedBy(ctx context.Context, obj *account.User) (*account.User, error) {
 	return load(ctx, loaders(ctx).UserByID, obj.CreatedByID)
@@ -305,8 +409,72 @@ func (r *userResolver) Approval(ctx context.Context, obj *account.User) (*accoun
 	return load(ctx, loaders(ctx).ApprovalByUserID, &obj.ID)
 }
 
+// Profile is the resolver for the profile field.
+func (r *userResolver) Profile(ctx context.Context, obj *account.User) (*model.Profile, error) {
+	p := &model.Profile{Address: obj.Address, City: obj.City}
+	if obj.Avatar != nil {
+		url := r.MediaURL + *obj.Avatar
+		p.AvatarURL = &url
+	}
+	return p, nil
+}
+
+// Wallet is the resolver for the wallet field.
+func (r *userResolver) Wallet(ctx context.Context, obj *account.User) (*wallet.Wallet, error) {
+	return load(ctx, loaders(ctx).WalletByUserID, &obj.ID)
+}
+
+// Sessions is the resolver for the sessions field.
+func (r *userResolver) Sessions(ctx context.Context, obj *account.User) ([]*account.Session, error) {
+	sessions, err := r.Accounts.Sessions(ctx, obj.ID)
+	return sessions, topLevel(err)
+}
+
+// Balance is the resolver for the balance field.
+func (r *walletResolver) Balance(ctx context.Context, obj *wallet.Wallet) (string, error) {
+	return wallet.FormatAmount(obj.Balance), nil
+}
+
+// Blocked is the resolver for the blocked field.
+func (r *walletResolver) Blocked(ctx context.Context, obj *wallet.Wallet) (string, error) {
+	return wallet.FormatAmount(obj.Blocked), nil
+}
+
+// Transactions is the resolver for the transactions field.
+func (r *walletResolver) Transactions(ctx context.Context, obj *wallet.Wallet, first *int, after *string) (*model.WalletTransactionConnection, error) {
+	args := page.Args{First: first, After: after}
+	p, err := r.Wallets.Transactions(ctx, obj.UserID, args)
+	if err != nil {
+		return nil, topLevel(err)
+	}
+	return transactionConnection(p, args), nil
+}
+
+// Amount is the resolver for the amount field.
+func (r *walletTransactionResolver) Amount(ctx context.Context, obj *wallet.Transaction) (string, error) {
+	return wallet.FormatAmount(obj.Amount), nil
+}
+
+// BalanceBefore is the resolver for the balanceBefore field.
+func (r *walletTransactionResolver) BalanceBefore(ctx context.Context, obj *wallet.Transaction) (string, error) {
+	return wallet.FormatAmount(obj.BalanceBefore), nil
+}
+
+// BalanceAfter is the resolver for the balanceAfter field.
+func (r *walletTransactionResolver) BalanceAfter(ctx context.Context, obj *wallet.Transaction) (string, error) {
+	return wallet.FormatAmount(obj.BalanceAfter), nil
+}
+
+// Actor is the resolver for the actor field.
+func (r *walletTransactionResolver) Actor(ctx context.Context, obj *wallet.Transaction) (*account.User, error) {
+	return load(ctx, loaders(ctx).UserByID, obj.ActorID)
+}
+
 // Approval returns ApprovalResolver implementation.
 func (r *Resolver) Approval() ApprovalResolver { return &approvalResolver{r} }
+
+// AuditEvent returns AuditEventResolver implementation.
+func (r *Resolver) AuditEvent() AuditEventResolver { return &auditEventResolver{r} }
 
 // Batch returns BatchResolver implementation.
 func (r *Resolver) Batch() BatchResolver { return &batchResolver{r} }
@@ -317,13 +485,28 @@ func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 // Query returns QueryResolver implementation.
 func (r *Resolver) Query() QueryResolver { return &queryResolver{r} }
 
+// Session returns SessionResolver implementation.
+func (r *Resolver) Session() SessionResolver { return &sessionResolver{r} }
+
 // User returns UserResolver implementation.
 func (r *Resolver) User() UserResolver { return &userResolver{r} }
 
+// Wallet returns WalletResolver implementation.
+func (r *Resolver) Wallet() WalletResolver { return &walletResolver{r} }
+
+// WalletTransaction returns WalletTransactionResolver implementation.
+func (r *Resolver) WalletTransaction() WalletTransactionResolver {
+	return &walletTransactionResolver{r}
+}
+
 type (
-	approvalResolver struct{ *Resolver }
-	batchResolver    struct{ *Resolver }
-	mutationResolver struct{ *Resolver }
-	queryResolver    struct{ *Resolver }
-	userResolver     struct{ *Resolver }
+	approvalResolver          struct{ *Resolver }
+	auditEventResolver        struct{ *Resolver }
+	batchResolver             struct{ *Resolver }
+	mutationResolver          struct{ *Resolver }
+	queryResolver             struct{ *Resolver }
+	sessionResolver           struct{ *Resolver }
+	userResolver              struct{ *Resolver }
+	walletResolver            struct{ *Resolver }
+	walletTransactionResolver struct{ *Resolver }
 )

@@ -7,11 +7,39 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
+
+// Input of `adjustWallet`.
+type AdjustWalletInput struct {
+	// Whose wallet.
+	UserID string `json:"userId"`
+	// The kind of change.
+	Type wallet.Type `json:"type"`
+	// A positive decimal string with at most two places, such as "25.00".
+	Amount string `json:"amount"`
+	// Why; shown in the ledger.
+	Description *string `json:"description,omitempty"`
+	// A key of your choosing for this change: repeating it (a retry) applies the change once and returns the first result.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// Result of `adjustWallet`.
+type AdjustWalletPayload struct {
+	// The wallet after the change; null when `errors` is not empty.
+	Wallet *wallet.Wallet `json:"wallet,omitempty"`
+	// The ledger entry; for a repeated idempotency key, the first one.
+	Transaction *wallet.Transaction `json:"transaction,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
 
 // A page of approvals.
 type ApprovalConnection struct {
@@ -43,6 +71,38 @@ type ApproveB2BAdminPayload struct {
 	Approval *account.Approval `json:"approval,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
+}
+
+// A page of audit events.
+type AuditEventConnection struct {
+	// The events of this page, newest first.
+	Edges []*AuditEventEdge `json:"edges"`
+	// How to get the next page.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many events match, on all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// One audit event in a list.
+type AuditEventEdge struct {
+	// Position of this event in the list, for `after`.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *audit.Event `json:"node"`
+}
+
+// Narrows `auditEvents`; every given condition must hold.
+type AuditEventFilter struct {
+	// Only this action.
+	Action *audit.Action `json:"action,omitempty"`
+	// Only events done by this user.
+	ActorID *string `json:"actorId,omitempty"`
+	// Only events about this user.
+	TargetID *string `json:"targetId,omitempty"`
+	// Only events at or after this time.
+	Since *time.Time `json:"since,omitempty"`
+	// Only events before this time.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // The result of a sign-in: a token pair and the signed-in user, or errors.
@@ -239,6 +299,16 @@ type PageInfo struct {
 	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// The personal details of a user besides the names.
+type Profile struct {
+	// URL of the avatar image; null when none is set.
+	AvatarURL *string `json:"avatarUrl,omitempty"`
+	// Postal address; empty when not given.
+	Address string `json:"address"`
+	// City; empty when not given.
+	City string `json:"city"`
+}
+
 // Read operations.
 type Query struct {
 }
@@ -281,6 +351,20 @@ type RejectB2BAdminPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `removeAvatar`.
+type RemoveAvatarInput struct {
+	// Whose avatar to remove; default the caller's. Admins may remove anyone's.
+	UserID *string `json:"userId,omitempty"`
+}
+
+// Result of `removeAvatar`.
+type RemoveAvatarPayload struct {
+	// The user without avatar; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
 // Input of `requestPasswordReset`.
 type RequestPasswordResetInput struct {
 	// The account's email address.
@@ -308,6 +392,20 @@ type ResetPasswordInput struct {
 // Result of `resetPassword`.
 type ResetPasswordPayload struct {
 	// True when the password was changed.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `revokeSession`.
+type RevokeSessionInput struct {
+	// The session's id (from `sessions`).
+	ID string `json:"id"`
+}
+
+// Result of `revokeSession`.
+type RevokeSessionPayload struct {
+	// True when the session ended.
 	Ok bool `json:"ok"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
@@ -342,6 +440,40 @@ type UpdateBatchPayload struct {
 	// The changed batch; null when `errors` is not empty.
 	Batch *batch.Batch `json:"batch,omitempty"`
 	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `updateProfile`; omitted fields keep their value.
+type UpdateProfileInput struct {
+	// Given name, 1 to 150 characters; cannot be blank.
+	FirstName *string `json:"firstName,omitempty"`
+	// Family name, 1 to 150 characters; cannot be blank.
+	LastName *string `json:"lastName,omitempty"`
+	// Postal address, up to 500 characters.
+	Address *string `json:"address,omitempty"`
+	// City, up to 150 characters.
+	City *string `json:"city,omitempty"`
+}
+
+// Result of `updateProfile`.
+type UpdateProfilePayload struct {
+	// The updated user; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `uploadAvatar`.
+type UploadAvatarInput struct {
+	// A PNG, JPEG, WebP or GIF image (judged by content), at most 5 MiB by default.
+	File graphql.Upload `json:"file"`
+}
+
+// Result of `uploadAvatar`.
+type UploadAvatarPayload struct {
+	// The user with the new avatar; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the file; empty on success.
 	Errors []*UserError `json:"errors"`
 }
 
@@ -396,6 +528,24 @@ type UserOrder struct {
 	Field UserOrderField `json:"field"`
 	// Which way.
 	Direction OrderDirection `json:"direction"`
+}
+
+// A page of ledger entries.
+type WalletTransactionConnection struct {
+	// The entries of this page, newest first.
+	Edges []*WalletTransactionEdge `json:"edges"`
+	// How to get the next page.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many entries the ledger has.
+	TotalCount int `json:"totalCount"`
+}
+
+// One ledger entry in a list.
+type WalletTransactionEdge struct {
+	// Position of this entry in the list, for `after`.
+	Cursor string `json:"cursor"`
+	// The ledger entry.
+	Node *wallet.Transaction `json:"node"`
 }
 
 // What `createB2BUsers` does when some rows fail.
@@ -548,6 +698,12 @@ const (
 	UserErrorCodeBatchInactive UserErrorCode = "BATCH_INACTIVE"
 	// The B2B admin was already approved or rejected.
 	UserErrorCodeAlreadyDecided UserErrorCode = "ALREADY_DECIDED"
+	// The wallet's balance (or blocked funds) is too small for this adjustment.
+	UserErrorCodeInsufficientFunds UserErrorCode = "INSUFFICIENT_FUNDS"
+	// The uploaded file is larger than allowed.
+	UserErrorCodeFileTooLarge UserErrorCode = "FILE_TOO_LARGE"
+	// The uploaded file is not one of the accepted types (judged by its content).
+	UserErrorCodeUnsupportedFileType UserErrorCode = "UNSUPPORTED_FILE_TYPE"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -566,11 +722,14 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeBatchFull,
 	UserErrorCodeBatchInactive,
 	UserErrorCodeAlreadyDecided,
+	UserErrorCodeInsufficientFunds,
+	UserErrorCodeFileTooLarge,
+	UserErrorCodeUnsupportedFileType,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodePasswordTooCommon, UserErrorCodePasswordTooSimilar, UserErrorCodePasswordEntirelyNumeric, UserErrorCodePasswordMismatch, UserErrorCodeDuplicate, UserErrorCodeNotFound, UserErrorCodeInvalidToken, UserErrorCodeInvalidCredentials, UserErrorCodeBatchFull, UserErrorCodeBatchInactive, UserErrorCodeAlreadyDecided:
+	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodePasswordTooCommon, UserErrorCodePasswordTooSimilar, UserErrorCodePasswordEntirelyNumeric, UserErrorCodePasswordMismatch, UserErrorCodeDuplicate, UserErrorCodeNotFound, UserErrorCodeInvalidToken, UserErrorCodeInvalidCredentials, UserErrorCodeBatchFull, UserErrorCodeBatchInactive, UserErrorCodeAlreadyDecided, UserErrorCodeInsufficientFunds, UserErrorCodeFileTooLarge, UserErrorCodeUnsupportedFileType:
 		return true
 	}
 	return false

@@ -4,8 +4,10 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
 )
 
 // AdminInput describes an administrator created from the command line or
@@ -46,7 +48,13 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 		IsActive: true, IsVerified: true, IsApproved: true, PasswordHash: &hash,
 		DateJoined: now, UpdatedAt: now,
 	}
-	if err := insertUser(ctx, s.db, u); err != nil {
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.created(ctx, tx, u)
+	})
+	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "administrator created", "user_id", u.ID)

@@ -4,9 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"fmt"
 	"io"
-	"strconv"
 	"strings"
 	"time"
 
@@ -14,8 +12,10 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/enum"
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/page"
 )
@@ -76,17 +76,11 @@ const (
 )
 
 // MarshalGQL writes the status as a GraphQL enum value.
-func (s ApprovalStatus) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(s))) }
+func (s ApprovalStatus) MarshalGQL(w io.Writer) { enum.Marshal(w, s) }
 
 // UnmarshalGQL reads a GraphQL enum value.
 func (s *ApprovalStatus) UnmarshalGQL(v any) error {
-	str, _ := v.(string)
-	switch ApprovalStatus(str) {
-	case ApprovalPending, ApprovalApproved, ApprovalRejected:
-		*s = ApprovalStatus(str)
-		return nil
-	}
-	return fmt.Errorf("%v is not a valid ApprovalStatus", v)
+	return enum.Unmarshal(s, v, ApprovalPending, ApprovalApproved, ApprovalRejected)
 }
 
 // Approval is the decision on one B2B admin.
@@ -173,6 +167,13 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 			}
 		}
 		if _, err := upd.Exec(ctx); err != nil {
+			return err
+		}
+		action, details := audit.B2BAdminApproved, map[string]any{}
+		if status == ApprovalRejected {
+			action, details = audit.B2BAdminRejected, map[string]any{"reason": *reason}
+		}
+		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: action, Target: &u.ID, Details: details}); err != nil {
 			return err
 		}
 		return mail.Enqueue(ctx, tx, msg)

@@ -41,6 +41,9 @@ func (s *Service) invite(ctx context.Context, tx bun.IDB, users []*User) error {
 	if _, err := tx.NewInsert().Model(&users).Exec(ctx); err != nil {
 		return uniqueToFieldErrors(err)
 	}
+	if err := s.created(ctx, tx, users...); err != nil {
+		return err
+	}
 	ids := make([]uuid.UUID, len(users))
 	for i, u := range users {
 		ids[i] = u.ID

@@ -5,9 +5,11 @@ import (
 	"database/sql"
 	"errors"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 )
@@ -41,7 +43,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 		hash = *u.PasswordHash
 	}
 	if !auth.VerifyPasswordOrDummy(password, hash) || !u.IsActive {
-		return nil, s.loginFailed(ctx, accountKey, ipKey)
+		return nil, s.loginFailed(ctx, key, u, accountKey, ipKey)
 	}
 	if err := s.limiter.Reset(ctx, accountKey); err != nil {
 		return nil, err
@@ -54,8 +56,11 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 		if _, err := tx.NewUpdate().Model(u).Set("last_login = ?", now).WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		sess, refresh, err = s.startSession(ctx, tx, u)
-		return err
+		if sess, refresh, err = s.startSession(ctx, tx, u); err != nil {
+			return err
+		}
+		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
+			Details: map[string]any{"sessionId": sess.ID.String()}})
 	})
 	if err != nil {
 		return nil, err
@@ -64,8 +69,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	return s.signIn(u, sess.ID, refresh)
 }
 
-// loginFailed counts a failure against the email and the client address.
-func (s *Service) loginFailed(ctx context.Context, accountKey, ipKey string) error {
+// loginFailed counts a failure against the email and the client address and
+// records it; u is the zero User when no account has the email.
+func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, accountKey, ipKey string) error {
 	if _, err := s.limiter.Hit(ctx, ipKey, s.Limits.LoginPerIP); err != nil {
 		return err
 	}
@@ -73,8 +79,21 @@ func (s *Service) loginFailed(ctx context.Context, accountKey, ipKey string) err
 	if err != nil {
 		return err
 	}
+	var target *uuid.UUID
+	reason := "unknown_email"
+	switch {
+	case u.ID != uuid.Nil && !u.IsActive:
+		target, reason = &u.ID, "inactive_account"
+	case u.ID != uuid.Nil:
+		target, reason = &u.ID, "wrong_password"
+	}
+	entries := []audit.Entry{{Action: audit.LoginFailed, Target: target, Details: map[string]any{"email": emailKey, "reason": reason}}}
 	if wait > 0 {
-		s.log.WarnContext(ctx, "login locked out after repeated failures", "ip", auth.ClientFrom(ctx).IP)
+		entries = append(entries, audit.Entry{Action: audit.LoginLockedOut, Target: target,
+			Details: map[string]any{"email": emailKey, "seconds": int(wait.Seconds())}})
+	}
+	if err := s.Audit.Record(ctx, s.db, entries...); err != nil {
+		return err
 	}
 	return errInvalidCredentials
 }

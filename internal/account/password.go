@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/mail"
@@ -71,6 +72,9 @@ func (s *Service) SetupPassword(ctx context.Context, token, password, confirm st
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
 			return err
 		}
+		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordSet, Actor: &u.ID, Target: &u.ID}); err != nil {
+			return err
+		}
 		now := s.now()
 		u.LastLogin = &now
 		if _, err := tx.NewUpdate().Model(u).Column("last_login").WherePK().Exec(ctx); err != nil {
@@ -120,6 +124,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		if err != nil {
 			return err
 		}
+		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordResetRequested, Target: &u.ID}); err != nil {
+			return err
+		}
 		return mail.Enqueue(ctx, tx, msg)
 	})
 	if err == nil {
@@ -153,6 +160,9 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 			return err
 		}
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
+			return err
+		}
+		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordReset, Actor: &u.ID, Target: &u.ID}); err != nil {
 			return err
 		}
 		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedPasswordReset)
@@ -191,6 +201,9 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 	}
 	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.setPassword(ctx, tx, u, newHash); err != nil {
+			return err
+		}
+		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordChanged, Target: &u.ID}); err != nil {
 			return err
 		}
 		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, v.SessionID, RevokedPasswordChange)

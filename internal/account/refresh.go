@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 )
@@ -73,8 +74,14 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 		return err
 	})
 	if errors.Is(err, errReused) {
-		s.log.WarnContext(ctx, "refresh token reuse: session revoked", "session_id", reusedS, "user_id", sess.UserID)
-		if err := s.revokeSessions(ctx, s.db, sess.UserID, reusedS, uuid.Nil, RevokedTokenReuse); err != nil {
+		err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+			if err := s.revokeSessions(ctx, tx, sess.UserID, reusedS, uuid.Nil, RevokedTokenReuse); err != nil {
+				return err
+			}
+			return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.RefreshTokenReused, Target: &sess.UserID,
+				Details: map[string]any{"sessionId": reusedS.String(), "sessionRevoked": true}})
+		})
+		if err != nil {
 			return nil, err
 		}
 		return nil, errInvalidRefresh
@@ -103,8 +110,15 @@ func (s *Service) Logout(ctx context.Context, token string, everywhere bool) err
 	if err != nil {
 		return err
 	}
+	only := sess.ID
 	if everywhere {
-		return s.revokeSessions(ctx, s.db, v.UserID, uuid.Nil, uuid.Nil, RevokedLogout)
+		only = uuid.Nil
 	}
-	return s.revokeSessions(ctx, s.db, v.UserID, sess.ID, uuid.Nil, RevokedLogout)
+	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.revokeSessions(ctx, tx, v.UserID, only, uuid.Nil, RevokedLogout); err != nil {
+			return err
+		}
+		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.LoggedOut, Target: &v.UserID,
+			Details: map[string]any{"sessionId": sess.ID.String(), "everywhere": everywhere}})
+	})
 }

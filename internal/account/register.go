@@ -60,6 +60,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		if err := insertUser(ctx, tx, u); err != nil {
 			return err
 		}
+		if err := s.created(ctx, tx, u); err != nil {
+			return err
+		}
 		sess, refresh, err = s.startSession(ctx, tx, u)
 		return err
 	})

@@ -11,10 +11,13 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/mail"
+	"github.com/usergraph/usergraph/internal/media"
 	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
 
 // Limits are the rate-limit rules of the sign-in flows.
@@ -42,6 +45,12 @@ type Config struct {
 	// MailSent wakes the outbox worker; called after a commit that queued email.
 	MailSent func()
 	Log      *slog.Logger
+	Audit    *audit.Log
+	Wallets  *wallet.Service
+	Media    media.Store
+	// AvatarMaxBytes and AvatarTypes limit avatar uploads (types by content sniffing).
+	AvatarMaxBytes int64
+	AvatarTypes    []string
 }
 
 // Service is the account service. Its methods take the caller from the
@@ -83,6 +92,24 @@ func (s *Service) Me(ctx context.Context) (*User, error) {
 		return nil, apperr.ErrUnauthenticated
 	}
 	return s.UserByID(ctx, v.UserID)
+}
+
+// created opens the wallets of new users and records their creation, inside
+// the transaction that inserts them.
+func (s *Service) created(ctx context.Context, tx bun.IDB, users ...*User) error {
+	ids := make([]uuid.UUID, len(users))
+	entries := make([]audit.Entry, len(users))
+	for i, u := range users {
+		ids[i] = u.ID
+		entries[i] = audit.Entry{Action: audit.AccountCreated, Target: &u.ID, Details: map[string]any{"role": u.Role}}
+		if u.CreatedByID == nil {
+			entries[i].Actor = &u.ID // self-registered (or CLI admin): no other actor
+		}
+	}
+	if err := s.Wallets.Open(ctx, tx, ids...); err != nil {
+		return err
+	}
+	return s.Audit.Record(ctx, tx, entries...)
 }
 
 // rateLimited turns a positive wait into a RATE_LIMITED error.

@@ -10,7 +10,9 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
 )
 
 // Session is one sign-in of a user: a family of refresh tokens, each rotated
@@ -45,6 +47,7 @@ const (
 	RevokedTokenReuse     = "refresh_token_reuse"
 	RevokedPasswordChange = "password_changed"
 	RevokedDeactivated    = "deactivated"
+	RevokedByRequest      = "revoked"
 )
 
 // SignIn is the result of every flow that signs a user in.
@@ -139,4 +142,46 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n]
+}
+
+// Sessions lists userID's live sessions (not ended, not expired), newest
+// first. A user sees its own; an admin anyone's.
+func (s *Service) Sessions(ctx context.Context, userID uuid.UUID) ([]*Session, error) {
+	v, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if v.UserID != userID && !v.IsAdmin() {
+		return nil, apperr.ErrForbidden
+	}
+	var out []*Session
+	err = s.db.NewSelect().Model(&out).
+		Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, s.now()).
+		Order("created_at DESC", "id DESC").Scan(ctx)
+	return out, err
+}
+
+// RevokeSession ends one session at once: its access and refresh tokens stop
+// working. Users end their own sessions; admins anyone's. Another user's
+// session is NOT_FOUND to a non-admin.
+func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) error {
+	v, err := signedIn(ctx)
+	if err != nil {
+		return err
+	}
+	var sess Session
+	err = s.db.NewSelect().Model(&sess).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != v.UserID && !v.IsAdmin()) {
+		return apperr.List{apperr.OnField("id", apperr.NotFound, "No such session.")}
+	}
+	if err != nil {
+		return err
+	}
+	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.revokeSessions(ctx, tx, sess.UserID, sess.ID, uuid.Nil, RevokedByRequest); err != nil {
+			return err
+		}
+		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &sess.UserID,
+			Details: map[string]any{"sessionId": sess.ID.String()}})
+	})
 }

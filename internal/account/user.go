@@ -34,6 +34,9 @@ type User struct {
 	CreatedByID  *uuid.UUID `bun:"created_by_id,type:uuid"`
 	BatchID      *uuid.UUID `bun:"batch_id,type:uuid"`
 	CompanyName  *string    `bun:"company_name"`
+	Avatar       *string    `bun:"avatar"` // media store name
+	Address      string     `bun:"address"`
+	City         string     `bun:"city"`
 	DateJoined   time.Time  `bun:"date_joined"`
 	LastLogin    *time.Time `bun:"last_login"`
 	UpdatedAt    time.Time  `bun:"updated_at"`

@@ -30,6 +30,9 @@ const (
 	BatchFull               Code = "BATCH_FULL"
 	BatchInactive           Code = "BATCH_INACTIVE"
 	AlreadyDecided          Code = "ALREADY_DECIDED"
+	InsufficientFunds       Code = "INSUFFICIENT_FUNDS"
+	FileTooLarge            Code = "FILE_TOO_LARGE"
+	UnsupportedFileType     Code = "UNSUPPORTED_FILE_TYPE"
 )
 
 // Request-level codes: they become top-level GraphQL errors.

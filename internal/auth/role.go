@@ -1,9 +1,9 @@
 package auth
 
 import (
-	"fmt"
 	"io"
-	"strconv"
+
+	"github.com/usergraph/usergraph/internal/enum"
 )
 
 // Role is what an account may do (SPEC section 1).
@@ -17,24 +17,10 @@ const (
 	RoleB2CUser  Role = "B2C_USER"
 )
 
-// IsValid reports whether r is one of the roles.
-func (r Role) IsValid() bool {
-	switch r {
-	case RoleAdmin, RoleB2BAdmin, RoleB2BUser, RoleB2CUser:
-		return true
-	}
-	return false
-}
-
 // MarshalGQL writes the role as a GraphQL enum value.
-func (r Role) MarshalGQL(w io.Writer) { io.WriteString(w, strconv.Quote(string(r))) }
+func (r Role) MarshalGQL(w io.Writer) { enum.Marshal(w, r) }
 
 // UnmarshalGQL reads a GraphQL enum value.
 func (r *Role) UnmarshalGQL(v any) error {
-	s, ok := v.(string)
-	if !ok || !Role(s).IsValid() {
-		return fmt.Errorf("%v is not a valid Role", v)
-	}
-	*r = Role(s)
-	return nil
+	return enum.Unmarshal(r, v, RoleAdmin, RoleB2BAdmin, RoleB2BUser, RoleB2CUser)
 }

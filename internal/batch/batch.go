@@ -17,6 +17,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/page"
@@ -43,13 +44,21 @@ const DefaultMaxUsers = 100
 
 // Service manages batches.
 type Service struct {
-	db  *bun.DB
-	now func() time.Time
+	db    *bun.DB
+	audit *audit.Log
+	now   func() time.Time
 }
 
 // NewService returns the batch service.
-func NewService(database *bun.DB) *Service {
-	return &Service{db: database, now: func() time.Time { return time.Now().UTC() }}
+func NewService(database *bun.DB, log *audit.Log) *Service {
+	return &Service{db: database, audit: log, now: func() time.Time { return time.Now().UTC() }}
+}
+
+// record writes a batch event; its target is the batch's owner.
+func (s *Service) record(ctx context.Context, tx bun.IDB, action audit.Action, b *Batch) error {
+	return s.audit.Record(ctx, tx, audit.Entry{Action: action, Target: &b.CreatedByID, Details: map[string]any{
+		"batchId": b.ID.String(), "name": b.Name, "maxUsers": b.MaxUsers, "isActive": b.IsActive,
+	}})
 }
 
 // CanManage reports whether v may read and change b.
@@ -99,11 +108,19 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Batch, error) {
 		ID: uuid.New(), Name: in.Name, NameKey: strings.ToLower(in.Name), Description: in.Description,
 		MaxUsers: in.MaxUsers, IsActive: true, CreatedByID: v.UserID, CreatedAt: now, UpdatedAt: now,
 	}
-	_, err := s.db.NewInsert().Model(b).Exec(ctx)
+	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(b).Exec(ctx); err != nil {
+			return err
+		}
+		return s.record(ctx, tx, audit.BatchCreated, b)
+	})
 	if db.IsUniqueViolation(err, "name_key") {
 		return nil, duplicateName
 	}
-	return b, err
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 var duplicateName = apperr.List{apperr.OnField("name", apperr.Duplicate, "You already have a batch with this name.")}
@@ -170,7 +187,10 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*Batch, error) {
 		if db.IsUniqueViolation(err, "name_key") {
 			return duplicateName
 		}
-		return err
+		if err != nil {
+			return err
+		}
+		return s.record(ctx, tx, audit.BatchUpdated, &b)
 	})
 	if err != nil {
 		return nil, err

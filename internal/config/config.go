@@ -66,6 +66,16 @@ type Config struct {
 	ResendAPIKey     string        `env:"RESEND_API_KEY" validate:"required_if=MailDriver resend"`
 	ResendAPIURL     string        `env:"RESEND_API_URL" validate:"omitempty,http_url"`
 
+	// PublicURL prefixes media URLs (avatars); empty: they are paths such as /media/avatars/….
+	PublicURL      string   `env:"PUBLIC_URL" validate:"omitempty,http_url"`
+	AvatarMaxBytes int64    `env:"AVATAR_MAX_BYTES" envDefault:"5242880" validate:"min=1024"`
+	AvatarTypes    []string `env:"AVATAR_TYPES" envSeparator:"," envDefault:"image/png,image/jpeg,image/webp,image/gif" validate:"min=1,dive,oneof=image/png image/jpeg image/webp image/gif"`
+
+	WalletOpeningBalance string `env:"WALLET_OPENING_BALANCE" envDefault:"1000000.00" validate:"required"`
+	WalletCurrency       string `env:"WALLET_CURRENCY" envDefault:"COIN" validate:"required,max=10"`
+	// SecurityLog is where security events are logged: "stderr" or a file path (appended).
+	SecurityLog string `env:"SECURITY_LOG" envDefault:"stderr" validate:"required"`
+
 	BootstrapAdminEmail    string `env:"BOOTSTRAP_ADMIN_EMAIL" validate:"required_with=BootstrapAdminPassword,omitempty,email"`
 	BootstrapAdminMobile   string `env:"BOOTSTRAP_ADMIN_MOBILE" validate:"required_with=BootstrapAdminEmail"`
 	BootstrapAdminPassword string `env:"BOOTSTRAP_ADMIN_PASSWORD" validate:"required_with=BootstrapAdminEmail"`
@@ -89,6 +99,9 @@ func (c Config) KeysPath() string {
 }
 
 func fieldParams() ([]env.FieldParams, error) { return env.GetFieldParams(&Config{}) }
+
+// MediaPath is where uploaded files (avatars) are stored.
+func (c Config) MediaPath() string { return filepath.Join(c.DataDir, "media") }
 
 // MailPath is where the file mail driver writes emails.
 func (c Config) MailPath() string {

@@ -81,9 +81,31 @@ func IsPostgres(db bun.IDB) bool {
 }
 
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back
-// otherwise (and on panic).
+// otherwise (and on panic). Functions registered with AfterCommit during fn
+// run after a successful commit.
 func InTx(ctx context.Context, db *bun.DB, fn func(ctx context.Context, tx bun.Tx) error) error {
-	return db.RunInTx(ctx, nil, fn)
+	hooks := &afterCommit{}
+	if err := db.RunInTx(context.WithValue(ctx, afterCommitKey{}, hooks), nil, fn); err != nil {
+		return err
+	}
+	for _, f := range hooks.fns {
+		f()
+	}
+	return nil
+}
+
+type afterCommitKey struct{}
+
+type afterCommit struct{ fns []func() }
+
+// AfterCommit runs f once the transaction that ctx belongs to (see InTx)
+// commits, and never if it rolls back. Outside a transaction it runs f now.
+func AfterCommit(ctx context.Context, f func()) {
+	if hooks, ok := ctx.Value(afterCommitKey{}).(*afterCommit); ok {
+		hooks.fns = append(hooks.fns, f)
+		return
+	}
+	f()
 }
 
 // ForUpdate locks the selected rows until the transaction ends. PostgreSQL

@@ -80,10 +80,15 @@ func withClient(trustProxy bool, next http.Handler) http.Handler {
 	})
 }
 
-// limitBody caps request bodies.
-func limitBody(maxBytes int64, next http.Handler) http.Handler {
+// limitBody caps request bodies: multipart uploads at maxUpload, the rest
+// at maxBytes.
+func limitBody(maxBytes, maxUpload int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r.Body = http.MaxBytesReader(w, r.Body, maxBytes)
+		limit := maxBytes
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit = maxUpload
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }

@@ -22,9 +22,12 @@ import (
 
 	"github.com/usergraph/usergraph/graph"
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/config"
+	"github.com/usergraph/usergraph/internal/media"
+	"github.com/usergraph/usergraph/internal/wallet"
 )
 
 // Deps are everything the HTTP layer needs.
@@ -34,6 +37,9 @@ type Deps struct {
 	DB        *bun.DB
 	Accounts  *account.Service
 	Batches   *batch.Service
+	Wallets   *wallet.Service
+	Audit     *audit.Log
+	Media     media.Store
 	Tokens    *auth.Issuer
 	Keys      *auth.Keys
 	SchemaSDL []byte // served at /schema.graphql
@@ -42,7 +48,11 @@ type Deps struct {
 // NewServer returns the handler for every route of usergraph.
 func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
-	gql := graph.WithRequestState(d.Accounts, d.Batches, graphQLHandler(d))
+	res := &graph.Resolver{
+		Accounts: d.Accounts, BatchService: d.Batches, Wallets: d.Wallets, Audit: d.Audit,
+		MediaURL: strings.TrimRight(d.Config.PublicURL, "/") + "/media/", Log: d.Log,
+	}
+	gql := graph.WithRequestState(res, graphQLHandler(d, res))
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("POST /graphql", gql)
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
@@ -50,6 +60,7 @@ func NewServer(d Deps) http.Handler {
 		w.Write(d.SchemaSDL)
 	})
 	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.Keys))
+	mux.Handle("GET /media/{name...}", media.Handler(d.Media))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -70,7 +81,7 @@ func NewServer(d Deps) http.Handler {
 	// Middleware, innermost first.
 	var h http.Handler = mux
 	h = authenticate(d.Log, d.Tokens, d.Accounts, h)
-	h = limitBody(d.Config.MaxRequestBytes, h)
+	h = limitBody(d.Config.MaxRequestBytes, uploadLimit(d.Config), h)
 	h = cors.New(cors.Options{
 		AllowedOrigins: d.Config.CORSAllowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
@@ -83,12 +94,17 @@ func NewServer(d Deps) http.Handler {
 	return h
 }
 
+// uploadLimit is the largest multipart request: room for an oversized
+// avatar, so the user gets a FILE_TOO_LARGE payload error rather than a
+// refused request, up to twice the limit.
+func uploadLimit(c config.Config) int64 { return 2*c.AvatarMaxBytes + 1<<20 }
+
 // graphQLHandler is gqlgen's server with our transports, limits and errors.
-func graphQLHandler(d Deps) http.Handler {
-	res := &graph.Resolver{Accounts: d.Accounts, BatchService: d.Batches, Log: d.Log}
+func graphQLHandler(d Deps, res *graph.Resolver) http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Directives: graph.Directives()}))
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
+	srv.AddTransport(transport.MultipartForm{MaxUploadSize: uploadLimit(d.Config), MaxMemory: 1 << 20})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	if d.Config.IntrospectionEnabled {
 		srv.Use(extension.Introspection{})
