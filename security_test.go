@@ -1,0 +1,199 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+const sessionsQuery = `{ me { sessions { id userAgent ip current createdAt lastUsedAt expiresAt } } }`
+
+type sessionsResult struct {
+	Me struct {
+		Sessions []struct {
+			ID        string `json:"id"`
+			UserAgent string `json:"userAgent"`
+			IP        string `json:"ip"`
+			Current   bool   `json:"current"`
+		} `json:"sessions"`
+	} `json:"me"`
+}
+
+const revokeSessionMutation = `mutation($id: ID!) { revokeSession(input: {id: $id}) { ok errors { field code } } }`
+
+func TestSessions(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		phone := srv.Client()
+		phone.Header.Set("User-Agent", "PhoneApp/1.0")
+		first := mustSignIn(t, phone.register(registerInput("sess@example.com", "+4953000001")))
+		laptop := srv.Client()
+		laptop.Header.Set("User-Agent", "Laptop Browser")
+		second := mustSignIn(t, laptop.login("sess@example.com", goodPassword))
+		me := laptop.As(*second.AccessToken)
+
+		var r sessionsResult
+		me.MustData(sessionsQuery, nil, &r)
+		if len(r.Me.Sessions) != 2 || !r.Me.Sessions[0].Current || r.Me.Sessions[0].UserAgent != "Laptop Browser" ||
+			r.Me.Sessions[1].Current || r.Me.Sessions[1].UserAgent != "PhoneApp/1.0" || r.Me.Sessions[1].IP != "127.0.0.1" {
+			t.Fatalf("sessions = %+v", r.Me.Sessions)
+		}
+		phoneSession := r.Me.Sessions[1].ID
+
+		// Another user cannot end it, nor see that it exists.
+		other := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("other@example.com", "+4953000002"))).AccessToken)
+		var rv struct {
+			RevokeSession struct {
+				OK     bool        `json:"ok"`
+				Errors []userError `json:"errors"`
+			}
+		}
+		other.MustData(revokeSessionMutation, map[string]any{"id": phoneSession}, &rv)
+		if rv.RevokeSession.OK || !slices.Equal(codes(rv.RevokeSession.Errors), []string{"NOT_FOUND@input.id"}) {
+			t.Errorf("revoking someone else's session: %+v", rv)
+		}
+		// The owner ends it: its access and refresh tokens stop at once.
+		me.MustData(revokeSessionMutation, map[string]any{"id": phoneSession}, &rv)
+		if !rv.RevokeSession.OK {
+			t.Fatalf("revokeSession = %+v", rv)
+		}
+		if code := srv.Client().As(*first.AccessToken).meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("revoked session's access token: %q", code)
+		}
+		if errs := srv.Client().refresh(*first.RefreshToken).Errors; len(errs) == 0 {
+			t.Error("revoked session's refresh token still works")
+		}
+		me.MustData(sessionsQuery, nil, &r)
+		if len(r.Me.Sessions) != 1 {
+			t.Errorf("%d sessions listed after revoking one, want 1", len(r.Me.Sessions))
+		}
+		// Admins may end anyone's session.
+		admin.MustData(revokeSessionMutation, map[string]any{"id": r.Me.Sessions[0].ID}, &rv)
+		if !rv.RevokeSession.OK || me.meCode() != "UNAUTHENTICATED" {
+			t.Errorf("admin revoking a session: %+v", rv)
+		}
+	})
+}
+
+const auditQuery = `query($f: AuditEventFilter, $first: Int) { auditEvents(filter: $f, first: $first) {
+  totalCount edges { node { action actor { email } target { email } ip userAgent details } } } }`
+
+type auditResult struct {
+	AuditEvents struct {
+		TotalCount int `json:"totalCount"`
+		Edges      []struct {
+			Node struct {
+				Action string `json:"action"`
+				Actor  *struct {
+					Email string `json:"email"`
+				} `json:"actor"`
+				Target *struct {
+					Email string `json:"email"`
+				} `json:"target"`
+				IP        string `json:"ip"`
+				UserAgent string `json:"userAgent"`
+				Details   string `json:"details"`
+			} `json:"node"`
+		} `json:"edges"`
+	} `json:"auditEvents"`
+}
+
+func (r auditResult) actions() []string {
+	var out []string
+	for _, e := range r.AuditEvents.Edges {
+		out = append(out, e.Node.Action)
+	}
+	return out
+}
+
+func TestAuditLog(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		secLog := filepath.Join(t.TempDir(), "security.log")
+		srv, admin := b2bServer(t, dbURL, map[string]string{"SECURITY_LOG": secLog, "LOGIN_MAX_FAILURES": "2"})
+		anon := srv.Client()
+		anon.Header.Set("User-Agent", "AuditTest/2")
+
+		// A journey touching every kind of event.
+		p := mustSignIn(t, anon.register(registerInput("aud@example.com", "+4954000001")))
+		me := anon.As(*p.AccessToken)
+		anon.login("aud@example.com", "wrong-password-1")
+		anon.login("aud@example.com", "wrong-password-2") // second failure: locked out
+		anon.login("ghost@example.com", "whatever-pass")
+		second := mustSignIn(t, srv.Client().register(registerInput("aud2@example.com", "+4954000002")))
+		mustSignIn(t, anon.refresh(*second.RefreshToken))
+		anon.refresh(*second.RefreshToken) // reuse
+		me.Do(`mutation { changePassword(input: {oldPassword: "`+goodPassword+`", newPassword: "plum-Orbit-88", newPasswordConfirm: "plum-Orbit-88"}) { ok } }`, nil)
+		me.Do(`mutation { updateProfile(input: {city: "Oslo"}) { errors { code } } }`, nil)
+		me.upload("a.png", pngImage(t, 8, 8))
+		adjust(t, admin, p.User.ID, "CREDIT", "10.00", "audit-1")
+		var sess sessionsResult
+		me.MustData(sessionsQuery, nil, &sess)
+		boss := approvedB2BAdmin(t, srv, admin, "audboss@corp.test", "+4954000003")
+		batchID := createBatch(t, boss, "Audit", 5).Batch.ID
+		boss.Do(`mutation($id: ID!) { updateBatch(input: {id: $id, maxUsers: 6}) { errors { code } } }`, map[string]any{"id": batchID})
+		createB2BUser(t, boss, batchID, "audstaff@corp.test", "+4954000004")
+		onboard(t, srv, "audstaff@corp.test")
+		anon.Do(requestResetMutation, map[string]any{"e": "audstaff@corp.test"})
+		reject := createB2BAdmin(t, admin, "audrej@corp.test", "+4954000005")
+		admin.Do(rejectMutation, map[string]any{"id": reject, "reason": "No contract"})
+		me.Do(logoutMutation, map[string]any{"t": *p.RefreshToken})
+
+		var all auditResult
+		admin.MustData(auditQuery, map[string]any{"first": 100}, &all)
+		want := []string{"ACCOUNT_CREATED", "LOGIN_SUCCEEDED", "LOGIN_FAILED", "LOGIN_LOCKED_OUT", "REFRESH_TOKEN_REUSED",
+			"PASSWORD_CHANGED", "PROFILE_UPDATED", "AVATAR_CHANGED", "WALLET_ADJUSTED", "B2B_ADMIN_APPROVED", "B2B_ADMIN_REJECTED",
+			"PASSWORD_SET", "BATCH_CREATED", "BATCH_UPDATED", "PASSWORD_RESET_REQUESTED", "LOGGED_OUT"}
+		for _, a := range want {
+			if !slices.Contains(all.actions(), a) {
+				t.Errorf("no %s event in %v", a, all.actions())
+			}
+		}
+		// Filter, and what an event carries.
+		var failed auditResult
+		admin.MustData(auditQuery, map[string]any{"f": map[string]any{"action": "LOGIN_FAILED"}}, &failed)
+		if failed.AuditEvents.TotalCount != 3 {
+			t.Errorf("%d LOGIN_FAILED events, want 3", failed.AuditEvents.TotalCount)
+		}
+		for _, e := range failed.AuditEvents.Edges {
+			if e.Node.IP != "127.0.0.1" || e.Node.UserAgent != "AuditTest/2" || !strings.Contains(e.Node.Details, "reason") {
+				t.Errorf("LOGIN_FAILED event = %+v", e.Node)
+			}
+		}
+		// A B2B admin sees only events about the users it created.
+		var own auditResult
+		boss.MustData(auditQuery, map[string]any{"first": 100}, &own)
+		if len(own.AuditEvents.Edges) == 0 {
+			t.Fatal("B2B admin sees no events about its user")
+		}
+		for _, e := range own.AuditEvents.Edges {
+			if e.Node.Target == nil || e.Node.Target.Email != "audstaff@corp.test" {
+				t.Errorf("B2B admin sees an event about %+v", e.Node.Target)
+			}
+		}
+		if code := me.Do(auditQuery, nil).Code(); code != "UNAUTHENTICATED" && code != "FORBIDDEN" {
+			t.Errorf("B2C user reading the audit log: %q", code)
+		}
+
+		// The security log has the events and no secret.
+		srv.Stop()
+		raw, err := os.ReadFile(secLog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(raw)
+		for _, a := range want {
+			if !strings.Contains(text, `"action":"`+a+`"`) {
+				t.Errorf("security log has no %s", a)
+			}
+		}
+		for _, secret := range []string{goodPassword, "plum-Orbit-88", "wrong-password-1", *p.RefreshToken, *p.AccessToken, *second.RefreshToken} {
+			if strings.Contains(text, secret) || strings.Contains(srv.Stderr.String(), secret) {
+				t.Errorf("a secret (%.6s…) appears in the logs", secret)
+			}
+		}
+	})
+}
