@@ -85,7 +85,7 @@ func (c *client) refresh(token string) authPayload {
 }
 
 // mustSignIn asserts a successful AuthPayload and returns it.
-func mustSignIn(t *testing.T, p authPayload) authPayload {
+func mustSignIn(t testing.TB, p authPayload) authPayload {
 	t.Helper()
 	if len(p.Errors) > 0 || p.AccessToken == nil || p.RefreshToken == nil || p.User == nil {
 		t.Fatalf("expected a sign-in, got errors %v", codes(p.Errors))

@@ -16,7 +16,7 @@ const adminEmail = "admin@usergraph.test"
 
 // b2bEnv starts a server with a bootstrap admin and returns it with the
 // admin's signed-in client.
-func b2bServer(t *testing.T, dbURL string, extra map[string]string) (*testServer, *client) {
+func b2bServer(t testing.TB, dbURL string, extra map[string]string) (*testServer, *client) {
 	t.Helper()
 	env := testEnv(t, dbURL)
 	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
@@ -53,7 +53,7 @@ type payloadUser struct {
 }
 
 // createB2BAdmin creates a B2B admin as admin and returns its id.
-func createB2BAdmin(t *testing.T, admin *client, email, mobile string) string {
+func createB2BAdmin(t testing.TB, admin *client, email, mobile string) string {
 	t.Helper()
 	var d struct{ CreateB2BAdmin payloadUser }
 	admin.MustData(createB2BAdminMutation, map[string]any{"in": map[string]any{
@@ -77,7 +77,7 @@ func (c *client) setupPassword(token, password string) authPayload {
 }
 
 // onboard follows the setup email sent to addr and returns the signed-in client.
-func onboard(t *testing.T, srv *testServer, addr string) *client {
+func onboard(t testing.TB, srv *testServer, addr string) *client {
 	t.Helper()
 	mails := srv.waitEmails(addr, 1)
 	p := mustSignIn(t, srv.Client().setupPassword(linkToken(t, mails[0], "setup-password"), goodPassword))
@@ -109,7 +109,7 @@ type approvalPayload struct {
 	Errors []userError `json:"errors"`
 }
 
-func approve(t *testing.T, admin *client, id string) approvalPayload {
+func approve(t testing.TB, admin *client, id string) approvalPayload {
 	t.Helper()
 	var d struct{ ApproveB2BAdmin approvalPayload }
 	admin.MustData(approveMutation, map[string]any{"id": id}, &d)
@@ -132,7 +132,7 @@ type batchPayload struct {
 	Errors []userError `json:"errors"`
 }
 
-func createBatch(t *testing.T, c *client, name string, max int) batchPayload {
+func createBatch(t testing.TB, c *client, name string, max int) batchPayload {
 	t.Helper()
 	var d struct{ CreateBatch batchPayload }
 	c.MustData(createBatchMutation, map[string]any{"name": name, "max": max}, &d)
@@ -143,7 +143,7 @@ const createB2BUserMutation = `mutation($in: CreateB2BUserInput!) {
   createB2BUser(input: $in) { user { id email role isApproved createdBy { email } } errors { field code message } }
 }`
 
-func createB2BUser(t *testing.T, c *client, batchID, email, mobile string) payloadUser {
+func createB2BUser(t testing.TB, c *client, batchID, email, mobile string) payloadUser {
 	t.Helper()
 	var d struct{ CreateB2BUser payloadUser }
 	c.MustData(createB2BUserMutation, map[string]any{"in": map[string]any{
@@ -173,7 +173,7 @@ func row(email, mobile string) map[string]any {
 	return map[string]any{"email": email, "mobile": mobile, "firstName": "Row", "lastName": "Person"}
 }
 
-func createB2BUsers(t *testing.T, c *client, batchID string, policy string, rows ...map[string]any) bulkPayload {
+func createB2BUsers(t testing.TB, c *client, batchID string, policy string, rows ...map[string]any) bulkPayload {
 	t.Helper()
 	var d struct{ CreateB2BUsers bulkPayload }
 	c.MustData(createB2BUsersMutation, map[string]any{"in": map[string]any{
@@ -485,7 +485,7 @@ func TestRejectB2BAdmin(t *testing.T) {
 }
 
 // approvedB2BAdmin creates, onboards and approves a B2B admin.
-func approvedB2BAdmin(t *testing.T, srv *testServer, admin *client, addr, mobile string) *client {
+func approvedB2BAdmin(t testing.TB, srv *testServer, admin *client, addr, mobile string) *client {
 	t.Helper()
 	id := createB2BAdmin(t, admin, addr, mobile)
 	c := onboard(t, srv, addr)

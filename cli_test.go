@@ -12,7 +12,7 @@ import (
 )
 
 // usergraphCmd runs this test binary as the usergraph command (see TestMain).
-func usergraphCmd(t *testing.T, env map[string]string, stdin string, args ...string) (string, error) {
+func usergraphCmd(t testing.TB, env map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), "USERGRAPH_RUN_MAIN=1")

@@ -39,7 +39,7 @@ type resendRequest struct {
 	}
 }
 
-func newFakeResend(t *testing.T, failing func(attempt int) bool) *fakeResend {
+func newFakeResend(t testing.TB, failing func(attempt int) bool) *fakeResend {
 	f := &fakeResend{failing: failing}
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req resendRequest

@@ -19,7 +19,7 @@ type email struct {
 }
 
 // readEmails parses every .eml file in dir as a MIME message.
-func readEmails(t *testing.T, dir string) []email {
+func readEmails(t testing.TB, dir string) []email {
 	t.Helper()
 	files, _ := filepath.Glob(filepath.Join(dir, "*.eml"))
 	var out []email
@@ -92,7 +92,7 @@ var tokenLink = regexp.MustCompile(`/(setup-password|reset-password)\?token=([A-
 
 // linkToken returns the token of the link in an email, checking that the
 // text and HTML parts carry the same link.
-func linkToken(t *testing.T, e email, path string) string {
+func linkToken(t testing.TB, e email, path string) string {
 	t.Helper()
 	m := tokenLink.FindStringSubmatch(e.Text)
 	h := tokenLink.FindStringSubmatch(e.HTML)

@@ -64,7 +64,7 @@ func (c *client) upload(filename string, content []byte) (avatarPayload, int) {
 	return out.Data.UploadAvatar, resp.StatusCode
 }
 
-func pngImage(t *testing.T, w, h int) []byte {
+func pngImage(t testing.TB, w, h int) []byte {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for x := range w {
 		img.Set(x, x%h, color.RGBA{R: 200, G: uint8(x), B: 80, A: 255})

@@ -52,7 +52,7 @@ func (s *syncBuffer) String() string {
 
 // testServer is a running usergraph started through run().
 type testServer struct {
-	t       *testing.T
+	t       testing.TB
 	URL     string
 	env     map[string]string
 	Stderr  *syncBuffer
@@ -62,7 +62,7 @@ type testServer struct {
 }
 
 // testEnv is the environment every test server starts with; tests override keys.
-func testEnv(t *testing.T, databaseURL string) map[string]string {
+func testEnv(t testing.TB, databaseURL string) map[string]string {
 	return map[string]string{
 		"ENV_FILE":                     filepath.Join(t.TempDir(), "no.env"),
 		"PORT":                         "0",
@@ -76,7 +76,7 @@ func testEnv(t *testing.T, databaseURL string) map[string]string {
 var listenLine = regexp.MustCompile(`listening on (http://localhost:\d+)`)
 
 // startServer runs usergraph with env until the test ends, and waits for /healthz.
-func startServer(t *testing.T, env map[string]string) *testServer {
+func startServer(t testing.TB, env map[string]string) *testServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
@@ -167,7 +167,7 @@ func (r gqlResponse) Code() string {
 
 // client sends GraphQL requests as one user (or anonymously with no token).
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *testServer
 	Token  string
 	Header http.Header

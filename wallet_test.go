@@ -39,7 +39,7 @@ type adjustPayload struct {
 	Errors []userError `json:"errors"`
 }
 
-func adjust(t *testing.T, c *client, userID, typ, amount, key string) adjustPayload {
+func adjust(t testing.TB, c *client, userID, typ, amount, key string) adjustPayload {
 	t.Helper()
 	var d struct{ AdjustWallet adjustPayload }
 	c.MustData(adjustMutation, map[string]any{"in": map[string]any{

@@ -22,28 +22,40 @@ func pageInfo[T any](p page.Page[T], args page.Args) *model.PageInfo {
 	return info
 }
 
-func userConnection(p page.Page[*account.User], args page.Args) *model.UserConnection {
-	c := &model.UserConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.UserEdge, len(p.Items))}
-	for i, u := range p.Items {
-		c.Edges[i] = &model.UserEdge{Cursor: p.Cursors[i], Node: u}
+// edges builds a connection's edges from a page.
+func edges[T, E any](p page.Page[T], edge func(cursor string, node T) E) []E {
+	out := make([]E, len(p.Items))
+	for i, item := range p.Items {
+		out[i] = edge(p.Cursors[i], item)
 	}
-	return c
+	return out
+}
+
+func userConnection(p page.Page[*account.User], args page.Args) *model.UserConnection {
+	return &model.UserConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: edges(p,
+		func(c string, n *account.User) *model.UserEdge { return &model.UserEdge{Cursor: c, Node: n} })}
 }
 
 func batchConnection(p page.Page[*batch.Batch], args page.Args) *model.BatchConnection {
-	c := &model.BatchConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.BatchEdge, len(p.Items))}
-	for i, b := range p.Items {
-		c.Edges[i] = &model.BatchEdge{Cursor: p.Cursors[i], Node: b}
-	}
-	return c
+	return &model.BatchConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: edges(p,
+		func(c string, n *batch.Batch) *model.BatchEdge { return &model.BatchEdge{Cursor: c, Node: n} })}
 }
 
 func approvalConnection(p page.Page[*account.Approval], args page.Args) *model.ApprovalConnection {
-	c := &model.ApprovalConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.ApprovalEdge, len(p.Items))}
-	for i, a := range p.Items {
-		c.Edges[i] = &model.ApprovalEdge{Cursor: p.Cursors[i], Node: a}
-	}
-	return c
+	return &model.ApprovalConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: edges(p,
+		func(c string, n *account.Approval) *model.ApprovalEdge { return &model.ApprovalEdge{Cursor: c, Node: n} })}
+}
+
+func transactionConnection(p page.Page[*wallet.Transaction], args page.Args) *model.WalletTransactionConnection {
+	return &model.WalletTransactionConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: edges(p,
+		func(c string, n *wallet.Transaction) *model.WalletTransactionEdge {
+			return &model.WalletTransactionEdge{Cursor: c, Node: n}
+		})}
+}
+
+func auditConnection(p page.Page[*audit.Event], args page.Args) *model.AuditEventConnection {
+	return &model.AuditEventConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: edges(p,
+		func(c string, n *audit.Event) *model.AuditEventEdge { return &model.AuditEventEdge{Cursor: c, Node: n} })}
 }
 
 // parseID reads an ID argument. A malformed id names nothing that exists, so
@@ -79,20 +91,4 @@ func withID[T any](id, field string, f func(context.Context, uuid.UUID) (T, erro
 		}
 		return f(ctx, uid)
 	}
-}
-
-func transactionConnection(p page.Page[*wallet.Transaction], args page.Args) *model.WalletTransactionConnection {
-	c := &model.WalletTransactionConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.WalletTransactionEdge, len(p.Items))}
-	for i, t := range p.Items {
-		c.Edges[i] = &model.WalletTransactionEdge{Cursor: p.Cursors[i], Node: t}
-	}
-	return c
-}
-
-func auditConnection(p page.Page[*audit.Event], args page.Args) *model.AuditEventConnection {
-	c := &model.AuditEventConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: make([]*model.AuditEventEdge, len(p.Items))}
-	for i, e := range p.Items {
-		c.Edges[i] = &model.AuditEventEdge{Cursor: p.Cursors[i], Node: e}
-	}
-	return c
 }

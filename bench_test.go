@@ -1,0 +1,115 @@
+package main
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+// Benchmarks drive the real server over HTTP; see BENCHMARKS.md for the
+// command and the figures. They run on SQLite, and on PostgreSQL when
+// TEST_DATABASE_URL is set.
+func benchServers(b *testing.B, f func(b *testing.B, srv *testServer, admin *client)) {
+	for _, d := range testdb.Dialects() {
+		b.Run(d.Name, func(b *testing.B) {
+			env := map[string]string{"LOGIN_MAX_FAILURES": "100000000", "RATE_LIMIT_PER_IP_PER_MINUTE": "100000000",
+				"MAIL_POLL_INTERVAL": "1h", "LOG_LEVEL": "error"}
+			srv, admin := b2bServer(b, d.URL(b), env)
+			f(b, srv, admin)
+		})
+	}
+}
+
+// Wrong email and wrong password must cost about the same (no user
+// enumeration by timing); both cost about what a successful login does.
+func BenchmarkLogin(b *testing.B) {
+	benchServers(b, func(b *testing.B, srv *testServer, _ *client) {
+		c := srv.Client()
+		mustSignIn(b, c.register(registerInput("bench@example.com", "+4960000001")))
+		for _, tc := range []struct{ name, email, password string }{
+			{"success", "bench@example.com", goodPassword},
+			{"wrong-password", "bench@example.com", "not-the-password"},
+			{"unknown-email", "nobody@example.com", goodPassword},
+		} {
+			b.Run(tc.name, func(b *testing.B) {
+				for b.Loop() {
+					c.Do(loginMutation, map[string]any{"email": tc.email, "password": tc.password})
+				}
+			})
+		}
+	})
+}
+
+// The floor that hides whether an email exists.
+func BenchmarkRequestPasswordReset(b *testing.B) {
+	benchServers(b, func(b *testing.B, srv *testServer, _ *client) {
+		c := srv.Client()
+		mustSignIn(b, c.register(registerInput("reset@example.com", "+4960000002")))
+		for _, email := range []string{"reset@example.com", "nobody@example.com"} {
+			b.Run(email, func(b *testing.B) {
+				for b.Loop() {
+					c.Do(requestResetMutation, map[string]any{"e": email})
+				}
+			})
+		}
+	})
+}
+
+// An authenticated query: token verification plus the session check.
+func BenchmarkMe(b *testing.B) {
+	benchServers(b, func(b *testing.B, _ *testServer, admin *client) {
+		for b.Loop() {
+			admin.Do(`{ me { id email } }`, nil)
+		}
+	})
+}
+
+// users(first: 50) with related objects through the data loaders.
+func BenchmarkUsersList50(b *testing.B) {
+	benchServers(b, func(b *testing.B, srv *testServer, admin *client) {
+		boss := approvedB2BAdmin(b, srv, admin, "lb@corp.test", "+4960000003")
+		batchID := createBatch(b, boss, "L", 100).Batch.ID
+		rows := make([]map[string]any, 60)
+		for i := range rows {
+			rows[i] = row(fmt.Sprintf("l%02d@corp.test", i), fmt.Sprintf("+496100%05d", i))
+		}
+		createB2BUsers(b, boss, batchID, "REJECT_EVERYTHING", rows...)
+		const q = `{ users(first: 50) { totalCount edges { node { id email createdBy { email } batch { name userCount } approval { status } wallet { balance } } } } }`
+		for b.Loop() {
+			admin.Do(q, nil)
+		}
+	})
+}
+
+// One createB2BUsers call with 1000 rows: users, tokens, emails, wallets,
+// ledger entries and audit events in one transaction.
+func BenchmarkCreateB2BUsers1000(b *testing.B) {
+	benchServers(b, func(b *testing.B, srv *testServer, admin *client) {
+		boss := approvedB2BAdmin(b, srv, admin, "cb@corp.test", "+4960000004")
+		n := 0
+		for b.Loop() {
+			batchID := createBatch(b, boss, fmt.Sprintf("C%d", n), 1000).Batch.ID
+			rows := make([]map[string]any, 1000)
+			for i := range rows {
+				rows[i] = row(fmt.Sprintf("c%d-%04d@corp.test", n, i), fmt.Sprintf("+49%02d%09d", n%100, i))
+			}
+			if res := createB2BUsers(b, boss, batchID, "REJECT_EVERYTHING", rows...); res.Count != 1000 {
+				b.Fatalf("created %d", res.Count)
+			}
+			n++
+		}
+	})
+}
+
+// adjustWallet on one wallet, one request at a time.
+func BenchmarkAdjustWallet(b *testing.B) {
+	benchServers(b, func(b *testing.B, srv *testServer, admin *client) {
+		id := mustSignIn(b, srv.Client().register(registerInput("w@example.com", "+4960000005"))).User.ID
+		i := 0
+		for b.Loop() {
+			adjust(b, admin, id, "CREDIT", "1.00", fmt.Sprintf("b-%d", i))
+			i++
+		}
+	})
+}
