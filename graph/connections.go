@@ -43,7 +43,9 @@ func batchConnection(p page.Page[*batch.Batch], args page.Args) *model.BatchConn
 
 func approvalConnection(p page.Page[*account.Approval], args page.Args) *model.ApprovalConnection {
 	return &model.ApprovalConnection{PageInfo: pageInfo(p, args), TotalCount: p.Total, Edges: edges(p,
-		func(c string, n *account.Approval) *model.ApprovalEdge { return &model.ApprovalEdge{Cursor: c, Node: n} })}
+		func(c string, n *account.Approval) *model.ApprovalEdge {
+			return &model.ApprovalEdge{Cursor: c, Node: n}
+		})}
 }
 
 func transactionConnection(p page.Page[*wallet.Transaction], args page.Args) *model.WalletTransactionConnection {
