@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -502,5 +503,48 @@ func TestHTTPEndpoints(t *testing.T) {
 	}
 	if resp, body = get("/graphql?query=%7B__typename%7D"); resp.StatusCode != 200 || json.Unmarshal([]byte(body), &q) != nil || q.Data.Typename != "Query" {
 		t.Errorf("GET /graphql query: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestUnreadableRequestsHaveACode(t *testing.T) {
+	env := testEnv(t, "")
+	env["MAX_REQUEST_BYTES"] = "2048"
+	env["PLAYGROUND_ENABLED"], env["INTROSPECTION_ENABLED"] = "false", "false"
+	srv := startServer(t, env)
+	post := func(contentType, body string) gqlResponse {
+		resp, err := http.Post(srv.URL+"/graphql", contentType, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out gqlResponse
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+			t.Fatalf("%s: not JSON: %v", body, err)
+		}
+		out.Status = resp.StatusCode
+		return out
+	}
+	for name, r := range map[string]gqlResponse{
+		"not JSON":        post("application/json", "{nope"),
+		"too large":       post("application/json", `{"query":"{ me { id } }","x":"`+strings.Repeat("a", 4096)+`"}`),
+		"batched request": post("application/json", `[{"query":"{ __typename }"},{"query":"{ __typename }"}]`),
+		"introspection":   post("application/json", `{"query":"{ __schema { types { name } } }"}`),
+	} {
+		if r.Code() != "BAD_REQUEST" {
+			t.Errorf("%s: status %d, code %q, want BAD_REQUEST", name, r.Status, r.Code())
+		}
+	}
+	resp, err := http.Get(srv.URL + "/graphql?query=" + url.QueryEscape(`mutation { logout(input: {refreshToken: "x"}) { ok } }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out gqlResponse
+	json.NewDecoder(resp.Body).Decode(&out)
+	resp.Body.Close()
+	if out.Code() != "BAD_REQUEST" {
+		t.Errorf("mutation over GET: status %d, code %q", resp.StatusCode, out.Code())
+	}
+	if resp, _ := http.Get(srv.URL + "/"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("playground disabled but / answers %d", resp.StatusCode)
 	}
 }

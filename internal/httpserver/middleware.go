@@ -151,3 +151,64 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
 }
+
+// codedErrors gives a BAD_REQUEST extensions.code to the errors gqlgen's
+// transports write themselves for requests they cannot read (a body that is
+// not JSON, too large, a mutation over GET): those never reach the error
+// presenter. Only error responses (status 400 and up) are buffered.
+func codedErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &errorCodeWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		cw.finish()
+	})
+}
+
+type errorCodeWriter struct {
+	http.ResponseWriter
+	status int
+	buf    []byte
+}
+
+func (w *errorCodeWriter) WriteHeader(code int) {
+	w.status = code
+	if code < 400 {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *errorCodeWriter) Write(b []byte) (int, error) {
+	if w.status < 400 {
+		return w.ResponseWriter.Write(b)
+	}
+	w.buf = append(w.buf, b...)
+	return len(b), nil
+}
+
+func (w *errorCodeWriter) finish() {
+	if w.status < 400 {
+		return
+	}
+	var resp struct {
+		Errors []map[string]any `json:"errors"`
+		Data   any              `json:"data"`
+	}
+	if json.Unmarshal(w.buf, &resp) == nil && len(resp.Errors) > 0 {
+		for _, e := range resp.Errors {
+			ext, _ := e["extensions"].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+				e["extensions"] = ext
+			}
+			if _, ok := ext["code"]; !ok {
+				ext["code"] = string(apperr.BadRequest)
+			}
+		}
+		if b, err := json.Marshal(resp); err == nil {
+			w.buf = b
+		}
+	}
+	w.ResponseWriter.Header().Del("Content-Length")
+	w.ResponseWriter.WriteHeader(w.status)
+	w.ResponseWriter.Write(w.buf)
+}

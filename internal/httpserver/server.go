@@ -52,7 +52,7 @@ func NewServer(d Deps) http.Handler {
 		Accounts: d.Accounts, BatchService: d.Batches, Wallets: d.Wallets, Audit: d.Audit,
 		MediaURL: strings.TrimRight(d.Config.PublicURL, "/") + "/media/", Log: d.Log,
 	}
-	gql := graph.WithRequestState(res, graphQLHandler(d, res))
+	gql := codedErrors(graph.WithRequestState(res, graphQLHandler(d, res)))
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("POST /graphql", gql)
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
