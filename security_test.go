@@ -138,6 +138,25 @@ func TestAuditLog(t *testing.T) {
 		createB2BUser(t, boss, batchID, "audstaff@corp.test", "+4954000004")
 		onboard(t, srv, "audstaff@corp.test")
 		anon.Do(requestResetMutation, map[string]any{"e": "audstaff@corp.test"})
+		for _, m := range srv.waitEmails("audstaff@corp.test", 2) {
+			if m.Subject == "Reset your password" {
+				anon.Do(`mutation($t: String!) { resetPassword(input: {token: $t, password: "kiwi-Lagoon-64", passwordConfirm: "kiwi-Lagoon-64"}) { ok } }`,
+					map[string]any{"t": linkToken(t, m, "reset-password")})
+			}
+		}
+		other := mustSignIn(t, srv.Client().login("aud2@example.com", goodPassword))
+		var theirs struct {
+			User struct {
+				Sessions []struct{ ID string } `json:"sessions"`
+			} `json:"user"`
+		}
+		admin.MustData(`query($id: ID!) { user(id: $id) { sessions { id } } }`, map[string]any{"id": other.User.ID}, &theirs)
+		for _, x := range theirs.User.Sessions {
+			admin.Do(revokeSessionMutation, map[string]any{"id": x.ID})
+		}
+		if code := srv.Client().As(*other.AccessToken).meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("revoked session still works: %q", code)
+		}
 		reject := createB2BAdmin(t, admin, "audrej@corp.test", "+4954000005")
 		admin.Do(rejectMutation, map[string]any{"id": reject, "reason": "No contract"})
 		me.Do(logoutMutation, map[string]any{"t": *p.RefreshToken})
@@ -146,7 +165,8 @@ func TestAuditLog(t *testing.T) {
 		admin.MustData(auditQuery, map[string]any{"first": 100}, &all)
 		want := []string{"ACCOUNT_CREATED", "LOGIN_SUCCEEDED", "LOGIN_FAILED", "LOGIN_LOCKED_OUT", "REFRESH_TOKEN_REUSED",
 			"PASSWORD_CHANGED", "PROFILE_UPDATED", "AVATAR_CHANGED", "WALLET_ADJUSTED", "B2B_ADMIN_APPROVED", "B2B_ADMIN_REJECTED",
-			"PASSWORD_SET", "BATCH_CREATED", "BATCH_UPDATED", "PASSWORD_RESET_REQUESTED", "LOGGED_OUT"}
+			"PASSWORD_SET", "BATCH_CREATED", "BATCH_UPDATED", "PASSWORD_RESET_REQUESTED", "PASSWORD_RESET", "SESSION_REVOKED",
+			"LOGGED_OUT"}
 		for _, a := range want {
 			if !slices.Contains(all.actions(), a) {
 				t.Errorf("no %s event in %v", a, all.actions())
@@ -163,6 +183,23 @@ func TestAuditLog(t *testing.T) {
 				t.Errorf("LOGIN_FAILED event = %+v", e.Node)
 			}
 		}
+		// Target and time filters.
+		var about auditResult
+		admin.MustData(auditQuery, map[string]any{"f": map[string]any{"targetId": p.User.ID, "since": "2000-01-01T00:00:00Z"}, "first": 100}, &about)
+		if about.AuditEvents.TotalCount == 0 {
+			t.Error("no events about the first user")
+		}
+		for _, e := range about.AuditEvents.Edges {
+			if e.Node.Target == nil || e.Node.Target.Email != "aud@example.com" {
+				t.Errorf("targetId filter returned an event about %+v", e.Node.Target)
+			}
+		}
+		var none auditResult
+		admin.MustData(auditQuery, map[string]any{"f": map[string]any{"until": "2000-01-01T00:00:00Z"}}, &none)
+		if none.AuditEvents.TotalCount != 0 {
+			t.Errorf("%d events before 2000", none.AuditEvents.TotalCount)
+		}
+
 		// A B2B admin sees only events about the users it created.
 		var own auditResult
 		boss.MustData(auditQuery, map[string]any{"first": 100}, &own)
