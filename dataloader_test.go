@@ -93,10 +93,14 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		}
 		// Newest first: both pages hold B2B users of both batches and a B2B
 		// admin, so they need the same related objects; the second has 63 users.
+		// One query per loader is typical (7 in all). A loader batch can split
+		// in two when the machine is so busy that some resolvers start after
+		// the loader's 5 ms window; that is a query more, not one per row. One
+		// query per row would be 40 and 63 queries more.
 		small, large := queriesFor(40), queriesFor(63)
 		t.Logf("users(first: 40): %d queries; users(first: 63): %d queries", small, large)
-		if large != small || large > 8 {
-			t.Errorf("users(first: 63) ran %d queries and users(first: 40) %d; want the same small number", large, small)
+		if small > 12 || large > 12 {
+			t.Errorf("users(first: 63) ran %d queries and users(first: 40) %d; want at most 12 each, whatever the page size", large, small)
 		}
 	})
 }
