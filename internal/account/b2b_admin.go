@@ -16,7 +16,6 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/enum"
-	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/page"
 )
 
@@ -60,7 +59,6 @@ func (s *Service) CreateB2BAdmin(ctx context.Context, in CreateB2BAdminInput) (*
 	if err != nil {
 		return nil, err
 	}
-	s.committed()
 	s.log.InfoContext(ctx, "B2B admin created", "user_id", u.ID, "actor_id", v.UserID)
 	return u, nil
 }
@@ -176,12 +174,11 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: action, Target: &u.ID, Details: details}); err != nil {
 			return err
 		}
-		return mail.Enqueue(ctx, tx, msg)
+		return s.enqueue(ctx, tx, msg)
 	})
 	if err != nil {
 		return nil, err
 	}
-	s.committed()
 	s.log.InfoContext(ctx, "B2B admin "+strings.ToLower(string(status)), "user_id", userID, "actor_id", v.UserID)
 	return &a, nil
 }

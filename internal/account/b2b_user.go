@@ -48,7 +48,6 @@ func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in Perso
 	if err != nil {
 		return nil, err
 	}
-	s.committed()
 	return u, nil
 }
 
@@ -134,7 +133,6 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		return nil, err
 	}
 	if result.Count > 0 {
-		s.committed()
 		s.log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
 	}
 	return result, nil

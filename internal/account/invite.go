@@ -7,6 +7,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/mail"
 )
 
@@ -58,12 +59,16 @@ func (s *Service) invite(ctx context.Context, tx bun.IDB, users []*User) error {
 			return err
 		}
 	}
-	return mail.Enqueue(ctx, tx, msgs...)
+	return s.enqueue(ctx, tx, msgs...)
 }
 
-// committed runs after a transaction that queued email has committed.
-func (s *Service) committed() {
-	if s.MailSent != nil {
-		s.MailSent()
+// enqueue queues emails in tx and wakes the outbox worker once tx commits.
+func (s *Service) enqueue(ctx context.Context, tx bun.IDB, msgs ...mail.Message) error {
+	if err := mail.Enqueue(ctx, tx, msgs...); err != nil {
+		return err
 	}
+	if s.MailSent != nil {
+		db.AfterCommit(ctx, s.MailSent)
+	}
+	return nil
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
-	"github.com/usergraph/usergraph/internal/mail"
 )
 
 // Why sessions end when a password changes.
@@ -115,7 +114,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if err != nil {
 		return err
 	}
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		tokens, err := s.issueTokens(ctx, tx, PurposePasswordReset, u.ID)
 		if err != nil {
 			return err
@@ -127,12 +126,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordResetRequested, Target: &u.ID}); err != nil {
 			return err
 		}
-		return mail.Enqueue(ctx, tx, msg)
+		return s.enqueue(ctx, tx, msg)
 	})
-	if err == nil {
-		s.committed()
-	}
-	return err
 }
 
 func sleepUntil(ctx context.Context, t time.Time) {
