@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -584,6 +585,77 @@ func TestBulkCreateLimitsAndDuplicates(t *testing.T) {
 		other := approvedB2BAdmin(t, srv, admin, "other@corp2.test", "+4930444444")
 		if nf := createB2BUsers(t, other, batchID, "REJECT_EVERYTHING", row("z@corp2.test", "+4934000000")); !slices.Equal(codes(nf.Errors), []string{"NOT_FOUND@input.batchId"}) {
 			t.Errorf("bulk into another admin's batch: %v", codes(nf.Errors))
+		}
+	})
+}
+
+func TestBatchRules(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "rules@corp.test", "+4944000001")
+		rival := approvedB2BAdmin(t, srv, admin, "rules-rival@corp.test", "+4944000002")
+		batchID := createBatch(t, boss, "Rules", 2).Batch.ID
+		createB2BUser(t, boss, batchID, "r1@corp.test", "+4944000003")
+		createB2BUser(t, boss, batchID, "r2@corp.test", "+4944000004")
+
+		const update = `mutation($in: UpdateBatchInput!) { updateBatch(input: $in) { batch { name maxUsers isActive canAddUsers } errors { field code } } }`
+		type updateResult struct {
+			UpdateBatch batchPayload `json:"updateBatch"`
+		}
+		var r updateResult
+		// Another B2B admin's batch does not exist for it: not readable, not changeable, not fillable.
+		rival.MustData(update, map[string]any{"in": map[string]any{"id": batchID, "name": "Mine"}}, &r)
+		if !slices.Equal(codes(r.UpdateBatch.Errors), []string{"NOT_FOUND@input.id"}) {
+			t.Errorf("rival updateBatch: %v", codes(r.UpdateBatch.Errors))
+		}
+		if nf := createB2BUser(t, rival, batchID, "r9@corp.test", "+4944000009"); !slices.Equal(codes(nf.Errors), []string{"NOT_FOUND@input.batchId"}) {
+			t.Errorf("rival createB2BUser: %v", codes(nf.Errors))
+		}
+		if resp := rival.Do(`query($id: ID!) { batch(id: $id) { id } }`, map[string]any{"id": batchID}); !bytes.Contains(resp.Data, []byte(`"batch":null`)) {
+			t.Errorf("rival batch(id): %s", resp.Data)
+		}
+		// Capacity cannot drop below the active users.
+		boss.MustData(update, map[string]any{"in": map[string]any{"id": batchID, "maxUsers": 1}}, &r)
+		if !slices.Equal(codes(r.UpdateBatch.Errors), []string{"INVALID@input.maxUsers"}) {
+			t.Errorf("maxUsers below the user count: %v", codes(r.UpdateBatch.Errors))
+		}
+		// Deactivated: no users can be added until reactivated.
+		boss.MustData(update, map[string]any{"in": map[string]any{"id": batchID, "isActive": false, "maxUsers": 5}}, &r)
+		if b := r.UpdateBatch.Batch; b == nil || b.IsActive || b.CanAddUsers || b.MaxUsers != 5 || b.Name != "Rules" {
+			t.Fatalf("deactivate = %+v %v", b, codes(r.UpdateBatch.Errors))
+		}
+		if in := createB2BUser(t, boss, batchID, "r3@corp.test", "+4944000005"); !slices.Equal(codes(in.Errors), []string{"BATCH_INACTIVE@input.batchId"}) {
+			t.Errorf("create into an inactive batch: %v", codes(in.Errors))
+		}
+		// Admins change any batch.
+		admin.MustData(update, map[string]any{"in": map[string]any{"id": batchID, "isActive": true}}, &r)
+		if b := r.UpdateBatch.Batch; b == nil || !b.IsActive || !b.CanAddUsers {
+			t.Errorf("admin reactivates = %+v %v", b, codes(r.UpdateBatch.Errors))
+		}
+		if ok := createB2BUser(t, boss, batchID, "r3@corp.test", "+4944000005"); ok.User == nil {
+			t.Errorf("create after reactivation: %v", codes(ok.Errors))
+		}
+		// Batches search and scoping.
+		createBatch(t, boss, "Night Shift", 3)
+		var list struct {
+			Batches struct {
+				TotalCount int `json:"totalCount"`
+				Edges      []struct {
+					Node struct{ Name string } `json:"node"`
+				} `json:"edges"`
+			} `json:"batches"`
+		}
+		boss.MustData(`{ batches(search: "shift") { totalCount edges { node { name } } } }`, nil, &list)
+		if list.Batches.TotalCount != 1 || list.Batches.Edges[0].Node.Name != "Night Shift" {
+			t.Errorf("batches(search) = %+v", list.Batches)
+		}
+		rival.MustData(`{ batches { totalCount } }`, nil, &list)
+		if list.Batches.TotalCount != 0 {
+			t.Errorf("rival sees %d batches", list.Batches.TotalCount)
+		}
+		admin.MustData(`{ batches { totalCount } }`, nil, &list)
+		if list.Batches.TotalCount != 2 {
+			t.Errorf("admin sees %d batches, want 2", list.Batches.TotalCount)
 		}
 	})
 }
