@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
@@ -18,11 +19,50 @@ import (
 // Loaders batch the look-ups of related objects within one request, so a
 // list of N users costs a fixed number of queries, not N per field.
 type Loaders struct {
-	UserByID         *dataloadgen.Loader[uuid.UUID, *account.User]
-	BatchByID        *dataloadgen.Loader[uuid.UUID, *batch.Batch]
-	ApprovalByUserID *dataloadgen.Loader[uuid.UUID, *account.Approval]
-	BatchUserCount   *dataloadgen.Loader[uuid.UUID, int]
-	WalletByUserID   *dataloadgen.Loader[uuid.UUID, *wallet.Wallet]
+	UserByID         *loader[*account.User]
+	BatchByID        *loader[*batch.Batch]
+	ApprovalByUserID *loader[*account.Approval]
+	BatchUserCount   *loader[int]
+	WalletByUserID   *loader[*wallet.Wallet]
+}
+
+// batchWindow is how long a loader collects keys before it fetches them.
+const batchWindow = 5 * time.Millisecond
+
+// loader batches the look-ups made for the items of a list. Outside lists
+// it fetches at once: a single object (me, user(id)) has no siblings to wait
+// for, so it does not pay the batch window.
+type loader[V any] struct {
+	batched *dataloadgen.Loader[uuid.UUID, V]
+	fetch   func(context.Context, []uuid.UUID) (map[uuid.UUID]V, error)
+}
+
+func newLoader[V any](fetch func(context.Context, []uuid.UUID) (map[uuid.UUID]V, error)) *loader[V] {
+	return &loader[V]{batched: dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(batchWindow)), fetch: fetch}
+}
+
+// load returns the value for id; found is false when there is none.
+func (l *loader[V]) load(ctx context.Context, id uuid.UUID) (v V, found bool, err error) {
+	if !inList(ctx) {
+		m, err := l.fetch(ctx, []uuid.UUID{id})
+		v, found = m[id]
+		return v, found, topLevel(err)
+	}
+	v, err = l.batched.Load(ctx, id)
+	if errors.Is(err, dataloadgen.ErrNotFound) {
+		return v, false, nil
+	}
+	return v, err == nil, topLevel(err)
+}
+
+// inList reports whether the field being resolved belongs to an item of a list.
+func inList(ctx context.Context) bool {
+	for fc := graphql.GetFieldContext(ctx); fc != nil; fc = fc.Parent {
+		if fc.Index != nil {
+			return true
+		}
+	}
+	return false
 }
 
 type requestKey struct{}
@@ -50,17 +90,12 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error), id func(
 
 // newLoaders returns fresh loaders for one request.
 func newLoaders(accounts *account.Service, batches *batch.Service, wallets *wallet.Service) *Loaders {
-	wait := dataloadgen.WithWait(5 * time.Millisecond)
 	return &Loaders{
-		UserByID: dataloadgen.NewMappedLoader(byID(accounts.UsersByIDs,
-			func(u *account.User) uuid.UUID { return u.ID }), wait),
-		BatchByID: dataloadgen.NewMappedLoader(byID(batches.ByIDs,
-			func(b *batch.Batch) uuid.UUID { return b.ID }), wait),
-		ApprovalByUserID: dataloadgen.NewMappedLoader(byID(accounts.ApprovalsByUserIDs,
-			func(a *account.Approval) uuid.UUID { return a.UserID }), wait),
-		BatchUserCount: dataloadgen.NewMappedLoader(batches.UserCounts, wait),
-		WalletByUserID: dataloadgen.NewMappedLoader(byID(wallets.ByUserIDs,
-			func(w *wallet.Wallet) uuid.UUID { return w.UserID }), wait),
+		UserByID:         newLoader(byID(accounts.UsersByIDs, func(u *account.User) uuid.UUID { return u.ID })),
+		BatchByID:        newLoader(byID(batches.ByIDs, func(b *batch.Batch) uuid.UUID { return b.ID })),
+		ApprovalByUserID: newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID })),
+		BatchUserCount:   newLoader(batches.UserCounts),
+		WalletByUserID:   newLoader(byID(wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID })),
 	}
 }
 
@@ -85,13 +120,10 @@ func wasSignedIn(ctx context.Context, id uuid.UUID) bool {
 }
 
 // load runs a loader for an optional key: nil key, or a key with no row, is nil.
-func load[T any](ctx context.Context, l *dataloadgen.Loader[uuid.UUID, *T], key *uuid.UUID) (*T, error) {
+func load[T any](ctx context.Context, l *loader[*T], key *uuid.UUID) (*T, error) {
 	if key == nil {
 		return nil, nil
 	}
-	v, err := l.Load(ctx, *key)
-	if errors.Is(err, dataloadgen.ErrNotFound) {
-		return nil, nil
-	}
-	return v, topLevel(err)
+	v, _, err := l.load(ctx, *key)
+	return v, err
 }

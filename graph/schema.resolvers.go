@@ -7,7 +7,6 @@ package graph
 
 import (
 	"context"
-	"errors"
 
 	"github.com/google/uuid"
 	"github.com/usergraph/usergraph/graph/model"
@@ -18,7 +17,6 @@ import (
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/page"
 	"github.com/usergraph/usergraph/internal/wallet"
-	"github.com/vikstrous/dataloadgen"
 )
 
 // User is the resolver for the user field.
@@ -43,11 +41,8 @@ func (r *auditEventResolver) Target(ctx context.Context, obj *audit.Event) (*acc
 
 // UserCount is the resolver for the userCount field.
 func (r *batchResolver) UserCount(ctx context.Context, obj *batch.Batch) (int, error) {
-	n, err := loaders(ctx).BatchUserCount.Load(ctx, obj.ID)
-	if errors.Is(err, dataloadgen.ErrNotFound) {
-		return 0, nil
-	}
-	return n, topLevel(err)
+	n, _, err := loaders(ctx).BatchUserCount.load(ctx, obj.ID) // no row: 0 users
+	return n, err
 }
 
 // CanAddUsers is the resolver for the canAddUsers field.
