@@ -1868,7 +1868,7 @@ type User {
   profile: Profile! @private
   "The user's coins."
   wallet: Wallet @private
-  "The user's live sessions (signed-in devices), newest first. Readable by the user and admins."
+  "The user's live sessions (signed-in devices), newest first."
   sessions: [Session!]! @private
 }
 

@@ -421,7 +421,7 @@ func (r *userResolver) Wallet(ctx context.Context, obj *account.User) (*wallet.W
 
 // Sessions is the resolver for the sessions field.
 func (r *userResolver) Sessions(ctx context.Context, obj *account.User) ([]*account.Session, error) {
-	sessions, err := r.Accounts.Sessions(ctx, obj.ID)
+	sessions, err := r.Accounts.Sessions(ctx, obj)
 	return sessions, topLevel(err)
 }
 

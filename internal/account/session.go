@@ -144,19 +144,19 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// Sessions lists userID's live sessions (not ended, not expired), newest
-// first. A user sees its own; an admin anyone's.
-func (s *Service) Sessions(ctx context.Context, userID uuid.UUID) ([]*Session, error) {
+// Sessions lists u's live sessions (not ended, not expired), newest first,
+// to those who may see u's private fields (CanSee): u, its creator, admins.
+func (s *Service) Sessions(ctx context.Context, u *User) ([]*Session, error) {
 	v, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if v.UserID != userID && !v.IsAdmin() {
+	if !CanSee(v, u) {
 		return nil, apperr.ErrForbidden
 	}
 	var out []*Session
 	err = s.db.NewSelect().Model(&out).
-		Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, s.now()).
+		Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", u.ID, s.now()).
 		Order("created_at DESC", "id DESC").Scan(ctx)
 	return out, err
 }
