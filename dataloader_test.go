@@ -48,8 +48,16 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer a.db.Close()
-		go a.outbox.Run(ctx)
+		workerDone := make(chan struct{})
+		go func() {
+			defer close(workerDone)
+			a.outbox.Run(ctx)
+		}()
+		defer func() { // stop the worker before closing the database it uses
+			cancel()
+			<-workerDone
+			a.db.Close()
+		}()
 		if _, err := a.accounts.EnsureBootstrapAdmin(ctx, bootstrapInput(cfg)); err != nil {
 			t.Fatal(err)
 		}

@@ -89,6 +89,15 @@ func (l List) Error() string {
 	return strings.Join(msgs, "; ")
 }
 
+// Unwrap lets errors.As find the coded errors inside l.
+func (l List) Unwrap() []error {
+	out := make([]error, len(l))
+	for i, e := range l {
+		out[i] = e
+	}
+	return out
+}
+
 // Err returns l as an error, or nil when it is empty.
 func (l List) Err() error {
 	if len(l) == 0 {
