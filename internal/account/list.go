@@ -89,21 +89,11 @@ func quoteTime(q *bun.SelectQuery, t time.Time) string {
 }
 
 func applyFilter(q *bun.SelectQuery, f UserFilter) *bun.SelectQuery {
-	if f.Role != nil {
-		q = q.Where("u.role = ?", *f.Role)
-	}
-	if f.IsActive != nil {
-		q = q.Where("u.is_active = ?", *f.IsActive)
-	}
-	if f.IsApproved != nil {
-		q = q.Where("u.is_approved = ?", *f.IsApproved)
-	}
-	if f.BatchID != nil {
-		q = q.Where("u.batch_id = ?", *f.BatchID)
-	}
-	if f.CreatedByID != nil {
-		q = q.Where("u.created_by_id = ?", *f.CreatedByID)
-	}
+	q = db.WhereSet(q, "u.role = ?", f.Role)
+	q = db.WhereSet(q, "u.is_active = ?", f.IsActive)
+	q = db.WhereSet(q, "u.is_approved = ?", f.IsApproved)
+	q = db.WhereSet(q, "u.batch_id = ?", f.BatchID)
+	q = db.WhereSet(q, "u.created_by_id = ?", f.CreatedByID)
 	if f.Search != nil {
 		for _, word := range strings.Fields(strings.ToLower(*f.Search)) {
 			like := "%" + db.EscapeLike(word) + "%"

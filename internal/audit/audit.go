@@ -162,21 +162,11 @@ func (l *Log) List(ctx context.Context, f Filter, args page.Args) (page.Page[*Ev
 	default:
 		return page.Page[*Event]{}, apperr.ErrForbidden
 	}
-	if f.Action != nil {
-		q = q.Where("e.action = ?", *f.Action)
-	}
-	if f.ActorID != nil {
-		q = q.Where("e.actor_id = ?", *f.ActorID)
-	}
-	if f.TargetID != nil {
-		q = q.Where("e.target_id = ?", *f.TargetID)
-	}
-	if f.Since != nil {
-		q = q.Where("e.at >= ?", f.Since.UTC())
-	}
-	if f.Until != nil {
-		q = q.Where("e.at < ?", f.Until.UTC())
-	}
+	q = db.WhereSet(q, "e.action = ?", f.Action)
+	q = db.WhereSet(q, "e.actor_id = ?", f.ActorID)
+	q = db.WhereSet(q, "e.target_id = ?", f.TargetID)
+	q = db.WhereSet(q, "e.at >= ?", f.Since) // times are written in UTC, like every stored time
+	q = db.WhereSet(q, "e.at < ?", f.Until)
 	return page.Load(ctx, q, page.Key{Expr: "e.at", Time: true, Desc: true}, args,
 		func(e *Event) (any, uuid.UUID) { return e.At, e.ID })
 }

@@ -118,6 +118,14 @@ func ForUpdate(q *bun.SelectQuery) *bun.SelectQuery {
 	return q
 }
 
+// WhereSet adds the condition cond with *v when v is set: an optional filter.
+func WhereSet[T any](q *bun.SelectQuery, cond string, v *T) *bun.SelectQuery {
+	if v == nil {
+		return q
+	}
+	return q.Where(cond, *v)
+}
+
 // EscapeLike escapes LIKE wildcards in s (use with ESCAPE '\\').
 func EscapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(s)
