@@ -1,7 +1,19 @@
 package main
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"math/big"
+	"os"
+	"path/filepath"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
 	"github.com/usergraph/usergraph/internal/testdb"
@@ -165,28 +178,52 @@ func TestOutboxResumesAfterRestart(t *testing.T) {
 	})
 }
 
-// fakeSMTP accepts messages and keeps them.
+// fakeSMTP accepts messages and keeps them, with how they arrived.
 type fakeSMTP struct {
 	mu   sync.Mutex
 	msgs []smtpMessage
+	// password, when set, is required (AUTH PLAIN as "mailer").
+	password string
 }
 
 type smtpMessage struct {
-	From string
-	To   []string
-	Data string
+	From     string
+	To       []string
+	Data     string
+	TLS      bool   // sent after STARTTLS
+	AuthUser string // who authenticated, if anyone
 }
 
 type smtpSession struct {
-	srv *fakeSMTP
-	msg smtpMessage
+	srv  *fakeSMTP
+	conn *smtp.Conn
+	user string
+	msg  smtpMessage
 }
 
-func (f *fakeSMTP) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{srv: f}, nil }
+func (f *fakeSMTP) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	return &smtpSession{srv: f, conn: c}, nil
+}
+
+func (s *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+
+func (s *smtpSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, username, password string) error {
+		if username != "mailer" || password != s.srv.password {
+			return errors.New("bad credentials")
+		}
+		s.user = username
+		return nil
+	}), nil
+}
 func (s *smtpSession) Reset()                                   { s.msg = smtpMessage{} }
 func (s *smtpSession) Logout() error                            { return nil }
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
-	s.msg.From = from
+	if s.srv.password != "" && s.user == "" {
+		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
+	}
+	_, isTLS := s.conn.TLSConnectionState()
+	s.msg.From, s.msg.TLS, s.msg.AuthUser = from, isTLS, s.user
 	return nil
 }
 func (s *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
@@ -202,10 +239,14 @@ func (s *smtpSession) Data(r io.Reader) error {
 	return err
 }
 
-func TestSMTPDriver(t *testing.T) {
-	fake := &fakeSMTP{}
+// startFakeSMTP serves fake on a free port, offering STARTTLS with cert
+// when given, and returns the port.
+func startFakeSMTP(t *testing.T, fake *fakeSMTP, cert *tls.Certificate) string {
 	server := smtp.NewServer(fake)
 	server.Domain = "localhost"
+	if cert != nil {
+		server.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -213,7 +254,92 @@ func TestSMTPDriver(t *testing.T) {
 	go server.Serve(ln)
 	t.Cleanup(func() { server.Close() })
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
 
+// testCA makes a CA and a certificate it signs for 127.0.0.1; it returns the
+// server certificate and the path of the CA's PEM file.
+func testCA(t *testing.T) (tls.Certificate, string) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "usergraph test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	srvKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	srvTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, ca, &srvKey.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600)
+	return tls.Certificate{Certificate: [][]byte{srvDER}, PrivateKey: srvKey}, path
+}
+
+// The default SMTP policy: STARTTLS required, certificate verified (here
+// against SMTP_CA_FILE), then AUTH; the message arrives as MIME with both parts.
+func TestSMTPDriverWithSTARTTLSAndAuth(t *testing.T) {
+	cert, caFile := testCA(t)
+	fake := &fakeSMTP{password: "relay-secret"}
+	port := startFakeSMTP(t, fake, &cert)
+	_, admin := b2bServer(t, "", map[string]string{
+		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_CA_FILE": caFile,
+		"SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "relay-secret", "MAIL_FROM": "accounts@acme.test", "MAIL_POLL_INTERVAL": "20ms",
+	})
+	createB2BAdmin(t, admin, "tls@corp.test", "+4939000004")
+	m := fake.wait(t)
+	if !m.TLS || m.AuthUser != "mailer" || m.To[0] != "tls@corp.test" || !strings.Contains(m.Data, "Subject: Set up your password") {
+		t.Errorf("message: TLS %v, auth %q, to %v", m.TLS, m.AuthUser, m.To)
+	}
+}
+
+// Mandatory STARTTLS refuses a server that does not offer it: nothing is
+// sent in the clear, and the email stays in the outbox for a retry.
+func TestSMTPDriverRefusesPlaintextByDefault(t *testing.T) {
+	fake := &fakeSMTP{}
+	port := startFakeSMTP(t, fake, nil)
+	srv, admin := b2bServer(t, "", map[string]string{
+		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms",
+	})
+	createB2BAdmin(t, admin, "plain@corp.test", "+4939000005")
+	deadline := time.Now().Add(10 * time.Second)
+	var attempts int
+	for time.Now().Before(deadline) && attempts == 0 {
+		time.Sleep(20 * time.Millisecond)
+		_ = srv.DB().NewRaw("SELECT attempts FROM mail_outbox WHERE recipient = ?", "plain@corp.test").Scan(context.Background(), &attempts)
+	}
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if attempts == 0 || len(fake.msgs) != 0 {
+		t.Errorf("attempts %d, messages received in the clear %d; want a failed attempt and none", attempts, len(fake.msgs))
+	}
+}
+
+func (f *fakeSMTP) wait(t *testing.T) smtpMessage {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		f.mu.Lock()
+		if len(f.msgs) > 0 {
+			defer f.mu.Unlock()
+			return f.msgs[0]
+		}
+		f.mu.Unlock()
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("the SMTP server received no message")
+	return smtpMessage{}
+}
+
+func TestSMTPDriver(t *testing.T) {
+	fake := &fakeSMTP{}
+	port := startFakeSMTP(t, fake, nil)
 	_, admin := b2bServer(t, "", map[string]string{
 		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_TLS": "opportunistic",
 		"MAIL_FROM": "accounts@acme.test", "MAIL_POLL_INTERVAL": "20ms",

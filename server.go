@@ -7,6 +7,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	_ "embed"
 	"errors"
 	"flag"
@@ -203,9 +204,20 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 func mailDriver(cfg config.Config) (mail.Driver, error) {
 	switch cfg.MailDriver {
 	case "smtp":
-		return mail.NewSMTPDriver(mail.SMTPConfig{
+		c := mail.SMTPConfig{
 			Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS,
-		})
+		}
+		if cfg.SMTPCAFile != "" {
+			pem, err := os.ReadFile(cfg.SMTPCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("SMTP_CA_FILE: %w", err)
+			}
+			c.RootCAs = x509.NewCertPool()
+			if !c.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("SMTP_CA_FILE %s holds no PEM certificate", cfg.SMTPCAFile)
+			}
+		}
+		return mail.NewSMTPDriver(c)
 	case "resend":
 		return mail.NewResendDriver(cfg.ResendAPIKey, cfg.ResendAPIURL)
 	}

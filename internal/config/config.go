@@ -63,6 +63,7 @@ type Config struct {
 	SMTPUsername     string        `env:"SMTP_USERNAME"`
 	SMTPPassword     string        `env:"SMTP_PASSWORD"`
 	SMTPTLS          string        `env:"SMTP_TLS" envDefault:"mandatory" validate:"oneof=mandatory opportunistic none"`
+	SMTPCAFile       string        `env:"SMTP_CA_FILE" validate:"omitempty,file"`
 	ResendAPIKey     string        `env:"RESEND_API_KEY" validate:"required_if=MailDriver resend"`
 	ResendAPIURL     string        `env:"RESEND_API_URL" validate:"omitempty,http_url"`
 
@@ -213,6 +214,8 @@ func explain(fe validator.FieldError) string {
 		return "must be at most " + fe.Param()
 	case "email":
 		return "must be an email address"
+	case "file":
+		return "must name a readable file"
 	case "url", "http_url":
 		return "must be an absolute URL"
 	}

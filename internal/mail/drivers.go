@@ -2,6 +2,8 @@ package mail
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -74,6 +76,9 @@ type SMTPConfig struct {
 	Port                     int
 	// TLS is "mandatory" (STARTTLS required), "opportunistic" or "none".
 	TLS string
+	// RootCAs, when set, are the CAs trusted for the server's certificate
+	// instead of the system's.
+	RootCAs *x509.CertPool
 }
 
 // SMTPDriver sends through an SMTP server with STARTTLS.
@@ -85,6 +90,9 @@ func NewSMTPDriver(c SMTPConfig) (*SMTPDriver, error) {
 		"mandatory": gomail.TLSMandatory, "opportunistic": gomail.TLSOpportunistic, "none": gomail.NoTLS,
 	}[c.TLS]
 	opts := []gomail.Option{gomail.WithPort(c.Port), gomail.WithTLSPolicy(policy), gomail.WithTimeout(30 * time.Second)}
+	if c.RootCAs != nil {
+		opts = append(opts, gomail.WithTLSConfig(&tls.Config{ServerName: c.Host, RootCAs: c.RootCAs, MinVersion: tls.VersionTLS12}))
+	}
 	if c.Username != "" {
 		opts = append(opts, gomail.WithSMTPAuth(gomail.SMTPAuthAutoDiscover),
 			gomail.WithUsername(c.Username), gomail.WithPassword(c.Password))
