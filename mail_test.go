@@ -11,13 +11,13 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
-	"math/big"
-	"os"
-	"path/filepath"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -216,8 +216,8 @@ func (s *smtpSession) Auth(string) (sasl.Server, error) {
 		return nil
 	}), nil
 }
-func (s *smtpSession) Reset()                                   { s.msg = smtpMessage{} }
-func (s *smtpSession) Logout() error                            { return nil }
+func (s *smtpSession) Reset()        { s.msg = smtpMessage{} }
+func (s *smtpSession) Logout() error { return nil }
 func (s *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if s.srv.password != "" && s.user == "" {
 		return &smtp.SMTPError{Code: 530, Message: "authentication required"}
