@@ -117,6 +117,22 @@ func TestUsersFiltersOrderAndPages(t *testing.T) {
 	})
 }
 
+// Search folds letter case beyond ASCII on both databases.
+func TestUserSearchIsUnicodeAware(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		mustSignIn(t, srv.Client().register(map[string]any{"email": "elise@example.com", "mobile": "+4945000001",
+			"firstName": "Élise", "lastName": "Ünal", "password": goodPassword, "passwordConfirm": goodPassword}))
+		for _, q := range []string{"élise", "ÉLISE ünal", "ÜNAL"} {
+			var r usersResult
+			admin.MustData(usersQuery, map[string]any{"f": map[string]any{"search": q}}, &r)
+			if !slices.Equal(r.emails(), []string{"elise@example.com"}) {
+				t.Errorf("search %q: %v", q, r.emails())
+			}
+		}
+	})
+}
+
 func slug(name string) string {
 	out := []rune{}
 	for _, r := range name {

@@ -5,12 +5,14 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -42,6 +44,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) 
 		if err := os.MkdirAll(filepath.Dir(sqlitePath), 0o700); err != nil {
 			return nil, err
 		}
+		unicodeLower.Do(registerUnicodeLower)
 		sqldb, err := sql.Open("sqlite", SQLiteDSN(sqlitePath))
 		if err != nil {
 			return nil, fmt.Errorf("open sqlite: %w", err)
@@ -59,6 +62,24 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) 
 		return nil, fmt.Errorf("database unreachable: %s", redact(err, databaseURL))
 	}
 	return db, nil
+}
+
+var unicodeLower sync.Once
+
+// registerUnicodeLower replaces SQLite's lower(), which folds ASCII letters
+// only, with Go's Unicode lower-casing, so that a search for "élise" finds
+// "Élise" as it does on PostgreSQL. It applies to connections opened after it.
+func registerUnicodeLower() {
+	sqlite.MustRegisterDeterministicScalarFunction("lower", 1,
+		func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+			switch v := args[0].(type) {
+			case string:
+				return strings.ToLower(v), nil
+			case []byte:
+				return strings.ToLower(string(v)), nil
+			}
+			return args[0], nil
+		})
 }
 
 // SQLiteDSN is the modernc DSN for the file at path. Without a "file:" prefix
