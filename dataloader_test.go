@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,47 +30,61 @@ func (c *queryCounter) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	}
 }
 
+// countingServer runs usergraph in-process (the same handler as serve)
+// with a hook that counts the SQL statements it runs.
+func countingServer(t *testing.T, dbURL string) (*testServer, *client, *queryCounter) {
+	env := testEnv(t, dbURL)
+	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
+	cfg, err := config.Load(func(k string) string { return env[k] }, env["ENV_FILE"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := newApp(ctx, cfg, log, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		a.outbox.Run(ctx)
+	}()
+	hs := httptest.NewServer(httpserver.NewServer(httpserver.Deps{
+		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches, Wallets: a.wallets,
+		Audit: a.audit, Media: a.media, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
+	}))
+	t.Cleanup(func() { // stop the worker before closing the database it uses
+		hs.Close()
+		cancel()
+		<-workerDone
+		a.db.Close()
+	})
+	if _, err := a.accounts.EnsureBootstrapAdmin(ctx, bootstrapInput(cfg)); err != nil {
+		t.Fatal(err)
+	}
+	counter := &queryCounter{}
+	a.db.AddQueryHook(counter)
+	srv := &testServer{t: t, URL: hs.URL, dataDir: cfg.DataDir, env: env}
+	admin := srv.Client().As(*mustSignIn(t, srv.Client().login(adminEmail, goodPassword)).AccessToken)
+	return srv, admin, counter
+}
+
+// queriesFor runs q as c and returns how many SQL statements it took.
+func queriesFor(t *testing.T, c *client, counter *queryCounter, q string, vars map[string]any, dst any) int64 {
+	t.Helper()
+	counter.n.Store(0)
+	c.MustData(q, vars, dst)
+	return counter.n.Load()
+}
+
 // A list of users with their related objects costs a fixed number of SQL
 // queries, whatever the page size: related rows load in batches. (The issue
 // names users(first: 50); the test compares 40 and 63 users so that both
 // pages contain every kind of related object.)
 func TestUsersListHasNoNPlusOne(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
-		env := testEnv(t, dbURL)
-		env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
-		cfg, err := config.Load(func(k string) string { return env[k] }, env["ENV_FILE"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		log := slog.New(slog.NewTextHandler(io.Discard, nil))
-		a, err := newApp(ctx, cfg, log, log)
-		if err != nil {
-			t.Fatal(err)
-		}
-		workerDone := make(chan struct{})
-		go func() {
-			defer close(workerDone)
-			a.outbox.Run(ctx)
-		}()
-		defer func() { // stop the worker before closing the database it uses
-			cancel()
-			<-workerDone
-			a.db.Close()
-		}()
-		if _, err := a.accounts.EnsureBootstrapAdmin(ctx, bootstrapInput(cfg)); err != nil {
-			t.Fatal(err)
-		}
-		counter := &queryCounter{}
-		a.db.AddQueryHook(counter)
-		hs := httptest.NewServer(httpserver.NewServer(httpserver.Deps{
-			Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches, Wallets: a.wallets,
-			Audit: a.audit, Media: a.media, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
-		}))
-		defer hs.Close()
-		srv := &testServer{t: t, URL: hs.URL, dataDir: cfg.DataDir, env: env}
-		admin := srv.Client().As(*mustSignIn(t, srv.Client().login(adminEmail, goodPassword)).AccessToken)
+		srv, admin, counter := countingServer(t, dbURL)
 
 		// Two B2B admins with a batch each, 30 users per batch.
 		for i := range 2 {
@@ -86,18 +101,17 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		const q = `query($n: Int) { users(first: $n) { totalCount edges { node {
 			id email createdBy { id email } batch { id name userCount canAddUsers createdBy { email } } approval { status decidedBy { email } }
 		} } } }`
-		queriesFor := func(n int) int64 {
+		count := func(n int) int64 {
 			var d struct {
 				Users struct {
 					Edges []any `json:"edges"`
 				} `json:"users"`
 			}
-			counter.n.Store(0)
-			admin.MustData(q, map[string]any{"n": n}, &d)
+			queries := queriesFor(t, admin, counter, q, map[string]any{"n": n}, &d)
 			if len(d.Users.Edges) != n {
 				t.Fatalf("got %d users, want %d", len(d.Users.Edges), n)
 			}
-			return counter.n.Load()
+			return queries
 		}
 		// Newest first: both pages hold B2B users of both batches and a B2B
 		// admin, so they need the same related objects; the second has 63 users.
@@ -105,10 +119,106 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		// in two when the machine is so busy that some resolvers start after
 		// the loader's 5 ms window; that is a query more, not one per row. One
 		// query per row would be 40 and 63 queries more.
-		small, large := queriesFor(40), queriesFor(63)
+		small, large := count(40), count(63)
 		t.Logf("users(first: 40): %d queries; users(first: 63): %d queries", small, large)
 		if small > 12 || large > 12 {
 			t.Errorf("users(first: 63) ran %d queries and users(first: 40) %d; want at most 12 each, whatever the page size", large, small)
+		}
+	})
+}
+
+// Batches with the first page of their users: a fixed number of queries
+// whatever the number of batches, and the same users as each batch's own list.
+func TestBatchesWithUsersHaveNoNPlusOne(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin, counter := countingServer(t, dbURL)
+		boss := approvedB2BAdmin(t, srv, admin, "bn@corp.test", "+4946000001")
+		for i := range 8 {
+			batchID := createBatch(t, boss, fmt.Sprintf("B%d", i), 50).Batch.ID
+			rows := make([]map[string]any, i) // batch i has i users
+			for j := range rows {
+				rows[j] = row(fmt.Sprintf("b%d-%d@corp.test", i, j), fmt.Sprintf("+49461%02d%04d", i, j))
+			}
+			if len(rows) > 0 {
+				createB2BUsers(t, boss, batchID, "REJECT_EVERYTHING", rows...)
+			}
+		}
+		const q = `query($n: Int) { batches(first: $n) { edges { node { id name userCount
+			users(first: 3) { totalCount pageInfo { hasNextPage endCursor } edges { node { email } } } } } } }`
+		type result struct {
+			Batches struct {
+				Edges []struct {
+					Node struct {
+						ID        string `json:"id"`
+						Name      string `json:"name"`
+						UserCount int    `json:"userCount"`
+						Users     struct {
+							TotalCount int `json:"totalCount"`
+							PageInfo   struct {
+								HasNextPage bool    `json:"hasNextPage"`
+								EndCursor   *string `json:"endCursor"`
+							} `json:"pageInfo"`
+							Edges []struct {
+								Node struct{ Email string } `json:"node"`
+							} `json:"edges"`
+						} `json:"users"`
+					} `json:"node"`
+				} `json:"edges"`
+			} `json:"batches"`
+		}
+		var few, all result
+		small := queriesFor(t, boss, counter, q, map[string]any{"n": 2}, &few)
+		large := queriesFor(t, boss, counter, q, map[string]any{"n": 8}, &all)
+		t.Logf("batches(first: 2): %d queries; batches(first: 8): %d queries", small, large)
+		if large > small+2 || large > 10 {
+			t.Errorf("8 batches with users took %d queries, 2 batches %d: want a fixed number", large, small)
+		}
+		for _, e := range all.Batches.Edges {
+			b := e.Node
+			var own struct {
+				Batch struct {
+					Users struct {
+						Edges []struct {
+							Node struct{ Email string } `json:"node"`
+						} `json:"edges"`
+					} `json:"users"`
+				} `json:"batch"`
+			}
+			// The batch's own list, as one batch with a larger page.
+			boss.MustData(`query($id: ID!) { batch(id: $id) { users(first: 100) { edges { node { email } } } } }`, map[string]any{"id": b.ID}, &own)
+			var want []string
+			for _, u := range own.Batch.Users.Edges {
+				want = append(want, u.Node.Email)
+			}
+			var got []string
+			for _, u := range b.Users.Edges {
+				got = append(got, u.Node.Email)
+			}
+			n := b.UserCount
+			if b.Users.TotalCount != n || len(got) != min(n, 3) || b.Users.PageInfo.HasNextPage != (n > 3) || !slices.Equal(got, want[:len(got)]) {
+				t.Errorf("batch %s: %d users, page %v (total %d, next %v), want the first of %v",
+					b.Name, n, got, b.Users.TotalCount, b.Users.PageInfo.HasNextPage, want)
+			}
+			if n > 3 { // the next page continues where the batched one ended
+				var next struct {
+					Batch struct {
+						Users struct {
+							Edges []struct {
+								Node struct{ Email string } `json:"node"`
+							} `json:"edges"`
+						} `json:"users"`
+					} `json:"batch"`
+				}
+				boss.MustData(`query($id: ID!, $after: String) { batch(id: $id) { users(first: 100, after: $after) { edges { node { email } } } } }`,
+					map[string]any{"id": b.ID, "after": *b.Users.PageInfo.EndCursor}, &next)
+				var rest []string
+				for _, u := range next.Batch.Users.Edges {
+					rest = append(rest, u.Node.Email)
+				}
+				if !slices.Equal(append(got, rest...), want) {
+					t.Errorf("batch %s: first page %v + next %v, want %v", b.Name, got, rest, want)
+				}
+			}
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/page"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
@@ -24,6 +25,22 @@ type Loaders struct {
 	ApprovalByUserID *loader[*account.Approval]
 	BatchUserCount   *loader[int]
 	WalletByUserID   *loader[*wallet.Wallet]
+
+	accounts   *account.Service
+	mu         sync.Mutex
+	batchUsers map[int]*loader[page.Page[*account.User]] // by page size
+}
+
+// BatchUsers loads the first page (of size first) of batches' users.
+func (l *Loaders) BatchUsers(first int) *loader[page.Page[*account.User]] {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.batchUsers[first] == nil {
+		l.batchUsers[first] = newLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]page.Page[*account.User], error) {
+			return l.accounts.FirstBatchUserPages(ctx, ids, first)
+		})
+	}
+	return l.batchUsers[first]
 }
 
 // batchWindow is how long a loader collects keys before it fetches them.
@@ -96,6 +113,8 @@ func newLoaders(accounts *account.Service, batches *batch.Service, wallets *wall
 		ApprovalByUserID: newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID })),
 		BatchUserCount:   newLoader(batches.UserCounts),
 		WalletByUserID:   newLoader(byID(wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID })),
+		accounts:         accounts,
+		batchUsers:       map[int]*loader[page.Page[*account.User]]{},
 	}
 }
 

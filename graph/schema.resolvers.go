@@ -59,6 +59,18 @@ func (r *batchResolver) CreatedBy(ctx context.Context, obj *batch.Batch) (*accou
 // Users is the resolver for the users field.
 func (r *batchResolver) Users(ctx context.Context, obj *batch.Batch, first *int, after *string) (*model.UserConnection, error) {
 	args := page.Args{First: first, After: after}
+	if after == nil || *after == "" {
+		// First pages load together for every batch of a list.
+		limit, err := args.Limit()
+		if err != nil {
+			return nil, err
+		}
+		p, _, err := loaders(ctx).BatchUsers(limit).load(ctx, obj.ID)
+		if err != nil {
+			return nil, err
+		}
+		return userConnection(p, args), nil
+	}
 	p, err := r.Accounts.BatchUsers(ctx, obj.ID, args)
 	if err != nil {
 		return nil, topLevel(err)

@@ -137,3 +137,41 @@ func (s *Service) BatchUsers(ctx context.Context, batchID uuid.UUID, args page.A
 }
 
 func byDateJoined(u *User) (any, uuid.UUID) { return u.DateJoined, u.ID }
+
+// FirstBatchUserPages loads the first page of users of several batches at
+// once (for data loaders): two queries whatever the number of batches, one
+// for the counts and one that numbers each batch's users in page order.
+func (s *Service) FirstBatchUserPages(ctx context.Context, batchIDs []uuid.UUID, first int) (map[uuid.UUID]page.Page[*User], error) {
+	var counts []struct {
+		BatchID uuid.UUID `bun:"batch_id,type:uuid"`
+		N       int       `bun:"n"`
+	}
+	err := s.db.NewSelect().TableExpr("users").ColumnExpr("batch_id, count(*) AS n").
+		Where("batch_id IN (?)", bun.List(batchIDs)).GroupExpr("batch_id").Scan(ctx, &counts)
+	if err != nil {
+		return nil, err
+	}
+	numbered := s.db.NewSelect().TableExpr("users").
+		ColumnExpr("id, row_number() OVER (PARTITION BY batch_id ORDER BY date_joined DESC, id DESC) AS rn").
+		Where("batch_id IN (?)", bun.List(batchIDs))
+	var users []*User
+	err = s.db.NewSelect().Model(&users).Join("JOIN (?) AS r ON r.id = u.id", numbered).
+		Where("r.rn <= ?", first+1).Order("r.rn").Scan(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rows := map[uuid.UUID][]*User{}
+	for _, u := range users {
+		rows[*u.BatchID] = append(rows[*u.BatchID], u)
+	}
+	out := make(map[uuid.UUID]page.Page[*User], len(batchIDs))
+	for _, id := range batchIDs {
+		out[id] = page.FromRows(rows[id], first, 0, byDateJoined)
+	}
+	for _, c := range counts {
+		p := out[c.BatchID]
+		p.Total = c.N
+		out[c.BatchID] = p
+	}
+	return out, nil
+}

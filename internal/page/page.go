@@ -76,12 +76,9 @@ type Position[T any] func(T) (any, uuid.UUID)
 // Load runs q (already filtered) as a page: it counts all matching rows,
 // then loads up to First rows after the cursor in key order.
 func Load[T any](ctx context.Context, q *bun.SelectQuery, key Key, args Args, pos Position[T]) (Page[T], error) {
-	limit := DefaultFirst
-	if args.First != nil {
-		limit = *args.First
-	}
-	if limit < 0 || limit > MaxFirst {
-		return Page[T]{}, apperr.New(apperr.BadRequest, fmt.Sprintf("first must be between 0 and %d.", MaxFirst))
+	limit, err := args.Limit()
+	if err != nil {
+		return Page[T]{}, err
 	}
 	total, err := q.Clone().Count(ctx)
 	if err != nil {
@@ -119,13 +116,31 @@ func Load[T any](ctx context.Context, q *bun.SelectQuery, key Key, args Args, po
 			return Page[T]{}, err
 		}
 	}
-	hasNext := len(items) > limit
-	if hasNext {
-		items = items[:limit]
+	return FromRows(items, limit, int(total), pos), nil
+}
+
+// Limit is the page size First asks for: DefaultFirst when unset.
+func (a Args) Limit() (int, error) {
+	limit := DefaultFirst
+	if a.First != nil {
+		limit = *a.First
 	}
-	cursors := make([]string, len(items))
-	for i, it := range items {
+	if limit < 0 || limit > MaxFirst {
+		return 0, apperr.New(apperr.BadRequest, fmt.Sprintf("first must be between 0 and %d.", MaxFirst))
+	}
+	return limit, nil
+}
+
+// FromRows makes a page of limit items from rows fetched in order, one more
+// than limit when a next page exists; total counts all matching rows.
+func FromRows[T any](rows []T, limit, total int, pos Position[T]) Page[T] {
+	hasNext := len(rows) > limit
+	if hasNext {
+		rows = rows[:limit]
+	}
+	cursors := make([]string, len(rows))
+	for i, it := range rows {
 		cursors[i] = Cursor(pos(it))
 	}
-	return Page[T]{Items: items, Cursors: cursors, HasNext: hasNext, Total: int(total)}, nil
+	return Page[T]{Items: rows, Cursors: cursors, HasNext: hasNext, Total: total}
 }
