@@ -158,9 +158,7 @@ func TestBatchesWithUsersHaveNoNPlusOne(t *testing.T) {
 								HasNextPage bool    `json:"hasNextPage"`
 								EndCursor   *string `json:"endCursor"`
 							} `json:"pageInfo"`
-							Edges []struct {
-								Node struct{ Email string } `json:"node"`
-							} `json:"edges"`
+							emailEdges
 						} `json:"users"`
 					} `json:"node"`
 				} `json:"edges"`
@@ -175,50 +173,42 @@ func TestBatchesWithUsersHaveNoNPlusOne(t *testing.T) {
 		}
 		for _, e := range all.Batches.Edges {
 			b := e.Node
-			var own struct {
+			const batchUsers = `query($id: ID!, $after: String) { batch(id: $id) { users(first: 100, after: $after) { edges { node { email } } } } }`
+			var own, next struct {
 				Batch struct {
-					Users struct {
-						Edges []struct {
-							Node struct{ Email string } `json:"node"`
-						} `json:"edges"`
-					} `json:"users"`
+					Users emailEdges `json:"users"`
 				} `json:"batch"`
 			}
 			// The batch's own list, as one batch with a larger page.
-			boss.MustData(`query($id: ID!) { batch(id: $id) { users(first: 100) { edges { node { email } } } } }`, map[string]any{"id": b.ID}, &own)
-			var want []string
-			for _, u := range own.Batch.Users.Edges {
-				want = append(want, u.Node.Email)
-			}
-			var got []string
-			for _, u := range b.Users.Edges {
-				got = append(got, u.Node.Email)
-			}
+			boss.MustData(batchUsers, map[string]any{"id": b.ID}, &own)
+			want, got := own.Batch.Users.emails(), b.Users.emails()
 			n := b.UserCount
 			if b.Users.TotalCount != n || len(got) != min(n, 3) || b.Users.PageInfo.HasNextPage != (n > 3) || !slices.Equal(got, want[:len(got)]) {
 				t.Errorf("batch %s: %d users, page %v (total %d, next %v), want the first of %v",
 					b.Name, n, got, b.Users.TotalCount, b.Users.PageInfo.HasNextPage, want)
 			}
 			if n > 3 { // the next page continues where the batched one ended
-				var next struct {
-					Batch struct {
-						Users struct {
-							Edges []struct {
-								Node struct{ Email string } `json:"node"`
-							} `json:"edges"`
-						} `json:"users"`
-					} `json:"batch"`
-				}
-				boss.MustData(`query($id: ID!, $after: String) { batch(id: $id) { users(first: 100, after: $after) { edges { node { email } } } } }`,
-					map[string]any{"id": b.ID, "after": *b.Users.PageInfo.EndCursor}, &next)
-				var rest []string
-				for _, u := range next.Batch.Users.Edges {
-					rest = append(rest, u.Node.Email)
-				}
+				boss.MustData(batchUsers, map[string]any{"id": b.ID, "after": *b.Users.PageInfo.EndCursor}, &next)
+				rest := next.Batch.Users.emails()
 				if !slices.Equal(append(got, rest...), want) {
 					t.Errorf("batch %s: first page %v + next %v, want %v", b.Name, got, rest, want)
 				}
 			}
 		}
 	})
+}
+
+// emailEdges is a connection of users of which only emails were asked.
+type emailEdges struct {
+	Edges []struct {
+		Node struct{ Email string } `json:"node"`
+	} `json:"edges"`
+}
+
+func (e emailEdges) emails() []string {
+	var out []string
+	for _, edge := range e.Edges {
+		out = append(out, edge.Node.Email)
+	}
+	return out
 }
