@@ -1,8 +1,6 @@
 package graph
 
 import (
-	"context"
-
 	"github.com/google/uuid"
 
 	"github.com/usergraph/usergraph/graph/model"
@@ -70,7 +68,7 @@ func parseID(id, field string) (uuid.UUID, error) {
 	return u, nil
 }
 
-// parseOptionalID is parseID for nullable ids.
+// parseOptionalID is parseID for an optional id argument of a mutation.
 func parseOptionalID(id *string, field string) (*uuid.UUID, error) {
 	if id == nil {
 		return nil, nil
@@ -79,18 +77,15 @@ func parseOptionalID(id *string, field string) (*uuid.UUID, error) {
 	return &u, err
 }
 
-func emptyUserConnection() *model.UserConnection {
-	return &model.UserConnection{Edges: []*model.UserEdge{}, PageInfo: &model.PageInfo{}}
-}
-
-// withID parses id (reporting a malformed one on field) and calls f with it.
-func withID[T any](id, field string, f func(context.Context, uuid.UUID) (T, error)) func(context.Context) (T, error) {
-	return func(ctx context.Context) (T, error) {
-		uid, err := parseID(id, field)
-		if err != nil {
-			var zero T
-			return zero, err
-		}
-		return f(ctx, uid)
+// filterID reads an id used as a list filter. A malformed id matches
+// nothing, like an unknown one: it becomes uuid.Nil, which no row has.
+func filterID(id *string) *uuid.UUID {
+	if id == nil {
+		return nil
 	}
+	u, err := uuid.Parse(*id)
+	if err != nil {
+		u = uuid.Nil
+	}
+	return &u
 }

@@ -6,8 +6,6 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
-	"log/slog"
-
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/batch"
@@ -22,5 +20,4 @@ type Resolver struct {
 	Audit        *audit.Log
 	// MediaURL is put before media file names: PUBLIC_URL + "/media/".
 	MediaURL string
-	Log      *slog.Logger
 }

@@ -114,7 +114,11 @@ func (r *mutationResolver) CreateB2BAdmin(ctx context.Context, input model.Creat
 
 // ApproveB2BAdmin is the resolver for the approveB2BAdmin field.
 func (r *mutationResolver) ApproveB2BAdmin(ctx context.Context, input model.ApproveB2BAdminInput) (*model.ApproveB2BAdminPayload, error) {
-	a, err := withID(input.UserID, "userId", r.Accounts.ApproveB2BAdmin)(ctx)
+	var a *account.Approval
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		a, err = r.Accounts.ApproveB2BAdmin(ctx, id)
+	}
 	return result(a, err, func(a *account.Approval, errs []*model.UserError) *model.ApproveB2BAdminPayload {
 		return &model.ApproveB2BAdminPayload{Approval: a, Errors: errs}
 	})
@@ -122,10 +126,11 @@ func (r *mutationResolver) ApproveB2BAdmin(ctx context.Context, input model.Appr
 
 // RejectB2BAdmin is the resolver for the rejectB2BAdmin field.
 func (r *mutationResolver) RejectB2BAdmin(ctx context.Context, input model.RejectB2BAdminInput) (*model.RejectB2BAdminPayload, error) {
-	reject := func(ctx context.Context, id uuid.UUID) (*account.Approval, error) {
-		return r.Accounts.RejectB2BAdmin(ctx, id, input.Reason)
+	var a *account.Approval
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		a, err = r.Accounts.RejectB2BAdmin(ctx, id, input.Reason)
 	}
-	a, err := withID(input.UserID, "userId", reject)(ctx)
 	return result(a, err, func(a *account.Approval, errs []*model.UserError) *model.RejectB2BAdminPayload {
 		return &model.RejectB2BAdminPayload{Approval: a, Errors: errs}
 	})
@@ -148,12 +153,13 @@ func (r *mutationResolver) CreateBatch(ctx context.Context, input model.CreateBa
 
 // UpdateBatch is the resolver for the updateBatch field.
 func (r *mutationResolver) UpdateBatch(ctx context.Context, input model.UpdateBatchInput) (*model.UpdateBatchPayload, error) {
-	update := func(ctx context.Context, id uuid.UUID) (*batch.Batch, error) {
-		return r.BatchService.Update(ctx, batch.UpdateInput{
+	var b *batch.Batch
+	id, err := parseID(input.ID, "id")
+	if err == nil {
+		b, err = r.BatchService.Update(ctx, batch.UpdateInput{
 			ID: id, Name: input.Name, Description: input.Description, MaxUsers: input.MaxUsers, IsActive: input.IsActive,
 		})
 	}
-	b, err := withID(input.ID, "id", update)(ctx)
 	return result(b, err, func(b *batch.Batch, errs []*model.UserError) *model.UpdateBatchPayload {
 		return &model.UpdateBatchPayload{Batch: b, Errors: errs}
 	})
@@ -161,12 +167,13 @@ func (r *mutationResolver) UpdateBatch(ctx context.Context, input model.UpdateBa
 
 // CreateB2BUser is the resolver for the createB2BUser field.
 func (r *mutationResolver) CreateB2BUser(ctx context.Context, input model.CreateB2BUserInput) (*model.CreateB2BUserPayload, error) {
-	create := func(ctx context.Context, batchID uuid.UUID) (*account.User, error) {
-		return r.Accounts.CreateB2BUser(ctx, batchID, account.PersonInput{
+	var u *account.User
+	batchID, err := parseID(input.BatchID, "batchId")
+	if err == nil {
+		u, err = r.Accounts.CreateB2BUser(ctx, batchID, account.PersonInput{
 			Email: input.Email, Mobile: input.Mobile, FirstName: input.FirstName, LastName: input.LastName,
 		})
 	}
-	u, err := withID(input.BatchID, "batchId", create)(ctx)
 	return result(u, err, func(u *account.User, errs []*model.UserError) *model.CreateB2BUserPayload {
 		return &model.CreateB2BUserPayload{User: u, Errors: errs}
 	})
@@ -182,10 +189,11 @@ func (r *mutationResolver) CreateB2BUsers(ctx context.Context, input model.Creat
 	if input.ErrorPolicy != nil {
 		policy = account.ErrorPolicy(*input.ErrorPolicy)
 	}
-	create := func(ctx context.Context, batchID uuid.UUID) (*account.BulkResult, error) {
-		return r.Accounts.CreateB2BUsers(ctx, batchID, rows, policy)
+	var res *account.BulkResult
+	batchID, err := parseID(input.BatchID, "batchId")
+	if err == nil {
+		res, err = r.Accounts.CreateB2BUsers(ctx, batchID, rows, policy)
 	}
-	res, err := withID(input.BatchID, "batchId", create)(ctx)
 	return result(res, err, func(res *account.BulkResult, errs []*model.UserError) *model.CreateB2BUsersPayload {
 		p := &model.CreateB2BUsersPayload{Errors: errs, Results: []*model.CreateB2BUsersResult{}}
 		if res == nil {
@@ -306,15 +314,9 @@ func (r *queryResolver) User(ctx context.Context, id string) (*account.User, err
 // Users is the resolver for the users field.
 func (r *queryResolver) Users(ctx context.Context, filter *model.UserFilter, orderBy *model.UserOrder, first *int, after *string) (*model.UserConnection, error) {
 	var f account.UserFilter
-	var err error
 	if filter != nil {
-		f = account.UserFilter{Role: filter.Role, IsActive: filter.IsActive, IsApproved: filter.IsApproved, Search: filter.Search}
-		if f.BatchID, err = parseOptionalID(filter.BatchID, "batchId"); err != nil {
-			return emptyUserConnection(), nil
-		}
-		if f.CreatedByID, err = parseOptionalID(filter.CreatedByID, "createdById"); err != nil {
-			return emptyUserConnection(), nil
-		}
+		f = account.UserFilter{Role: filter.Role, IsActive: filter.IsActive, IsApproved: filter.IsApproved, Search: filter.Search,
+			BatchID: filterID(filter.BatchID), CreatedByID: filterID(filter.CreatedByID)}
 	}
 	var order account.UserOrder
 	if orderBy != nil {
@@ -376,13 +378,8 @@ func (r *queryResolver) Wallet(ctx context.Context) (*wallet.Wallet, error) {
 func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEventFilter, first *int, after *string) (*model.AuditEventConnection, error) {
 	var f audit.Filter
 	if filter != nil {
-		f = audit.Filter{Action: filter.Action, Since: filter.Since, Until: filter.Until}
-		var errActor, errTarget error
-		f.ActorID, errActor = parseOptionalID(filter.ActorID, "actorId")
-		f.TargetID, errTarget = parseOptionalID(filter.TargetID, "targetId")
-		if errActor != nil || errTarget != nil {
-			return &model.AuditEventConnection{Edges: []*model.AuditEventEdge{}, PageInfo: &model.PageInfo{}}, nil
-		}
+		f = audit.Filter{Action: filter.Action, Since: filter.Since, Until: filter.Until,
+			ActorID: filterID(filter.ActorID), TargetID: filterID(filter.TargetID)}
 	}
 	args := page.Args{First: first, After: after}
 	p, err := r.Audit.List(ctx, f, args)

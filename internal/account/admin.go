@@ -25,17 +25,9 @@ type AdminInput struct {
 // The password rules apply as everywhere else.
 func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error) {
 	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
-	problems := check(in)
-	if in.Password != "" {
-		problems = append(problems, checkNewPassword(in.Password, in.Password, "password", "password",
-			in.Email, in.FirstName, in.LastName)...)
-	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	taken, err := checkUnique(ctx, s.db, in.Email, in.Mobile)
-	if err != nil || len(taken) > 0 {
-		return nil, firstErr(err, taken)
+	rules := passwordRules(in.Password, in.Password, in.Email, in.FirstName, in.LastName)
+	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
+		return nil, err
 	}
 	hash, err := auth.HashPassword(in.Password)
 	if err != nil {
@@ -57,7 +49,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "administrator created", "user_id", u.ID)
+	s.Log.InfoContext(ctx, "administrator created", "user_id", u.ID)
 	return u, nil
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/enum"
+	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/page"
 )
 
@@ -37,11 +38,8 @@ func (s *Service) CreateB2BAdmin(ctx context.Context, in CreateB2BAdminInput) (*
 	}
 	in.trim()
 	in.CompanyName = strings.TrimSpace(in.CompanyName)
-	if problems := check(in); len(problems) > 0 {
-		return nil, problems
-	}
-	if taken, err := checkUnique(ctx, s.db, in.Email, in.Mobile); err != nil || len(taken) > 0 {
-		return nil, firstErr(err, taken)
+	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, nil); err != nil {
+		return nil, err
 	}
 	u := s.newInvitee(in.PersonInput, auth.RoleB2BAdmin, v.UserID)
 	if in.CompanyName != "" {
@@ -59,7 +57,7 @@ func (s *Service) CreateB2BAdmin(ctx context.Context, in CreateB2BAdminInput) (*
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "B2B admin created", "user_id", u.ID, "actor_id", v.UserID)
+	s.Log.InfoContext(ctx, "B2B admin created", "user_id", u.ID, "actor_id", v.UserID)
 	return u, nil
 }
 
@@ -135,43 +133,37 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 		}
 		now := s.now()
 		// Conditional on PENDING, so two admins deciding at once cannot both win.
-		res, err := tx.NewUpdate().Model((*Approval)(nil)).
+		err := tx.NewUpdate().Model(&a).
 			Set("status = ?", status).Set("decided_by_id = ?", v.UserID).Set("decided_at = ?", now).
 			Set("rejection_reason = ?", reason).
-			Where("user_id = ? AND status = ?", userID, ApprovalPending).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
+			Where("user_id = ? AND status = ?", userID, ApprovalPending).Returning("*").Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
 			return errAlreadyDecided
-		}
-		if err := tx.NewSelect().Model(&a).Where("a.user_id = ?", userID).Scan(ctx); err != nil {
-			return err
-		}
-		msg, err := s.Mail.B2BAdminApproved(recipient(u))
-		if status == ApprovalRejected {
-			msg, err = s.Mail.B2BAdminRejected(recipient(u), *reason)
 		}
 		if err != nil {
 			return err
 		}
 		upd := tx.NewUpdate().Model(u).WherePK().Set("updated_at = ?", now)
+		var msg mail.Message
+		entry := audit.Entry{Action: audit.B2BAdminApproved, Target: &u.ID}
 		if status == ApprovalApproved {
 			upd = upd.Set("is_approved = ?", true)
+			msg, err = s.Mail.B2BAdminApproved(recipient(u))
 		} else {
 			upd = upd.Set("is_approved = ?", false).Set("is_active = ?", false)
-			if err := s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedDeactivated); err != nil {
-				return err
+			msg, err = s.Mail.B2BAdminRejected(recipient(u), *reason)
+			entry.Action, entry.Details = audit.B2BAdminRejected, map[string]any{"reason": *reason}
+			if err == nil {
+				err = s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedDeactivated)
 			}
+		}
+		if err != nil {
+			return err
 		}
 		if _, err := upd.Exec(ctx); err != nil {
 			return err
 		}
-		action, details := audit.B2BAdminApproved, map[string]any{}
-		if status == ApprovalRejected {
-			action, details = audit.B2BAdminRejected, map[string]any{"reason": *reason}
-		}
-		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: action, Target: &u.ID, Details: details}); err != nil {
+		if err := s.Audit.Record(ctx, tx, entry); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, msg)
@@ -179,7 +171,7 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "B2B admin "+strings.ToLower(string(status)), "user_id", userID, "actor_id", v.UserID)
+	s.Log.InfoContext(ctx, "B2B admin "+strings.ToLower(string(status)), "user_id", userID, "actor_id", v.UserID)
 	return &a, nil
 }
 
@@ -189,10 +181,7 @@ func (s *Service) Approvals(ctx context.Context, status *ApprovalStatus, args pa
 	if _, err := requireAdmin(ctx); err != nil {
 		return page.Page[*Approval]{}, err
 	}
-	q := s.db.NewSelect().Model((*Approval)(nil))
-	if status != nil {
-		q = q.Where("a.status = ?", *status)
-	}
+	q := db.WhereSet(s.db.NewSelect().Model((*Approval)(nil)), "a.status = ?", status)
 	return page.Load(ctx, q, page.Key{Expr: "a.created_at", Time: true, Desc: true}, args,
 		func(a *Approval) (any, uuid.UUID) { return a.CreatedAt, a.ID })
 }

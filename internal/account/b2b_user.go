@@ -27,11 +27,8 @@ func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in Perso
 		return nil, err
 	}
 	in.trim()
-	if problems := check(in); len(problems) > 0 {
-		return nil, problems
-	}
-	if taken, err := checkUnique(ctx, s.db, in.Email, in.Mobile); err != nil || len(taken) > 0 {
-		return nil, firstErr(err, taken)
+	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, nil); err != nil {
+		return nil, err
 	}
 	u := s.newInvitee(in, auth.RoleB2BUser, v.UserID)
 	u.BatchID = &batchID
@@ -133,7 +130,7 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		return nil, err
 	}
 	if result.Count > 0 {
-		s.log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
+		s.Log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
 	}
 	return result, nil
 }
@@ -150,24 +147,16 @@ func (s *Service) checkRows(ctx context.Context, rows []PersonInput, result *Bul
 		}
 		emails[i], mobiles[i] = EmailKey(rows[i].Email), rows[i].Mobile
 	}
-	var taken []User
-	err := s.db.NewSelect().Model(&taken).Column("email_key", "mobile").
-		Where("email_key IN (?) OR mobile IN (?)", bun.List(emails), bun.List(mobiles)).Scan(ctx)
+	usedEmail, usedMobile, err := takenBy(ctx, s.db, emails, mobiles)
 	if err != nil {
 		return err
 	}
-	usedEmail, usedMobile := map[string]bool{}, map[string]bool{}
-	for _, u := range taken {
-		usedEmail[u.EmailKey], usedMobile[u.Mobile] = true, true
-	}
 	for i := range rows {
 		if emails[i] != "" && usedEmail[emails[i]] {
-			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "email",
-				apperr.New(apperr.Duplicate, "A user with this email already exists.")))
+			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "email", errEmailTaken))
 		}
 		if mobiles[i] != "" && usedMobile[mobiles[i]] {
-			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "mobile",
-				apperr.New(apperr.Duplicate, "A user with this mobile number already exists.")))
+			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "mobile", errMobileTaken))
 		}
 		usedEmail[emails[i]], usedMobile[mobiles[i]] = true, true
 	}

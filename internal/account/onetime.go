@@ -2,6 +2,8 @@ package account
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -62,29 +64,35 @@ func (s *Service) issueTokens(ctx context.Context, tx bun.IDB, purpose Purpose, 
 
 var errBadOneTimeToken = apperr.OnField("token", apperr.InvalidToken, "This link is invalid or has expired. Ask for a new one.")
 
-// consumeToken spends a token of purpose inside tx and returns its user. The
-// conditional update makes a token usable once even under concurrent use.
-// Unknown, expired, spent or voided tokens, and tokens of deactivated
-// users, are all INVALID_TOKEN.
-func (s *Service) consumeToken(ctx context.Context, tx bun.IDB, purpose Purpose, token string) (*User, error) {
+// tokenUser returns the active user a valid, unspent token of purpose
+// belongs to, without spending it, so the new password can be checked
+// against the user's attributes before the token is used up.
+func (s *Service) tokenUser(ctx context.Context, purpose Purpose, token string) (*User, error) {
+	u := new(User)
+	err := s.db.NewSelect().Model(u).
+		Join("JOIN one_time_tokens AS t ON t.user_id = u.id").
+		Where("t.token_hash = ? AND t.purpose = ? AND t.used_at IS NULL AND t.expires_at > ?",
+			auth.HashToken(token), purpose, s.now()).
+		Where("u.is_active").Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, apperr.List{errBadOneTimeToken}
+	}
+	return u, err
+}
+
+// consumeToken spends u's token of purpose inside tx. The conditional
+// update makes a token usable once even under concurrent use; a token spent
+// or voided since tokenUser read it is INVALID_TOKEN.
+func (s *Service) consumeToken(ctx context.Context, tx bun.IDB, u *User, purpose Purpose, token string) error {
 	now := s.now()
-	hash := auth.HashToken(token)
 	res, err := tx.NewUpdate().Model((*oneTimeToken)(nil)).Set("used_at = ?", now).
-		Where("token_hash = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?", hash, purpose, now).Exec(ctx)
+		Where("token_hash = ? AND user_id = ? AND purpose = ? AND used_at IS NULL AND expires_at > ?",
+			auth.HashToken(token), u.ID, purpose, now).Exec(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
-		return nil, apperr.List{errBadOneTimeToken}
+		return apperr.List{errBadOneTimeToken}
 	}
-	u := new(User)
-	err = tx.NewSelect().Model(u).
-		Where("u.id = (SELECT user_id FROM one_time_tokens WHERE token_hash = ?)", hash).Scan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if !u.IsActive {
-		return nil, apperr.List{errBadOneTimeToken}
-	}
-	return u, nil
+	return nil
 }

@@ -15,31 +15,12 @@ import (
 	"github.com/usergraph/usergraph/internal/db"
 )
 
-// Why sessions end when a password changes.
-const RevokedPasswordReset = "password_reset"
-
 // newPasswordHash checks a new password for u and hashes it.
 func newPasswordHash(u *User, password, confirm, field, confirmField string) (string, error) {
 	if problems := checkNewPassword(password, confirm, field, confirmField, u.Email, u.FirstName, u.LastName); len(problems) > 0 {
 		return "", problems
 	}
 	return auth.HashPassword(password)
-}
-
-// tokenUser returns the active user a valid, unspent token of purpose
-// belongs to, without spending it, so the password can be checked against
-// the user's attributes before the token is used up.
-func (s *Service) tokenUser(ctx context.Context, purpose Purpose, token string) (*User, error) {
-	u := new(User)
-	err := s.db.NewSelect().Model(u).
-		Join("JOIN one_time_tokens AS t ON t.user_id = u.id").
-		Where("t.token_hash = ? AND t.purpose = ? AND t.used_at IS NULL AND t.expires_at > ?",
-			auth.HashToken(token), purpose, s.now()).
-		Where("u.is_active").Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, apperr.List{errBadOneTimeToken}
-	}
-	return u, err
 }
 
 // setPassword stores a new password hash inside tx.
@@ -65,7 +46,7 @@ func (s *Service) SetupPassword(ctx context.Context, token, password, confirm st
 	var sess *Session
 	var refresh string
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := s.consumeToken(ctx, tx, PurposePasswordSetup, token); err != nil {
+		if err := s.consumeToken(ctx, tx, u, PurposePasswordSetup, token); err != nil {
 			return err
 		}
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
@@ -151,7 +132,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 		return err
 	}
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := s.consumeToken(ctx, tx, PurposePasswordReset, token); err != nil {
+		if err := s.consumeToken(ctx, tx, u, PurposePasswordReset, token); err != nil {
 			return err
 		}
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {

@@ -170,6 +170,6 @@ func (s *Service) replaceAvatar(ctx context.Context, userID uuid.UUID, name *str
 
 func (s *Service) deleteMedia(ctx context.Context, name string) {
 	if err := s.Media.Delete(context.WithoutCancel(ctx), name); err != nil {
-		s.log.WarnContext(ctx, "deleting media file", "name", name, "error", err.Error())
+		s.Log.WarnContext(ctx, "deleting media file", "name", name, "error", err.Error())
 	}
 }

@@ -29,10 +29,9 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 		return nil, err
 	}
 	var (
-		u       User
-		newTok  string
-		sess    Session
-		reusedS uuid.UUID
+		u      User
+		newTok string
+		sess   Session
 	)
 	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		rt := new(refreshToken)
@@ -53,7 +52,6 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 			return err
 		}
 		if n, _ := res.RowsAffected(); n != 1 {
-			reusedS = sess.ID
 			return errReused
 		}
 		if sess.RevokedAt != nil || !sess.ExpiresAt.After(s.now()) {
@@ -75,11 +73,11 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 	})
 	if errors.Is(err, errReused) {
 		err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-			if err := s.revokeSessions(ctx, tx, sess.UserID, reusedS, uuid.Nil, RevokedTokenReuse); err != nil {
+			if err := s.revokeSessions(ctx, tx, sess.UserID, sess.ID, uuid.Nil, RevokedTokenReuse); err != nil {
 				return err
 			}
 			return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.RefreshTokenReused, Target: &sess.UserID,
-				Details: map[string]any{"sessionId": reusedS.String(), "sessionRevoked": true}})
+				Details: map[string]any{"sessionId": sess.ID.String(), "sessionRevoked": true}})
 		})
 		if err != nil {
 			return nil, err
@@ -96,12 +94,12 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 // the caller when everywhere is true. The token must belong to the caller:
 // anyone else's token, or an unknown one, is InvalidToken and changes nothing.
 func (s *Service) Logout(ctx context.Context, token string, everywhere bool) error {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return apperr.ErrUnauthenticated
+	v, err := signedIn(ctx)
+	if err != nil {
+		return err
 	}
 	var sess Session
-	err := s.db.NewSelect().Model(&sess).
+	err = s.db.NewSelect().Model(&sess).
 		Join("JOIN refresh_tokens AS rt ON rt.session_id = session.id").
 		Where("rt.token_hash = ?", auth.HashToken(token)).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != v.UserID) {

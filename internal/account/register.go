@@ -6,7 +6,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 )
@@ -31,17 +30,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		return nil, err
 	}
 	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
-	problems := check(in)
-	if in.Password != "" {
-		problems = append(problems, checkNewPassword(in.Password, in.PasswordConfirm, "password", "passwordConfirm",
-			in.Email, in.FirstName, in.LastName)...)
-	}
-	if len(problems) > 0 {
-		return nil, problems
-	}
-	taken, err := checkUnique(ctx, s.db, in.Email, in.Mobile)
-	if err != nil || len(taken) > 0 {
-		return nil, firstErr(err, taken)
+	rules := passwordRules(in.Password, in.PasswordConfirm, in.Email, in.FirstName, in.LastName)
+	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
+		return nil, err
 	}
 	hash, err := auth.HashPassword(in.Password)
 	if err != nil {
@@ -69,14 +60,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 	if err != nil {
 		return nil, err
 	}
-	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
+	s.Log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
 	return s.signIn(u, sess.ID, refresh)
-}
-
-// firstErr returns err if set, else the problems as an error.
-func firstErr(err error, problems apperr.List) error {
-	if err != nil {
-		return err
-	}
-	return problems.Err()
 }

@@ -60,7 +60,6 @@ type Service struct {
 	Config
 	db      *bun.DB
 	limiter *ratelimit.Limiter
-	log     *slog.Logger
 	now     func() time.Time
 }
 
@@ -70,7 +69,6 @@ func NewService(database *bun.DB, cfg Config) *Service {
 		Config:  cfg,
 		db:      database,
 		limiter: ratelimit.New(database),
-		log:     cfg.Log,
 		now:     func() time.Time { return time.Now().UTC() },
 	}
 }
@@ -87,9 +85,9 @@ func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 
 // Me returns the signed-in caller.
 func (s *Service) Me(ctx context.Context) (*User, error) {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return nil, apperr.ErrUnauthenticated
+	v, err := signedIn(ctx)
+	if err != nil {
+		return nil, err
 	}
 	return s.UserByID(ctx, v.UserID)
 }
@@ -129,37 +127,56 @@ func insertUser(ctx context.Context, idb bun.IDB, u *User) error {
 	return uniqueToFieldErrors(err)
 }
 
+// The errors for an email or mobile that another account uses.
+var (
+	errEmailTaken  = apperr.OnField("email", apperr.Duplicate, "A user with this email already exists.")
+	errMobileTaken = apperr.OnField("mobile", apperr.Duplicate, "A user with this mobile number already exists.")
+)
+
 // uniqueToFieldErrors reports a unique-index failure on users as the field
 // error a form shows; a concurrent writer can take an email between the
 // check and the insert.
 func uniqueToFieldErrors(err error) error {
 	switch {
 	case db.IsUniqueViolation(err, "email_key"):
-		return apperr.List{apperr.OnField("email", apperr.Duplicate, "A user with this email already exists.")}
+		return apperr.List{errEmailTaken}
 	case db.IsUniqueViolation(err, "mobile"):
-		return apperr.List{apperr.OnField("mobile", apperr.Duplicate, "A user with this mobile number already exists.")}
+		return apperr.List{errMobileTaken}
 	}
 	return err
 }
 
-// checkUnique reports which of email and mobile other accounts already use,
-// so a form shows both problems at once. The unique indexes remain the
-// guarantee under concurrent writes (see insertUser).
-func checkUnique(ctx context.Context, idb bun.IDB, email, mobile string) (apperr.List, error) {
+// takenBy returns which of the email keys and mobiles accounts already use,
+// in one query. The unique indexes remain the guarantee under concurrent
+// writes (see uniqueToFieldErrors).
+func takenBy(ctx context.Context, idb bun.IDB, emailKeys, mobiles []string) (emails, phones map[string]bool, err error) {
 	var taken []User
-	err := idb.NewSelect().Model(&taken).Column("email_key", "mobile").
-		Where("email_key = ? OR mobile = ?", EmailKey(email), mobile).Scan(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var list apperr.List
+	err = idb.NewSelect().Model(&taken).Column("email_key", "mobile").
+		Where("email_key IN (?) OR mobile IN (?)", bun.List(emailKeys), bun.List(mobiles)).Scan(ctx)
+	emails, phones = map[string]bool{}, map[string]bool{}
 	for _, u := range taken {
-		if u.EmailKey == EmailKey(email) {
-			list = append(list, apperr.OnField("email", apperr.Duplicate, "A user with this email already exists."))
-		}
-		if u.Mobile == mobile {
-			list = append(list, apperr.OnField("mobile", apperr.Duplicate, "A user with this mobile number already exists."))
-		}
+		emails[u.EmailKey], phones[u.Mobile] = true, true
 	}
-	return list, nil
+	return emails, phones, err
+}
+
+// checkNewAccount validates a form that creates an account, together with
+// more problems found by the caller (the password rules), then reports an
+// email or mobile that another account uses; every problem at once.
+func checkNewAccount(ctx context.Context, idb bun.IDB, form any, email, mobile string, more apperr.List) error {
+	if problems := append(check(form), more...); len(problems) > 0 {
+		return problems
+	}
+	emails, phones, err := takenBy(ctx, idb, []string{EmailKey(email)}, []string{mobile})
+	if err != nil {
+		return err
+	}
+	var taken apperr.List
+	if emails[EmailKey(email)] {
+		taken = append(taken, errEmailTaken)
+	}
+	if phones[mobile] {
+		taken = append(taken, errMobileTaken)
+	}
+	return taken.Err()
 }

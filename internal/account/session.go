@@ -46,6 +46,7 @@ const (
 	RevokedLogout         = "logout"
 	RevokedTokenReuse     = "refresh_token_reuse"
 	RevokedPasswordChange = "password_changed"
+	RevokedPasswordReset  = "password_reset"
 	RevokedDeactivated    = "deactivated"
 	RevokedByRequest      = "revoked"
 )
@@ -65,7 +66,7 @@ func (s *Service) startSession(ctx context.Context, tx bun.IDB, u *User) (*Sessi
 	client := auth.ClientFrom(ctx)
 	sess := &Session{
 		ID: uuid.New(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
-		ExpiresAt: now.Add(s.RefreshTTL), UserAgent: truncate(client.UserAgent, 512), IP: client.IP,
+		ExpiresAt: now.Add(s.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP,
 	}
 	if _, err := tx.NewInsert().Model(sess).Exec(ctx); err != nil {
 		return nil, "", err
@@ -135,13 +136,6 @@ func (s *Service) revokeSessions(ctx context.Context, idb bun.IDB, userID, id, e
 	}
 	_, err := q.Exec(ctx)
 	return err
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }
 
 // Sessions lists u's live sessions (not ended, not expired), newest first,

@@ -11,6 +11,15 @@ import (
 // check validates an input struct (see package validate).
 func check(in any) apperr.List { return validate.Struct(in) }
 
+// passwordRules checks a password given on a sign-up form. An empty one is
+// already REQUIRED by the form's validation, so it adds nothing then.
+func passwordRules(password, confirm string, attributes ...string) apperr.List {
+	if password == "" {
+		return nil
+	}
+	return checkNewPassword(password, confirm, "password", "passwordConfirm", attributes...)
+}
+
 // checkNewPassword applies the password rules and the confirmation check,
 // reporting problems on the given input field names.
 func checkNewPassword(password, confirm, passwordField, confirmField string, attributes ...string) apperr.List {

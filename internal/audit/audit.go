@@ -116,12 +116,8 @@ func (l *Log) Record(ctx context.Context, idb bun.IDB, entries ...Entry) error {
 		if actor == nil && signedIn {
 			actor = &viewer.UserID
 		}
-		ua := client.UserAgent
-		if len(ua) > 512 {
-			ua = ua[:512]
-		}
 		events[i] = Event{ID: uuid.New(), At: now, Action: e.Action, ActorID: actor, TargetID: e.Target,
-			IP: client.IP, UserAgent: ua, Details: string(details)}
+			IP: client.IP, UserAgent: client.UserAgent, Details: string(details)}
 	}
 	if _, err := idb.NewInsert().Model(&events).Exec(ctx); err != nil {
 		return err

@@ -25,7 +25,8 @@ func (v Viewer) IsAdmin() bool { return v.Role == RoleAdmin }
 // pending or rejected one may not.
 func (v Viewer) IsApprovedB2BAdmin() bool { return v.Role == RoleB2BAdmin && v.Approved }
 
-// Client describes where a request came from, for sessions, rate limits and audit.
+// Client describes where a request came from, for sessions, rate limits and
+// audit. UserAgent is already cut to a bounded length.
 type Client struct {
 	IP        string
 	UserAgent string

@@ -75,9 +75,20 @@ func withClient(trustProxy bool, next http.Handler) http.Handler {
 				ip = last
 			}
 		}
-		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: r.UserAgent()})
+		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: userAgent(r)})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// maxUserAgent bounds the User-Agent kept with sessions and audit events.
+const maxUserAgent = 512
+
+func userAgent(r *http.Request) string {
+	ua := r.UserAgent()
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
+	return ua
 }
 
 // limitBody caps request bodies: multipart uploads at maxUpload, the rest

@@ -50,7 +50,7 @@ func NewServer(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	res := &graph.Resolver{
 		Accounts: d.Accounts, BatchService: d.Batches, Wallets: d.Wallets, Audit: d.Audit,
-		MediaURL: strings.TrimRight(d.Config.PublicURL, "/") + "/media/", Log: d.Log,
+		MediaURL: strings.TrimRight(d.Config.PublicURL, "/") + "/media/",
 	}
 	gql := codedErrors(graph.WithRequestState(res, graphQLHandler(d, res)))
 	mux.Handle("GET /graphql", gql)

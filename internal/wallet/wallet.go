@@ -109,26 +109,28 @@ func (s *Service) Open(ctx context.Context, tx bun.IDB, userIDs ...uuid.UUID) er
 
 var errNotFound = apperr.OnField("userId", apperr.NotFound, "No such user.")
 
-// canRead reports whether the caller may read userID's wallet.
-func (s *Service) canRead(ctx context.Context, userID uuid.UUID) (bool, error) {
+// mayRead refuses, as NotFound, a caller that may not read userID's wallet.
+func (s *Service) mayRead(ctx context.Context, userID uuid.UUID) error {
 	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return false, apperr.ErrUnauthenticated
-	}
-	if v.IsAdmin() || v.UserID == userID {
-		return true, nil
-	}
-	if !v.IsApprovedB2BAdmin() {
-		return false, nil
+	switch {
+	case !ok:
+		return apperr.ErrUnauthenticated
+	case v.IsAdmin() || v.UserID == userID:
+		return nil
+	case !v.IsApprovedB2BAdmin():
+		return errNotFound
 	}
 	n, err := s.db.NewSelect().Table("users").Where("id = ? AND created_by_id = ?", userID, v.UserID).Count(ctx)
-	return n > 0, err
+	if err == nil && n == 0 {
+		err = errNotFound
+	}
+	return err
 }
 
 // Get returns userID's wallet if the caller may read it, else NotFound.
 func (s *Service) Get(ctx context.Context, userID uuid.UUID) (*Wallet, error) {
-	if ok, err := s.canRead(ctx, userID); err != nil || !ok {
-		return nil, firstErr(err, errNotFound)
+	if err := s.mayRead(ctx, userID); err != nil {
+		return nil, err
 	}
 	w := new(Wallet)
 	err := s.db.NewSelect().Model(w).Where("w.user_id = ?", userID).Scan(ctx)
@@ -147,17 +149,10 @@ func (s *Service) ByUserIDs(ctx context.Context, ids []uuid.UUID) ([]*Wallet, er
 
 // Transactions lists userID's ledger, newest first, if the caller may read it.
 func (s *Service) Transactions(ctx context.Context, userID uuid.UUID, args page.Args) (page.Page[*Transaction], error) {
-	if ok, err := s.canRead(ctx, userID); err != nil || !ok {
-		return page.Page[*Transaction]{}, firstErr(err, errNotFound)
+	if err := s.mayRead(ctx, userID); err != nil {
+		return page.Page[*Transaction]{}, err
 	}
 	q := s.db.NewSelect().Model((*Transaction)(nil)).Where("t.user_id = ?", userID)
 	return page.Load(ctx, q, page.Key{Expr: "t.created_at", Time: true, Desc: true}, args,
 		func(t *Transaction) (any, uuid.UUID) { return t.CreatedAt, t.ID })
-}
-
-func firstErr(err error, otherwise error) error {
-	if err != nil {
-		return err
-	}
-	return otherwise
 }
