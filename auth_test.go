@@ -476,7 +476,7 @@ func TestHTTPEndpoints(t *testing.T) {
 		_, _ = io.Copy(&b, resp.Body)
 		return resp, b.String()
 	}
-	resp, body := get("/.well-known/jwks.json")
+	_, body := get("/.well-known/jwks.json")
 	var jwks struct {
 		Keys []map[string]any `json:"keys"`
 	}
@@ -490,10 +490,10 @@ func TestHTTPEndpoints(t *testing.T) {
 	if _, body = get("/schema.graphql"); !strings.Contains(body, "type Mutation") {
 		t.Error("/schema.graphql does not serve the SDL")
 	}
-	if resp, body = get("/"); resp.StatusCode != 200 || !strings.Contains(body, "graphiql") {
+	if resp, body := get("/"); resp.StatusCode != 200 || !strings.Contains(body, "graphiql") {
 		t.Errorf("playground: %d", resp.StatusCode)
 	}
-	if resp, _ = get("/readyz"); resp.StatusCode != 200 {
+	if resp, _ := get("/readyz"); resp.StatusCode != 200 {
 		t.Errorf("/readyz = %d", resp.StatusCode)
 	}
 	var q struct {
@@ -501,7 +501,7 @@ func TestHTTPEndpoints(t *testing.T) {
 			Typename string `json:"__typename"`
 		}
 	}
-	if resp, body = get("/graphql?query=%7B__typename%7D"); resp.StatusCode != 200 || json.Unmarshal([]byte(body), &q) != nil || q.Data.Typename != "Query" {
+	if resp, body := get("/graphql?query=%7B__typename%7D"); resp.StatusCode != 200 || json.Unmarshal([]byte(body), &q) != nil || q.Data.Typename != "Query" {
 		t.Errorf("GET /graphql query: %d %s", resp.StatusCode, body)
 	}
 }

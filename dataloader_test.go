@@ -64,6 +64,8 @@ func countingServer(t *testing.T, dbURL string) (*testServer, *client, *queryCou
 		t.Fatal(err)
 	}
 	counter := &queryCounter{}
+	// AddQueryHook, deprecated in favour of WithQueryHook, because the services
+	// already hold this *bun.DB; WithQueryHook would return a clone they never use.
 	a.db.AddQueryHook(counter)
 	srv := &testServer{t: t, URL: hs.URL, dataDir: cfg.DataDir, env: env}
 	admin := srv.Client().As(*mustSignIn(t, srv.Client().login(adminEmail, goodPassword)).AccessToken)

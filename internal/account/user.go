@@ -49,6 +49,3 @@ func (u *User) FullName() string {
 
 // EmailKey is the form of an email used for uniqueness and look-ups.
 func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
-
-// maxNameLength is the longest first or last name (the original's limit).
-const maxNameLength = 150
