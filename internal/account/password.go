@@ -35,7 +35,31 @@ func (s *Service) setPassword(ctx context.Context, tx bun.IDB, u *User, hash str
 //
 // Errors: INVALID_TOKEN, password rule errors, PASSWORD_MISMATCH.
 func (s *Service) SetupPassword(ctx context.Context, token, password, confirm string) (*SignIn, error) {
-	u, err := s.tokenUser(ctx, PurposePasswordSetup, token)
+	var sess *Session
+	var refresh string
+	u, err := s.passwordFromToken(ctx, PurposePasswordSetup, audit.PasswordSet, token, password, confirm,
+		func(ctx context.Context, tx bun.Tx, u *User) (err error) {
+			now := s.now()
+			u.LastLogin = &now
+			if _, err := tx.NewUpdate().Model(u).Column("last_login").WherePK().Exec(ctx); err != nil {
+				return err
+			}
+			sess, refresh, err = s.startSession(ctx, tx, u)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	return s.signIn(u, sess.ID, refresh)
+}
+
+// passwordFromToken sets a password from an emailed token of purpose: it
+// checks the password against the token's user, then in one transaction
+// spends the token, stores the hash, records action and runs then, the
+// flow's own changes.
+func (s *Service) passwordFromToken(ctx context.Context, purpose Purpose, action audit.Action, token, password, confirm string,
+	then func(ctx context.Context, tx bun.Tx, u *User) error) (*User, error) {
+	u, err := s.tokenUser(ctx, purpose, token)
 	if err != nil {
 		return nil, err
 	}
@@ -43,30 +67,18 @@ func (s *Service) SetupPassword(ctx context.Context, token, password, confirm st
 	if err != nil {
 		return nil, err
 	}
-	var sess *Session
-	var refresh string
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.consumeToken(ctx, tx, u, PurposePasswordSetup, token); err != nil {
+	return u, db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.consumeToken(ctx, tx, u, purpose, token); err != nil {
 			return err
 		}
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
 			return err
 		}
-		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordSet, Actor: &u.ID, Target: &u.ID}); err != nil {
+		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: action, Actor: &u.ID, Target: &u.ID}); err != nil {
 			return err
 		}
-		now := s.now()
-		u.LastLogin = &now
-		if _, err := tx.NewUpdate().Model(u).Column("last_login").WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		sess, refresh, err = s.startSession(ctx, tx, u)
-		return err
+		return then(ctx, tx, u)
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.signIn(u, sess.ID, refresh)
 }
 
 // resetRequestFloor is the least time requestPasswordReset takes, so the
@@ -123,26 +135,10 @@ func sleepUntil(ctx context.Context, t time.Time) {
 //
 // Errors: INVALID_TOKEN, password rule errors, PASSWORD_MISMATCH.
 func (s *Service) ResetPassword(ctx context.Context, token, password, confirm string) error {
-	u, err := s.tokenUser(ctx, PurposePasswordReset, token)
-	if err != nil {
-		return err
-	}
-	hash, err := newPasswordHash(u, password, confirm, "password", "passwordConfirm")
-	if err != nil {
-		return err
-	}
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.consumeToken(ctx, tx, u, PurposePasswordReset, token); err != nil {
-			return err
-		}
-		if err := s.setPassword(ctx, tx, u, hash); err != nil {
-			return err
-		}
-		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordReset, Actor: &u.ID, Target: &u.ID}); err != nil {
-			return err
-		}
-		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedPasswordReset)
-	})
+	u, err := s.passwordFromToken(ctx, PurposePasswordReset, audit.PasswordReset, token, password, confirm,
+		func(ctx context.Context, tx bun.Tx, u *User) error {
+			return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedPasswordReset)
+		})
 	if err != nil {
 		return err
 	}
