@@ -175,16 +175,20 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
 	perIP := ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute}
+	perAccount := ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout}
 	accounts := account.NewService(database, account.Config{
 		Tokens:     tokens,
+		Passwords:  auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait),
 		RefreshTTL: cfg.RefreshTokenTTL,
 		Limits: account.Limits{
-			LoginPerAccount: ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout},
-			LoginPerIP:      perIP,
-			RegisterPerIP:   perIP,
-			RefreshPerIP:    ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
-			ResetPerIP:      perIP,
-			ResetPerEmail:   ratelimit.Rule{Limit: 3, Window: time.Hour},
+			LoginPerAccount:       perAccount,
+			LoginPerIP:            perIP,
+			PasswordChangePerUser: perAccount,
+			TokenPerIP:            perIP,
+			RegisterPerIP:         perIP,
+			RefreshPerIP:          ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
+			ResetPerIP:            perIP,
+			ResetPerEmail:         ratelimit.Rule{Limit: 3, Window: time.Hour},
 		},
 		Mail:           mail.NewComposer(cfg.AppURL),
 		MailSent:       outbox.Notify,
@@ -258,11 +262,16 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	if err != nil {
 		return err
 	}
+	// Every request's context derives from requestBase, so shutdown can stop
+	// requests that outlive the drain.
+	requestBase, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
 	srv := &http.Server{
 		Handler:           handler,
+		BaseContext:       func(net.Listener) context.Context { return requestBase },
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 30*time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
@@ -282,10 +291,13 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return err
+	if err := srv.Shutdown(drain); err != nil {
+		// Requests still running after the drain are cancelled, not waited on.
+		log.Warn("shutdown: cancelling requests still running after the drain", "timeout", cfg.ShutdownTimeout.String())
+		stopRequests()
+		srv.Close()
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err

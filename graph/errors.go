@@ -67,6 +67,12 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			// The request's deadline passed (REQUEST_TIMEOUT) or its client left.
+			gqlErr.Message = "The request took too long and was stopped."
+			gqlErr.Extensions = map[string]any{"code": string(apperr.Timeout)}
+			return gqlErr
+		}
 		var internal *internalError
 		if errors.As(err, &internal) {
 			log.ErrorContext(ctx, "internal error", "error", internal.Error(), "path", gqlErr.Path.String())

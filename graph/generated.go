@@ -1983,6 +1983,8 @@ enum AuditAction {
   PASSWORD_SET
   "A password changed by its user."
   PASSWORD_CHANGED
+  "A changePassword refused because the old password was wrong."
+  PASSWORD_CHANGE_FAILED
   "A reset link sent."
   PASSWORD_RESET_REQUESTED
   "A password set from a reset link."

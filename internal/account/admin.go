@@ -29,7 +29,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
 		return nil, err
 	}
-	hash, err := auth.HashPassword(in.Password)
+	hash, err := s.Passwords.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}

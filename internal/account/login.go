@@ -10,8 +10,8 @@ import (
 
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
-	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/ratelimit"
 )
 
 var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email or password.")
@@ -20,21 +20,31 @@ var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email
 //
 // Wrong email, wrong password, no password set yet and a deactivated account
 // all give the same INVALID_CREDENTIALS error after the same argon2id work,
-// so neither the answer nor its timing reveals which accounts exist. Failures
-// are counted per email and per client IP; too many give RateLimited. The
-// per-email lockout applies whether or not the email has an account.
+// so neither the answer nor its timing reveals which accounts exist. Each
+// attempt is counted per email and per client address before the password
+// is checked, so however many arrive at once, an email gets at most
+// LoginPerAccount.Limit checks before it is locked; the lock applies
+// whether or not the email has an account. A hash made with older
+// parameters is replaced on success.
+//
+// Errors: INVALID_CREDENTIALS, RateLimited (also when the server is too
+// busy to check a password now; that attempt is not counted).
 func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, error) {
 	key := EmailKey(email)
-	accountKey, ipKey := "login:email:"+key, "login:ip:"+auth.ClientFrom(ctx).IP
-	if err := rateLimited(s.limiter.Check(ctx, ipKey, s.Limits.LoginPerIP)); err != nil {
+	accountKey, ipKey := "login:email:"+key, addressKey(ctx, "login")
+	if _, err := s.take(ctx, ipKey, s.Limits.LoginPerIP); err != nil {
 		return nil, err
 	}
-	if err := rateLimited(s.limiter.Check(ctx, accountKey, s.Limits.LoginPerAccount)); err != nil {
+	verdict, err := s.take(ctx, accountKey, s.Limits.LoginPerAccount)
+	if err != nil {
+		if verdict.Locked {
+			return nil, s.lockedOut(ctx, key, verdict, err)
+		}
 		return nil, err
 	}
 
 	u := new(User)
-	err := s.db.NewSelect().Model(u).Where("email_key = ?", key).Scan(ctx)
+	err = s.db.NewSelect().Model(u).Where("email_key = ?", key).Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, err
 	}
@@ -42,18 +52,31 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	if err == nil && u.PasswordHash != nil {
 		hash = *u.PasswordHash
 	}
-	if !auth.VerifyPasswordOrDummy(password, hash) || !u.IsActive {
-		return nil, s.loginFailed(ctx, key, u, accountKey, ipKey)
+	ok, rehash, err := s.Passwords.Verify(ctx, password, hash)
+	if err != nil {
+		return nil, s.refundIfBusy(ctx, err, ipKey, accountKey)
+	}
+	if !ok || !u.IsActive {
+		return nil, s.loginFailed(ctx, key, u, verdict)
 	}
 	if err := s.limiter.Reset(ctx, accountKey); err != nil {
 		return nil, err
+	}
+	var newHash string
+	if rehash {
+		// Best effort: when the server is busy the old hash serves until next time.
+		newHash, _ = s.Passwords.Hash(ctx, password)
 	}
 
 	var refresh string
 	var sess *Session
 	now := s.now()
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewUpdate().Model(u).Set("last_login = ?", now).WherePK().Exec(ctx); err != nil {
+		q := tx.NewUpdate().Model(u).Set("last_login = ?", now)
+		if newHash != "" {
+			q = q.Set("password_hash = ?", newHash)
+		}
+		if _, err := q.WherePK().Exec(ctx); err != nil {
 			return err
 		}
 		if sess, refresh, err = s.startSession(ctx, tx, u); err != nil {
@@ -69,31 +92,51 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	return s.signIn(u, sess.ID, refresh)
 }
 
-// loginFailed counts a failure against the email and the client address and
-// records it; u is the zero User when no account has the email.
-func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, accountKey, ipKey string) error {
-	if _, err := s.limiter.Hit(ctx, ipKey, s.Limits.LoginPerIP); err != nil {
-		return err
-	}
-	wait, err := s.limiter.Hit(ctx, accountKey, s.Limits.LoginPerAccount)
-	if err != nil {
-		return err
-	}
-	var target *uuid.UUID
-	reason := "unknown_email"
-	switch {
-	case u.ID != uuid.Nil && !u.IsActive:
-		target, reason = &u.ID, "inactive_account"
-	case u.ID != uuid.Nil:
-		target, reason = &u.ID, "wrong_password"
-	}
+// loginFailed records a failed check, and locks the email when it was the
+// last the window allowed; u is the zero User when no account has the email.
+func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, v ratelimit.Verdict) error {
+	target, reason := loginTarget(u)
 	entries := []audit.Entry{{Action: audit.LoginFailed, Target: target, Details: map[string]any{"email": emailKey, "reason": reason}}}
-	if wait > 0 {
-		entries = append(entries, audit.Entry{Action: audit.LoginLockedOut, Target: target,
-			Details: map[string]any{"email": emailKey, "seconds": int(wait.Seconds())}})
+	if v.Last {
+		lock, err := s.limiter.Lock(ctx, "login:email:"+emailKey, s.Limits.LoginPerAccount)
+		if err != nil {
+			return err
+		}
+		if lock.Locked {
+			entries = append(entries, lockedOutEntry(target, emailKey, lock))
+		}
 	}
 	if err := s.Audit.Record(ctx, s.db, entries...); err != nil {
 		return err
 	}
 	return errInvalidCredentials
+}
+
+// lockedOut records that an email was just locked by an attempt over the
+// limit, and returns limited, that attempt's RATE_LIMITED error.
+func (s *Service) lockedOut(ctx context.Context, emailKey string, v ratelimit.Verdict, limited error) error {
+	u := new(User)
+	if err := s.db.NewSelect().Model(u).Column("id", "is_active").Where("email_key = ?", emailKey).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	target, _ := loginTarget(u)
+	if err := s.Audit.Record(ctx, s.db, lockedOutEntry(target, emailKey, v)); err != nil {
+		return err
+	}
+	return limited
+}
+
+func lockedOutEntry(target *uuid.UUID, emailKey string, v ratelimit.Verdict) audit.Entry {
+	return audit.Entry{Action: audit.LoginLockedOut, Target: target,
+		Details: map[string]any{"email": emailKey, "seconds": int(v.Wait.Seconds())}}
+}
+
+func loginTarget(u *User) (*uuid.UUID, string) {
+	switch {
+	case u.ID != uuid.Nil && !u.IsActive:
+		return &u.ID, "inactive_account"
+	case u.ID != uuid.Nil:
+		return &u.ID, "wrong_password"
+	}
+	return nil, "unknown_email"
 }

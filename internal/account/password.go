@@ -13,14 +13,15 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/ratelimit"
 )
 
 // newPasswordHash checks a new password for u and hashes it.
-func newPasswordHash(u *User, password, confirm, field, confirmField string) (string, error) {
+func (s *Service) newPasswordHash(ctx context.Context, u *User, password, confirm, field, confirmField string) (string, error) {
 	if problems := checkNewPassword(password, confirm, field, confirmField, u.Email, u.FirstName, u.LastName); len(problems) > 0 {
 		return "", problems
 	}
-	return auth.HashPassword(password)
+	return s.Passwords.Hash(ctx, password)
 }
 
 // setPassword stores a new password hash inside tx.
@@ -56,14 +57,18 @@ func (s *Service) SetupPassword(ctx context.Context, token, password, confirm st
 // passwordFromToken sets a password from an emailed token of purpose: it
 // checks the password against the token's user, then in one transaction
 // spends the token, stores the hash, records action and runs then, the
-// flow's own changes.
+// flow's own changes. Each use counts against the client's address before
+// the token is looked up, so tokens cannot be guessed at speed.
 func (s *Service) passwordFromToken(ctx context.Context, purpose Purpose, action audit.Action, token, password, confirm string,
 	then func(ctx context.Context, tx bun.Tx, u *User) error) (*User, error) {
+	if _, err := s.take(ctx, addressKey(ctx, "token"), s.Limits.TokenPerIP); err != nil {
+		return nil, err
+	}
 	u, err := s.tokenUser(ctx, purpose, token)
 	if err != nil {
 		return nil, err
 	}
-	hash, err := newPasswordHash(u, password, confirm, "password", "passwordConfirm")
+	hash, err := s.newPasswordHash(ctx, u, password, confirm, "password", "passwordConfirm")
 	if err != nil {
 		return nil, err
 	}
@@ -92,12 +97,12 @@ const resetRequestFloor = 250 * time.Millisecond
 // Errors: RateLimited.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	defer sleepUntil(ctx, time.Now().Add(resetRequestFloor))
-	if err := rateLimited(s.limiter.Hit(ctx, "reset:ip:"+auth.ClientFrom(ctx).IP, s.Limits.ResetPerIP)); err != nil {
+	if _, err := s.take(ctx, addressKey(ctx, "reset"), s.Limits.ResetPerIP); err != nil {
 		return err
 	}
-	if err := rateLimited(s.limiter.Hit(ctx, "reset:email:"+EmailKey(email), s.Limits.ResetPerEmail)); err != nil {
+	if v, err := s.limiter.Take(ctx, "reset:email:"+EmailKey(email), s.Limits.ResetPerEmail); err != nil || v.Wait > 0 {
 		// Limited per email silently: an error here would reveal the address was asked for.
-		return nil
+		return err
 	}
 	u := new(User)
 	err := s.db.NewSelect().Model(u).Where("u.email_key = ? AND u.is_active", EmailKey(email)).Scan(ctx)
@@ -148,12 +153,23 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 
 // ChangePassword replaces the caller's password after checking the old one,
 // and ends the caller's other sessions; the current one stays signed in.
+// Guesses of the old password are counted per user before each check and
+// recorded; the guess over the limit ends the session it came from (whoever
+// holds it does not know the password) and locks the user's changes.
 //
 // Errors: INVALID_CREDENTIALS oldPassword, password rule errors,
-// PASSWORD_MISMATCH, UNAUTHENTICATED.
+// PASSWORD_MISMATCH, UNAUTHENTICATED, RateLimited.
 func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, confirm string) error {
 	v, err := signedIn(ctx)
 	if err != nil {
+		return err
+	}
+	key := "password:user:" + v.UserID.String()
+	verdict, err := s.take(ctx, key, s.Limits.PasswordChangePerUser)
+	if err != nil {
+		if verdict.Locked {
+			return s.endGuessingSession(ctx, v, err, verdict)
+		}
 		return err
 	}
 	u, err := s.UserByID(ctx, v.UserID)
@@ -164,14 +180,29 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 	if u.PasswordHash != nil {
 		hash = *u.PasswordHash
 	}
-	if !auth.VerifyPasswordOrDummy(oldPassword, hash) {
-		return apperr.List{apperr.OnField("oldPassword", apperr.InvalidCredentials, "Your old password was entered incorrectly.")}
+	ok, _, err := s.Passwords.Verify(ctx, oldPassword, hash)
+	if err != nil {
+		return s.refundIfBusy(ctx, err, key)
 	}
-	newHash, err := newPasswordHash(u, newPassword, confirm, "newPassword", "newPasswordConfirm")
+	if !ok {
+		if err := s.Audit.Record(ctx, s.db, audit.Entry{Action: audit.PasswordChangeFailed, Target: &u.ID}); err != nil {
+			return err
+		}
+		wrong := apperr.List{apperr.OnField("oldPassword", apperr.InvalidCredentials, "Your old password was entered incorrectly.")}
+		if !verdict.Last {
+			return wrong
+		}
+		lock, err := s.limiter.Lock(ctx, key, s.Limits.PasswordChangePerUser)
+		if err != nil {
+			return err
+		}
+		return s.endGuessingSession(ctx, v, wrong, lock)
+	}
+	newHash, err := s.newPasswordHash(ctx, u, newPassword, confirm, "newPassword", "newPasswordConfirm")
 	if err != nil {
 		return err
 	}
-	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.setPassword(ctx, tx, u, newHash); err != nil {
 			return err
 		}
@@ -180,4 +211,28 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 		}
 		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, v.SessionID, RevokedPasswordChange)
 	})
+	if err != nil {
+		return err
+	}
+	return s.limiter.Reset(ctx, key)
+}
+
+// endGuessingSession ends the session that guessed the old password as
+// often as the limit allows, when lock says this call started the lock,
+// records it, and returns answer.
+func (s *Service) endGuessingSession(ctx context.Context, v auth.Viewer, answer error, lock ratelimit.Verdict) error {
+	if !lock.Locked {
+		return answer
+	}
+	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := s.revokeSessions(ctx, tx, v.UserID, v.SessionID, uuid.Nil, RevokedPasswordGuesses); err != nil {
+			return err
+		}
+		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &v.UserID,
+			Details: map[string]any{"sessionId": v.SessionID.String(), "reason": RevokedPasswordGuesses}})
+	})
+	if err != nil {
+		return err
+	}
+	return answer
 }

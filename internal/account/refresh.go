@@ -25,7 +25,7 @@ var errReused = errors.New("refresh token reused")
 //
 // Errors: InvalidToken (payload), RateLimited.
 func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, error) {
-	if err := rateLimited(s.limiter.Hit(ctx, "refresh:ip:"+auth.ClientFrom(ctx).IP, s.Limits.RefreshPerIP)); err != nil {
+	if _, err := s.take(ctx, addressKey(ctx, "refresh"), s.Limits.RefreshPerIP); err != nil {
 		return nil, err
 	}
 	var (

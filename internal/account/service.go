@@ -24,8 +24,12 @@ import (
 type Limits struct {
 	// LoginPerAccount locks an email out after repeated failed logins.
 	LoginPerAccount ratelimit.Rule
-	// LoginPerIP limits failed logins from one client address.
+	// LoginPerIP limits logins from one client address.
 	LoginPerIP ratelimit.Rule
+	// PasswordChangePerUser limits old-password guesses of changePassword.
+	PasswordChangePerUser ratelimit.Rule
+	// TokenPerIP limits setup and reset link uses (token guesses) from one client address.
+	TokenPerIP ratelimit.Rule
 	// RegisterPerIP limits registrations from one client address.
 	RegisterPerIP ratelimit.Rule
 	// RefreshPerIP limits token refreshes from one client address.
@@ -38,7 +42,9 @@ type Limits struct {
 
 // Config is what the account service needs besides the database.
 type Config struct {
-	Tokens     *auth.Issuer
+	Tokens *auth.Issuer
+	// Passwords hashes and checks passwords within a bound on concurrent work.
+	Passwords  *auth.Hasher
 	RefreshTTL time.Duration
 	Limits     Limits
 	Mail       mail.Composer
@@ -110,15 +116,35 @@ func (s *Service) created(ctx context.Context, tx bun.IDB, users ...*User) error
 	return s.Audit.Record(ctx, tx, entries...)
 }
 
-// rateLimited turns a positive wait into a RATE_LIMITED error.
-func rateLimited(wait time.Duration, err error) error {
-	if err != nil {
+// take counts one attempt for key under rule, before the work it guards,
+// and returns RATE_LIMITED when the attempt may not go ahead.
+func (s *Service) take(ctx context.Context, key string, rule ratelimit.Rule) (ratelimit.Verdict, error) {
+	v, err := s.limiter.Take(ctx, key, rule)
+	if err == nil && v.Wait > 0 {
+		err = &apperr.Error{Code: apperr.RateLimited, Message: "Too many attempts. Try again later.", RetryAfter: v.Wait}
+	}
+	return v, err
+}
+
+// addressKey names the counter of flow for the request's client address
+// (its /64 for IPv6).
+func addressKey(ctx context.Context, flow string) string {
+	return flow + ":ip:" + ratelimit.Address(auth.ClientFrom(ctx).IP)
+}
+
+// refundIfBusy takes back the attempts counted for keys when err says the
+// password check never ran because the server was busy, so a burst does
+// not lock anyone out.
+func (s *Service) refundIfBusy(ctx context.Context, err error, keys ...string) error {
+	if coded := apperr.Errors(err); len(coded) != 1 || coded[0].Code != apperr.RateLimited {
 		return err
 	}
-	if wait > 0 {
-		return &apperr.Error{Code: apperr.RateLimited, Message: "Too many attempts. Try again later.", RetryAfter: wait}
+	for _, k := range keys {
+		if rerr := s.limiter.Refund(ctx, k); rerr != nil {
+			return rerr
+		}
 	}
-	return nil
+	return err
 }
 
 // insertUser adds u, reporting a taken email or mobile as Duplicate field errors.

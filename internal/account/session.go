@@ -49,6 +49,9 @@ const (
 	RevokedPasswordReset  = "password_reset"
 	RevokedDeactivated    = "deactivated"
 	RevokedByRequest      = "revoked"
+	// RevokedPasswordGuesses: the session guessed the old password of
+	// changePassword too often.
+	RevokedPasswordGuesses = "password_guesses"
 )
 
 // SignIn is the result of every flow that signs a user in.

@@ -41,13 +41,15 @@ const (
 	Forbidden       Code = "FORBIDDEN"
 	RateLimited     Code = "RATE_LIMITED"
 	BadRequest      Code = "BAD_REQUEST"
-	Internal        Code = "INTERNAL"
+	// Timeout: the request ran past REQUEST_TIMEOUT and was stopped; it may be retried.
+	Timeout  Code = "TIMEOUT"
+	Internal Code = "INTERNAL"
 )
 
 // IsUserCode reports whether c is reported in a payload rather than top-level.
 func IsUserCode(c Code) bool {
 	switch c {
-	case Unauthenticated, Forbidden, RateLimited, BadRequest, Internal:
+	case Unauthenticated, Forbidden, RateLimited, BadRequest, Timeout, Internal:
 		return false
 	}
 	return true

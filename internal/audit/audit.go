@@ -37,6 +37,7 @@ const (
 	LoggedOut              Action = "LOGGED_OUT"
 	PasswordSet            Action = "PASSWORD_SET"
 	PasswordChanged        Action = "PASSWORD_CHANGED"
+	PasswordChangeFailed   Action = "PASSWORD_CHANGE_FAILED"
 	PasswordResetRequested Action = "PASSWORD_RESET_REQUESTED"
 	PasswordReset          Action = "PASSWORD_RESET"
 	AccountCreated         Action = "ACCOUNT_CREATED"
@@ -51,7 +52,7 @@ const (
 )
 
 var actions = []Action{LoginSucceeded, LoginFailed, LoginLockedOut, RefreshTokenReused, LoggedOut, PasswordSet,
-	PasswordChanged, PasswordResetRequested, PasswordReset, AccountCreated, B2BAdminApproved, B2BAdminRejected,
+	PasswordChanged, PasswordChangeFailed, PasswordResetRequested, PasswordReset, AccountCreated, B2BAdminApproved, B2BAdminRejected,
 	BatchCreated, BatchUpdated, WalletAdjusted, SessionRevoked, AvatarChanged, ProfileUpdated}
 
 // MarshalGQL writes the action as a GraphQL enum value.

@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"context"
+	"encoding/base64"
 	"errors"
 	"os"
 	"path/filepath"
@@ -10,31 +12,101 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"golang.org/x/crypto/argon2"
+
+	"github.com/usergraph/usergraph/internal/apperr"
 )
 
 func TestHashAndVerifyPassword(t *testing.T) {
-	h, err := HashPassword("s3cret-Horse")
+	ctx := context.Background()
+	hasher := NewHasher(2, 4, time.Second)
+	h, err := hasher.Hash(ctx, "s3cret-Horse")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(h, "$argon2id$v=19$m=65536,t=3,p=2$") {
+	// OWASP's minimum for argon2id: 19 MiB, 2 iterations, 1 lane.
+	if !strings.HasPrefix(h, "$argon2id$v=19$m=19456,t=2,p=1$") {
 		t.Errorf("hash format = %s", h)
 	}
-	h2, _ := HashPassword("s3cret-Horse")
+	h2, _ := hasher.Hash(ctx, "s3cret-Horse")
 	if h == h2 {
 		t.Error("two hashes of one password are equal: no salt")
 	}
-	if !VerifyPassword("s3cret-Horse", h) || VerifyPassword("s3cret-horse", h) || VerifyPassword("", h) {
-		t.Error("VerifyPassword accepted a wrong password or refused the right one")
+	verify := func(password, encoded string) (ok, rehash bool) {
+		ok, rehash, err := hasher.Verify(ctx, password, encoded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, rehash
 	}
-	for _, bad := range []string{"", "plain", "$argon2id$v=19$m=1,t=1,p=1$$", "$bcrypt$x$y$z$w"} {
-		if VerifyPassword("s3cret-Horse", bad) {
-			t.Errorf("malformed hash %q matched", bad)
+	if ok, rehash := verify("s3cret-Horse", h); !ok || rehash {
+		t.Errorf("right password: ok %v, rehash %v", ok, rehash)
+	}
+	for _, wrong := range []string{"s3cret-horse", ""} {
+		if ok, _ := verify(wrong, h); ok {
+			t.Errorf("wrong password %q accepted", wrong)
 		}
 	}
-	if VerifyPasswordOrDummy("anything", "") {
-		t.Error("the dummy path reported a match")
+	// A hash made with older parameters (the first release's) still signs in, and asks to be replaced.
+	old := oldParamsHash(t, "s3cret-Horse")
+	if ok, rehash := verify("s3cret-Horse", old); !ok || !rehash {
+		t.Errorf("old-parameter hash: ok %v, rehash %v", ok, rehash)
 	}
+	for _, bad := range []string{"", "plain", "$argon2id$v=19$m=1,t=1,p=1$$", "$bcrypt$x$y$z$w",
+		"$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$" + strings.Repeat("A", 43)} {
+		before := HashesComputed()
+		if ok, _ := verify("s3cret-Horse", bad); ok {
+			t.Errorf("malformed hash %q matched", bad)
+		}
+		// The dummy hash is checked instead, so a missing hash costs what a wrong password does.
+		if n := HashesComputed() - before; n != 1 {
+			t.Errorf("hash %q: %d argon2id computations, want 1", bad, n)
+		}
+	}
+}
+
+// oldParamsHash encodes password with the parameters of usergraph's first
+// release (64 MiB, 3 passes, 2 lanes).
+func oldParamsHash(t *testing.T, password string) string {
+	t.Helper()
+	salt := []byte("0123456789abcdef")
+	key := argon2.IDKey([]byte(password), salt, 3, 64*1024, 2, 32)
+	b64 := base64.RawStdEncoding
+	return "$argon2id$v=19$m=65536,t=3,p=2$" + b64.EncodeToString(salt) + "$" + b64.EncodeToString(key)
+}
+
+func TestHasherAdmitsABoundedNumber(t *testing.T) {
+	hasher := NewHasher(1, 2, 50*time.Millisecond)
+	release := make(chan struct{})
+	started := make(chan struct{})
+	go hasher.run(context.Background(), func() { close(started); <-release }) // holds the only slot
+	<-started
+	results := make(chan error, 4)
+	for range 4 {
+		go func() { results <- hasher.run(context.Background(), func() {}) }()
+	}
+	// Two wait (the queue) and time out after 50 ms; two are refused at once.
+	busy := 0
+	for range 4 {
+		var ae *apperr.Error
+		if err := <-results; errors.As(err, &ae) && ae.Code == apperr.RateLimited && ae.RetryAfter > 0 {
+			busy++
+		}
+	}
+	if busy != 4 {
+		t.Errorf("%d of 4 requests beyond one slot were refused with RATE_LIMITED, want 4", busy)
+	}
+	close(release)
+	// A waiting request whose client leaves stops waiting.
+	hold, holding := make(chan struct{}), make(chan struct{})
+	go hasher.run(context.Background(), func() { close(holding); <-hold })
+	<-holding
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := hasher.run(ctx, func() { t.Error("ran after its context ended") }); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled wait: %v", err)
+	}
+	close(hold)
 }
 
 func TestCheckPassword(t *testing.T) {

@@ -42,15 +42,25 @@ type Config struct {
 	// TrustProxyHeaders makes X-Forwarded-For the client IP; only behind a proxy that sets it.
 	TrustProxyHeaders bool `env:"TRUST_PROXY_HEADERS" envDefault:"false"`
 
-	MaxRequestBytes   int64 `env:"MAX_REQUEST_BYTES" envDefault:"1048576" validate:"min=1024"`
-	QueryMaxDepth     int   `env:"GRAPHQL_MAX_DEPTH" envDefault:"10" validate:"min=2"`
-	QueryMaxComplex   int   `env:"GRAPHQL_MAX_COMPLEXITY" envDefault:"1000" validate:"min=10"`
-	QueryMaxAliases   int   `env:"GRAPHQL_MAX_ALIASES" envDefault:"15" validate:"min=1"`
-	QueryMaxMutations int   `env:"GRAPHQL_MAX_MUTATIONS" envDefault:"3" validate:"min=1"`
+	MaxRequestBytes   int64         `env:"MAX_REQUEST_BYTES" envDefault:"1048576" validate:"min=1024"`
+	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s" validate:"min=100ms"`
+	ShutdownTimeout   time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s" validate:"min=0s"`
+	QueryMaxTokens    int           `env:"GRAPHQL_MAX_TOKENS" envDefault:"15000" validate:"min=100"`
+	QueryMaxFields    int           `env:"GRAPHQL_MAX_FIELDS" envDefault:"500" validate:"min=10"`
+	QueryMaxDepth     int           `env:"GRAPHQL_MAX_DEPTH" envDefault:"15" validate:"min=2"`
+	QueryMaxComplex   int           `env:"GRAPHQL_MAX_COMPLEXITY" envDefault:"5000" validate:"min=10"`
+	QueryMaxAliases   int           `env:"GRAPHQL_MAX_ALIASES" envDefault:"15" validate:"min=1"`
+	QueryMaxMutations int           `env:"GRAPHQL_MAX_MUTATIONS" envDefault:"3" validate:"min=1"`
 
 	LoginMaxFailures int           `env:"LOGIN_MAX_FAILURES" envDefault:"5" validate:"min=1"`
 	LoginLockout     time.Duration `env:"LOGIN_LOCKOUT" envDefault:"5m" validate:"min=1s"`
 	IPRequestsPerMin int           `env:"RATE_LIMIT_PER_IP_PER_MINUTE" envDefault:"10" validate:"min=1"`
+	// PasswordHashConcurrency bounds argon2id hashes running at once (0: one per CPU).
+	PasswordHashConcurrency int `env:"PASSWORD_HASH_CONCURRENCY" envDefault:"0" validate:"min=0,max=256"`
+	// PasswordHashQueue bounds the requests waiting for a hashing slot; more are RATE_LIMITED.
+	PasswordHashQueue int `env:"PASSWORD_HASH_QUEUE" envDefault:"64" validate:"min=0"`
+	// PasswordHashWait is the longest a request waits in that queue.
+	PasswordHashWait time.Duration `env:"PASSWORD_HASH_WAIT" envDefault:"3s" validate:"min=1ms"`
 
 	MailDriver       string        `env:"MAIL_DRIVER" envDefault:"file" validate:"oneof=file smtp resend"`
 	MailFrom         string        `env:"MAIL_FROM" envDefault:"usergraph <no-reply@localhost>" validate:"required"`

@@ -104,6 +104,16 @@ func limitBody(maxBytes, maxUpload int64, next http.Handler) http.Handler {
 	})
 }
 
+// withTimeout ends every request's context after timeout, so its database
+// work and any wait for a password-hashing slot stop there.
+func withTimeout(timeout time.Duration, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
 func securityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()

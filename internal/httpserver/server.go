@@ -13,7 +13,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/rs/cors"
 	"github.com/uptrace/bun"
@@ -21,6 +20,8 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/usergraph/usergraph/graph"
+	"github.com/usergraph/usergraph/graph/limits"
+	"github.com/usergraph/usergraph/graph/transport"
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
@@ -52,7 +53,8 @@ func NewServer(d Deps) http.Handler {
 		Accounts: d.Accounts, BatchService: d.Batches, Wallets: d.Wallets, Audit: d.Audit,
 		MediaURL: strings.TrimRight(d.Config.PublicURL, "/") + "/media/",
 	}
-	gql := codedErrors(graph.WithRequestState(res, graphQLHandler(d, res)))
+	multipart := transport.Multipart{MaxBytes: d.Config.MaxRequestBytes, MaxUpload: uploadAllowance(d.Config), InMemory: 1 << 20}
+	gql := codedErrors(graph.WithRequestState(res, graphQLHandler(d, res, multipart)))
 	mux.Handle("GET /graphql", gql)
 	mux.Handle("POST /graphql", gql)
 	mux.HandleFunc("GET /schema.graphql", func(w http.ResponseWriter, _ *http.Request) {
@@ -81,11 +83,12 @@ func NewServer(d Deps) http.Handler {
 	// Middleware, innermost first.
 	var h http.Handler = mux
 	h = authenticate(d.Log, d.Tokens, d.Accounts, h)
-	h = limitBody(d.Config.MaxRequestBytes, uploadLimit(d.Config), h)
+	h = withTimeout(d.Config.RequestTimeout, h)
+	h = limitBody(d.Config.MaxRequestBytes, multipart.BodyLimit(), h)
 	h = cors.New(cors.Options{
 		AllowedOrigins: d.Config.CORSAllowedOrigins,
 		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: []string{"Authorization", "Content-Type"},
+		AllowedHeaders: []string{"Authorization", "Content-Type", transport.PreflightHeader},
 		MaxAge:         600,
 	}).Handler(h)
 	h = securityHeaders(h)
@@ -94,25 +97,28 @@ func NewServer(d Deps) http.Handler {
 	return h
 }
 
-// uploadLimit is the largest multipart request: room for an oversized
-// avatar, so the user gets a FILE_TOO_LARGE payload error rather than a
-// refused request, up to twice the limit.
-func uploadLimit(c config.Config) int64 { return 2*c.AvatarMaxBytes + 1<<20 }
+// uploadAllowance is what file parts of a multipart request may add to
+// MAX_REQUEST_BYTES: room for an oversized avatar, so the user gets a
+// FILE_TOO_LARGE payload error rather than a refused request, up to twice
+// the limit.
+func uploadAllowance(c config.Config) int64 { return 2 * c.AvatarMaxBytes }
 
 // graphQLHandler is gqlgen's server with our transports, limits and errors.
-func graphQLHandler(d Deps, res *graph.Resolver) http.Handler {
+func graphQLHandler(d Deps, res *graph.Resolver, multipart transport.Multipart) http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: res, Directives: graph.Directives()}))
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
-	srv.AddTransport(transport.MultipartForm{MaxUploadSize: uploadLimit(d.Config), MaxMemory: 1 << 20})
-	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.AddTransport(transport.POST{MaxBytes: d.Config.MaxRequestBytes})
+	srv.AddTransport(multipart)
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(d.Config.QueryMaxTokens)
 	if d.Config.IntrospectionEnabled {
 		srv.Use(extension.Introspection{})
 	}
-	srv.Use(extension.FixedComplexityLimit(d.Config.QueryMaxComplex))
-	srv.Use(queryLimits{
-		maxDepth: d.Config.QueryMaxDepth, maxAliases: d.Config.QueryMaxAliases, maxMutations: d.Config.QueryMaxMutations,
-	})
+	srv.Use(limits.Limits{
+		Tokens: d.Config.QueryMaxTokens, Fields: d.Config.QueryMaxFields, Depth: d.Config.QueryMaxDepth,
+		Aliases: d.Config.QueryMaxAliases, Complexity: d.Config.QueryMaxComplex, Mutations: d.Config.QueryMaxMutations,
+	}.Extension(cache))
 	srv.SetErrorPresenter(graph.ErrorPresenter(d.Log))
 	srv.SetRecoverFunc(graph.Recover(d.Log))
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {

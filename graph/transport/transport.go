@@ -1,0 +1,310 @@
+// Package transport reads GraphQL requests sent as JSON (POST) and as
+// multipart uploads, within byte limits, and answers requests it cannot read
+// with short fixed messages that never echo the request, each with an
+// extensions.code.
+package transport
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"os"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/errcode"
+	gqltransport "github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// PreflightHeader is the header a multipart request without a file must
+// carry. It is not a CORS-safelisted header, so a browser sends it only
+// after a preflight the server allowed: a cross-site form cannot run a
+// mutation through the multipart transport.
+const PreflightHeader = "GraphQL-Require-Preflight"
+
+// POST reads `application/json` bodies of at most MaxBytes.
+type POST struct{ MaxBytes int64 }
+
+// Supports is gqlgen's transport selection.
+func (POST) Supports(r *http.Request) bool {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && r.Method == http.MethodPost && mediaType == "application/json" && r.Header.Get("Upgrade") == ""
+}
+
+// Do runs one request.
+func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	w.Header().Set("Content-Type", "application/json")
+	start := graphql.Now()
+	if r.ContentLength > t.MaxBytes {
+		tooLarge(w, t.MaxBytes)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, t.MaxBytes+1))
+	switch {
+	case int64(len(body)) > t.MaxBytes || isTooLarge(err):
+		tooLarge(w, t.MaxBytes)
+		return
+	case err != nil:
+		Fail(w, http.StatusBadRequest, "The request body could not be read.")
+		return
+	}
+	var params graphql.RawParams
+	if err := decode(body, &params); err != nil {
+		Fail(w, http.StatusBadRequest, "The request body is not a GraphQL request in JSON.")
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, &params)
+}
+
+// GET is gqlgen's GET transport (queries only), answering a malformed
+// query string with a fixed message.
+type GET struct{ gqltransport.GET }
+
+// Do runs one request.
+func (t GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		Fail(w, http.StatusBadRequest, "The query string could not be read.")
+		return
+	}
+	t.GET.Do(w, r, exec)
+}
+
+// Multipart reads the GraphQL multipart request specification: an
+// `operations` part and a `map` part of at most MaxBytes together, then
+// file parts of at most MaxUpload bytes in all. Files up to InMemory bytes
+// are kept in memory, larger ones in a temporary file removed afterwards.
+type Multipart struct {
+	MaxBytes, MaxUpload, InMemory int64
+}
+
+// Supports is gqlgen's transport selection.
+func (Multipart) Supports(r *http.Request) bool {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && r.Method == http.MethodPost && mediaType == "multipart/form-data" && r.Header.Get("Upgrade") == ""
+}
+
+// Do runs one request.
+func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	w.Header().Set("Content-Type", "application/json")
+	start := graphql.Now()
+	total := t.BodyLimit()
+	if r.ContentLength > total {
+		tooLarge(w, total)
+		return
+	}
+	mr, err := r.MultipartReader()
+	if err != nil {
+		Fail(w, http.StatusBadRequest, "The multipart request could not be read.")
+		return
+	}
+	budget := t.MaxBytes // shared by the operations and map parts
+	var params graphql.RawParams
+	var uploads map[string][]string
+	for _, p := range []struct {
+		name string
+		into any
+	}{{"operations", &params}, {"map", &uploads}} {
+		part, err := mr.NextPart()
+		if isTooLarge(err) {
+			tooLarge(w, total)
+			return
+		}
+		if err != nil || part.FormName() != p.name {
+			Fail(w, http.StatusBadRequest, "The multipart request must start with the operations part, then the map part.")
+			return
+		}
+		b, err := io.ReadAll(io.LimitReader(part, budget+1))
+		budget -= int64(len(b))
+		switch {
+		case budget < 0:
+			tooLarge(w, t.MaxBytes)
+			return
+		case isTooLarge(err):
+			tooLarge(w, total)
+			return
+		case err != nil || decode(b, p.into) != nil:
+			Fail(w, http.StatusBadRequest, fmt.Sprintf("The %s part is not valid JSON of the multipart request specification.", p.name))
+			return
+		}
+	}
+	if len(uploads) == 0 && r.Header.Get(PreflightHeader) == "" {
+		Fail(w, http.StatusBadRequest, "A multipart request must carry a file, or the "+PreflightHeader+" header.")
+		return
+	}
+	var cleanup []func()
+	defer func() {
+		for _, f := range cleanup {
+			f()
+		}
+	}()
+	fileBudget := t.MaxUpload
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if isTooLarge(err) {
+			tooLarge(w, total)
+			return
+		}
+		if err != nil {
+			Fail(w, http.StatusBadRequest, "The multipart request could not be read.")
+			return
+		}
+		paths, ok := uploads[part.FormName()]
+		if !ok || len(paths) == 0 {
+			Fail(w, http.StatusBadRequest, "A file part is not named in the map part.")
+			return
+		}
+		delete(uploads, part.FormName())
+		open, size, done, err := t.keep(part, fileBudget)
+		if done != nil {
+			cleanup = append(cleanup, done)
+		}
+		if err != nil {
+			if errors.Is(err, errFileBudget) || isTooLarge(err) {
+				tooLarge(w, total)
+			} else {
+				Fail(w, http.StatusBadRequest, "A file part could not be read.")
+			}
+			return
+		}
+		fileBudget -= size
+		for _, path := range paths {
+			f, err := open()
+			if err != nil {
+				Fail(w, http.StatusInternalServerError, "The upload could not be stored.")
+				return
+			}
+			if c, ok := f.(io.Closer); ok {
+				cleanup = append(cleanup, func() { c.Close() })
+			}
+			upload := graphql.Upload{File: f, Size: size, Filename: part.FileName(), ContentType: part.Header.Get("Content-Type")}
+			if err := params.AddUpload(upload, part.FormName(), path); err != nil {
+				Fail(w, http.StatusBadRequest, "The map part names a variable path the operations do not have.")
+				return
+			}
+		}
+	}
+	if len(uploads) > 0 {
+		Fail(w, http.StatusBadRequest, "The map part names a file the request does not carry.")
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, &params)
+}
+
+// multipartOverhead is room for part headers and boundaries.
+const multipartOverhead = 64 << 10
+
+// BodyLimit is the largest multipart body read.
+func (t Multipart) BodyLimit() int64 { return t.MaxBytes + t.MaxUpload + multipartOverhead }
+
+var errFileBudget = errors.New("files exceed the upload allowance")
+
+// keep stores one file part within budget bytes, in memory when small,
+// and returns how to open a reader over it (once per variable it fills).
+func (t Multipart) keep(part io.Reader, budget int64) (open func() (io.ReadSeeker, error), size int64, cleanup func(), err error) {
+	limited := io.LimitReader(part, budget+1)
+	head, err := io.ReadAll(io.LimitReader(limited, t.InMemory+1))
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	if int64(len(head)) <= t.InMemory {
+		if int64(len(head)) > budget {
+			return nil, 0, nil, errFileBudget
+		}
+		return func() (io.ReadSeeker, error) { return bytes.NewReader(head), nil }, int64(len(head)), nil, nil
+	}
+	tmp, err := os.CreateTemp("", "usergraph-upload-")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	name := tmp.Name()
+	cleanup = func() { os.Remove(name) }
+	n, err := tmp.Write(head)
+	if err == nil {
+		var rest int64
+		rest, err = io.Copy(tmp, limited)
+		size = int64(n) + rest
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && size > budget {
+		err = errFileBudget
+	}
+	return func() (io.ReadSeeker, error) { return os.Open(name) }, size, cleanup, err
+}
+
+// execute runs a request that was read, as gqlgen's own transports do.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams) {
+	ctx := r.Context()
+	rc, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			w.WriteHeader(http.StatusUnprocessableEntity)
+		}
+		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		return
+	}
+	responses, ctx := exec.DispatchOperation(ctx, rc)
+	resp := responses(ctx)
+	if resp == nil { // the request's context ended: past REQUEST_TIMEOUT, or the client left
+		Fail(w, http.StatusServiceUnavailable, "The request took too long and was stopped (REQUEST_TIMEOUT).")
+		return
+	}
+	writeJSON(w, resp)
+}
+
+func decode(b []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return errors.New("trailing data")
+	}
+	return nil
+}
+
+func isTooLarge(err error) bool {
+	var mbe *http.MaxBytesError
+	return errors.As(err, &mbe)
+}
+
+func tooLarge(w http.ResponseWriter, limit int64) {
+	Fail(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("The request is too large: at most %d bytes are read.", limit))
+}
+
+// Fail answers a request that cannot run with status and one error:
+// BAD_REQUEST for a status under 500, TIMEOUT for 503, else INTERNAL.
+func Fail(w http.ResponseWriter, status int, message string) {
+	code := "BAD_REQUEST"
+	switch {
+	case status == http.StatusServiceUnavailable:
+		code = "TIMEOUT"
+	case status >= http.StatusInternalServerError:
+		code = "INTERNAL"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	writeJSON(w, &graphql.Response{Errors: gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}})
+}
+
+func writeJSON(w io.Writer, resp *graphql.Response) {
+	b, err := json.Marshal(resp)
+	if err != nil {
+		b = []byte(`{"errors":[{"message":"Internal error.","extensions":{"code":"INTERNAL"}}]}`)
+	}
+	w.Write(b)
+}
