@@ -41,6 +41,30 @@ type cursor struct {
 	ID    uuid.UUID `json:"id"`
 }
 
+// maxCursor bounds the cursors decoded: ours are under 200 bytes.
+const maxCursor = 512
+
+// decodeCursor reads an `after` argument: the row's id and its sort value,
+// a time when isTime. Anything else is errBadCursor.
+func decodeCursor(s string, isTime bool) (cursor, any, error) {
+	var c cursor
+	if len(s) > maxCursor {
+		return c, nil, errBadCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil || json.Unmarshal(raw, &c) != nil {
+		return c, nil, errBadCursor
+	}
+	if !isTime {
+		return c, c.Value, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, c.Value)
+	if err != nil {
+		return c, nil, errBadCursor
+	}
+	return c, t.UTC(), nil
+}
+
 // Cursor encodes the position of a row whose sort value is v.
 func Cursor(v any, id uuid.UUID) string {
 	var s string
@@ -86,18 +110,9 @@ func Load[T any](ctx context.Context, q *bun.SelectQuery, key Key, args Args, po
 	}
 	rows := q
 	if args.After != nil && *args.After != "" {
-		raw, err := base64.RawURLEncoding.DecodeString(*args.After)
-		var c cursor
-		if err != nil || json.Unmarshal(raw, &c) != nil {
-			return Page[T]{}, errBadCursor
-		}
-		var v any = c.Value
-		if key.Time {
-			t, err := time.Parse(time.RFC3339Nano, c.Value)
-			if err != nil {
-				return Page[T]{}, errBadCursor
-			}
-			v = t.UTC()
+		c, v, err := decodeCursor(*args.After, key.Time)
+		if err != nil {
+			return Page[T]{}, err
 		}
 		op := ">"
 		if key.Desc {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"regexp"
 	"strings"
 	"time"
 
@@ -27,8 +28,17 @@ func ParseAmount(s string) (int64, error) { return parseMinor(s, false) }
 // ParseBalance is ParseAmount that also accepts zero (an opening balance).
 func ParseBalance(s string) (int64, error) { return parseMinor(s, true) }
 
+// amountPattern is what an amount looks like: digits and at most two
+// decimals. Checking it first keeps exponents such as 1e50000000, which
+// cost seconds to expand, away from the decimal parser.
+var amountPattern = regexp.MustCompile(`^[0-9]{1,20}(\.[0-9]{1,20})?$`)
+
 func parseMinor(s string, allowZero bool) (int64, error) {
-	d, err := decimal.NewFromString(strings.TrimSpace(s))
+	s = strings.TrimSpace(s)
+	if !amountPattern.MatchString(s) {
+		return 0, errors.New("Enter an amount such as 12.50.")
+	}
+	d, err := decimal.NewFromString(s)
 	switch {
 	case err != nil:
 		return 0, errors.New("Enter an amount such as 12.50.")

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+// Tests of the bounds that keep usergraph up under hostile or heavy load:
+// requests are refused before they run, and password checks are counted
+// before they are made. They assert codes and what was not done (through
+// auth.HashesComputed, the process's count of argon2id computations),
+// never durations.
+
+// eachDialect runs f on SQLite and PostgreSQL one after the other, for
+// tests that read process-wide counters (testdb.Run runs them in parallel).
+func eachDialect(t *testing.T, f func(t *testing.T, dbURL string)) {
+	for _, d := range testdb.Dialects() {
+		t.Run(d.Name, func(t *testing.T) { f(t, d.URL(t)) })
+	}
+}
+
+// postRaw posts body to /graphql and returns the decoded answer and its raw text.
+func postRaw(t *testing.T, srv *testServer, contentType string, body []byte, header http.Header) (gqlResponse, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /graphql: %v", err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out gqlResponse
+	if err := json.Unmarshal(raw, &out); err != nil {
+		t.Fatalf("answer is not JSON (status %d): %.300s", resp.StatusCode, raw)
+	}
+	out.Status = resp.StatusCode
+	return out, string(raw)
+}
+
+func jsonBody(query string, vars map[string]any) []byte {
+	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	return b
+}
+
+// refusedFor asserts a BAD_REQUEST whose message names the limit.
+func refusedFor(t *testing.T, name string, r gqlResponse, limit string) {
+	t.Helper()
+	if r.Code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, limit) {
+		t.Errorf("%s: status %d, errors %+v; want BAD_REQUEST naming %s", name, r.Status, r.Errors, limit)
+	}
+	if len(r.Data) > 0 && string(r.Data) != "null" {
+		t.Errorf("%s: refused but answered data %s", name, r.Data)
+	}
+}
+
+func TestHostileQueriesAreRefusedBeforeTheyRun(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testEnv(t, dbURL))
+		anon := srv.Client()
+
+		// Each fragment spreads the one before twice: 1 KB, 2^28 fields once expanded.
+		var bomb strings.Builder
+		bomb.WriteString("query { me { ...F27 } }\nfragment F0 on User { id }\n")
+		for i := 1; i < 28; i++ {
+			fmt.Fprintf(&bomb, "fragment F%d on User { ...F%d ...F%d }\n", i, i-1, i-1)
+		}
+		refusedFor(t, "fragment bomb", anon.Do(bomb.String(), nil), "GRAPHQL_MAX_FIELDS")
+
+		refusedFor(t, "one field 10,000 times", anon.Do("{ me { "+strings.Repeat("id ", 10000)+"} }", nil), "GRAPHQL_MAX_FIELDS")
+		refusedFor(t, "20,000 tokens", anon.Do("{ me { "+strings.Repeat("id ", 20000)+"} }", nil), "GRAPHQL_MAX_TOKENS")
+		// The same query made new by a comment each time is refused each time.
+		for i := range 3 {
+			refusedFor(t, "commented repeat", anon.Do(fmt.Sprintf("# %d\n{ me { %s} }", i, strings.Repeat("id ", 10000)), nil), "GRAPHQL_MAX_FIELDS")
+		}
+
+		var schemas strings.Builder
+		schemas.WriteString("{")
+		for i := range 1000 {
+			fmt.Fprintf(&schemas, " s%d: __schema { types { name fields { name } } }", i)
+		}
+		schemas.WriteString(" }")
+		refusedFor(t, "1,000 aliased __schema", anon.Do(schemas.String(), nil), "GRAPHQL_MAX_")
+		refusedFor(t, "two __schema", anon.Do("{ a: __schema { queryType { name } } b: __schema { queryType { name } } }", nil), "__schema or __type 2 times")
+
+		// Lists multiply: 100 users, each with a batch of 100 users.
+		nested := `query($n: Int) { users(first: $n) { edges { node { batch { users(first: $n) { edges { node { id email } } } } } } } }`
+		refusedFor(t, "nested connections", anon.Do(nested, map[string]any{"n": 100}), "GRAPHQL_MAX_COMPLEXITY")
+
+		// Refused before it runs: four aliased logins check no password.
+		before := auth.HashesComputed()
+		var logins strings.Builder
+		logins.WriteString("mutation {")
+		for i := range 4 {
+			fmt.Fprintf(&logins, ` l%d: login(input: {email: "a@b.co", password: "x"}) { errors { code } }`, i)
+		}
+		logins.WriteString(" }")
+		refusedFor(t, "four logins", anon.Do(logins.String(), nil), "GRAPHQL_MAX_MUTATIONS")
+		if n := auth.HashesComputed() - before; n != 0 {
+			t.Errorf("a refused request checked %d passwords", n)
+		}
+
+		// The playground's introspection query still runs.
+		var intro struct {
+			Schema struct{ Types []struct{ Name string } } `json:"__schema"`
+		}
+		anon.MustData(`{ __schema { types { name fields(includeDeprecated: true) { name args { name type { kind name ofType { kind name ofType { kind name } } } } } } } }`, nil, &intro)
+		if len(intro.Schema.Types) < 20 {
+			t.Errorf("introspection returned %d types", len(intro.Schema.Types))
+		}
+	})
+}
+
+func TestTransportErrorsNeverEchoTheRequest(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["MAX_REQUEST_BYTES"] = "4096"
+		srv := startServer(t, env)
+		const secret = "hunter2-in-the-body"
+
+		r, raw := postRaw(t, srv, "application/json", []byte(`{"query": "mutation { login(input: {email: \"a@b.co\", password: \"`+secret+`\"}) {`), nil)
+		if r.Status != http.StatusBadRequest || r.Code() != "BAD_REQUEST" || strings.Contains(raw, secret) || strings.Contains(raw, "json:") {
+			t.Errorf("unreadable JSON: status %d, answer %s", r.Status, raw)
+		}
+		big := jsonBody("{ me { id } }", map[string]any{"pad": strings.Repeat(secret, 400)})
+		r, raw = postRaw(t, srv, "application/json", big, nil)
+		if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "BAD_REQUEST" || strings.Contains(raw, secret) {
+			t.Errorf("oversize JSON: status %d, answer %.200s", r.Status, raw)
+		}
+	})
+}
+
+// multipartBody builds a GraphQL multipart request; a file is added when
+// file is not nil.
+func multipartBody(t *testing.T, operations string, file []byte) (string, []byte) {
+	t.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("operations", operations)
+	if file == nil {
+		mw.WriteField("map", `{}`)
+	} else {
+		mw.WriteField("map", `{"0": ["variables.file"]}`)
+		fw, _ := mw.CreateFormFile("0", "a.png")
+		fw.Write(file)
+	}
+	mw.Close()
+	return mw.FormDataContentType(), buf.Bytes()
+}
+
+func TestMultipartRequestsAreBounded(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["MAX_REQUEST_BYTES"] = "4096"
+		srv := startServer(t, env)
+		register := func(email string) string {
+			b, _ := json.Marshal(map[string]any{
+				"query":     `mutation($in: RegisterInput!) { register(input: $in) { accessToken errors { code } } }`,
+				"variables": map[string]any{"in": registerInput(email, "+1202555"+fmt.Sprint(1000+len(email)))},
+			})
+			return string(b)
+		}
+		exists := func(email string) bool {
+			var n int
+			if err := srv.DB().NewRaw("SELECT count(*) FROM users WHERE email_key = ?", email).Scan(t.Context(), &n); err != nil {
+				t.Fatal(err)
+			}
+			return n == 1
+		}
+
+		// No file and no preflight header: a cross-site form could send this. Refused, not run.
+		ct, body := multipartBody(t, register("csrf@example.com"), nil)
+		r, _ := postRaw(t, srv, ct, body, nil)
+		if r.Status != http.StatusBadRequest || r.Code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "GraphQL-Require-Preflight") {
+			t.Errorf("multipart without a file: status %d, %+v", r.Status, r.Errors)
+		}
+		if exists("csrf@example.com") {
+			t.Error("the refused multipart mutation ran")
+		}
+		// With the header (which only a preflighted browser request can carry) it runs.
+		r, _ = postRaw(t, srv, ct, body, http.Header{"Graphql-Require-Preflight": {"1"}})
+		if len(r.Errors) > 0 || !exists("csrf@example.com") {
+			t.Errorf("multipart with the preflight header: %+v", r.Errors)
+		}
+
+		// The operations part is held to MAX_REQUEST_BYTES, file or not.
+		huge := `{"query": "{ me { id } }", "variables": {"file": null, "pad": "` + strings.Repeat("x", 10000) + `"}}`
+		ct, body = multipartBody(t, huge, []byte("not a picture"))
+		r, raw := postRaw(t, srv, ct, body, http.Header{"Graphql-Require-Preflight": {"1"}})
+		if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "BAD_REQUEST" || strings.Contains(raw, "xxxx") {
+			t.Errorf("oversize operations part: status %d, answer %.200s", r.Status, raw)
+		}
+
+		// CORS lets browsers send the header.
+		req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/graphql", nil)
+		req.Header.Set("Origin", "https://app.example.com")
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "graphql-require-preflight")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if !strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "graphql-require-preflight") {
+			t.Errorf("preflight allows headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
+		}
+	})
+}
+
+// parallel runs n copies of f at once and returns their answers.
+func parallel(n int, f func(i int) gqlResponse) []gqlResponse {
+	out := make([]gqlResponse, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			out[i] = f(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	return out
+}
+
+func loginCode(r gqlResponse) string {
+	if c := r.Code(); c != "" {
+		return c
+	}
+	var d struct{ Login authPayload }
+	json.Unmarshal(r.Data, &d)
+	if len(d.Login.Errors) > 0 {
+		return d.Login.Errors[0].Code
+	}
+	return "OK"
+}
+
+func TestPasswordChecksAreCountedBeforeTheyRun(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["LOGIN_MAX_FAILURES"] = "5"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		mustSignIn(t, anon.register(registerInput("target@example.com", "+12025550120")))
+
+		// 20 wrong passwords at once: 5 checks, no more.
+		before := auth.HashesComputed()
+		answers := parallel(20, func(i int) gqlResponse {
+			return anon.Do(loginMutation, map[string]any{"email": "target@example.com", "password": fmt.Sprintf("wrong-password-%d", i)})
+		})
+		checks := auth.HashesComputed() - before
+		counts := map[string]int{}
+		for _, a := range answers {
+			counts[loginCode(a)]++
+		}
+		if checks != 5 || counts["RATE_LIMITED"] != 15 || counts["INVALID_CREDENTIALS"] != 5 {
+			t.Errorf("20 concurrent logins: %d password checks, answers %v; want 5 checks and 15 RATE_LIMITED", checks, counts)
+		}
+		// The email is locked now: the right password is not even checked.
+		before = auth.HashesComputed()
+		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "target@example.com", "password": goodPassword})); code != "RATE_LIMITED" {
+			t.Errorf("locked email: %s", code)
+		}
+		if n := auth.HashesComputed() - before; n != 0 {
+			t.Errorf("a locked email got %d password checks", n)
+		}
+	})
+}
+
+func TestLockoutLastsLoginLockoutAndGrows(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["LOGIN_MAX_FAILURES"], env["LOGIN_LOCKOUT"] = "2", "2s"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		mustSignIn(t, anon.register(registerInput("lockme@example.com", "+12025550121")))
+		lockOut := func() float64 {
+			t.Helper()
+			for i := range 2 {
+				if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "lockme@example.com", "password": fmt.Sprint("wrong-", i)})); code != "INVALID_CREDENTIALS" {
+					t.Fatalf("failure %d: %s", i+1, code)
+				}
+			}
+			r := anon.Do(loginMutation, map[string]any{"email": "lockme@example.com", "password": goodPassword})
+			if r.Code() != "RATE_LIMITED" {
+				t.Fatalf("after 2 failures: %s", loginCode(r))
+			}
+			ra, _ := r.Errors[0].Extensions["retryAfter"].(float64)
+			return ra
+		}
+		if ra := lockOut(); ra < 1 || ra > 2 {
+			t.Errorf("first lock: retryAfter %v, want LOGIN_LOCKOUT (2 s)", ra)
+		}
+		// After the lock's own length (not the 15-minute window), passwords
+		// are checked again (lockOut asserts INVALID_CREDENTIALS), and the
+		// next lock lasts twice as long.
+		time.Sleep(2100 * time.Millisecond)
+		if ra := lockOut(); ra < 3 || ra > 4 {
+			t.Errorf("second lock: retryAfter %v, want twice LOGIN_LOCKOUT (4 s)", ra)
+		}
+	})
+}
+
+func TestChangePasswordGuessesAreLimited(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["LOGIN_MAX_FAILURES"] = "3"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		user := anon.As(*mustSignIn(t, anon.register(registerInput("changer@example.com", "+12025550122"))).AccessToken)
+		const change = `mutation($o: String!) { changePassword(input: {oldPassword: $o, newPassword: "brand-new-Passw0rd", newPasswordConfirm: "brand-new-Passw0rd"}) { ok errors { field code } } }`
+
+		before := auth.HashesComputed()
+		answers := parallel(12, func(i int) gqlResponse { return user.Do(change, map[string]any{"o": fmt.Sprint("guess-", i)}) })
+		if n := auth.HashesComputed() - before; n != 3 {
+			t.Errorf("12 concurrent guesses: %d password checks, want 3", n)
+		}
+		limited := 0
+		for _, a := range answers {
+			if a.Code() == "RATE_LIMITED" || a.Code() == "UNAUTHENTICATED" {
+				limited++
+			}
+		}
+		if limited != 9 {
+			t.Errorf("%d of 12 guesses refused unchecked, want 9", limited)
+		}
+		// The session that guessed is ended.
+		if code := user.meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("guessing session after the limit: me = %q, want UNAUTHENTICATED", code)
+		}
+		var failed int
+		if err := srv.DB().NewRaw("SELECT count(*) FROM audit_events WHERE action = 'PASSWORD_CHANGE_FAILED'").Scan(t.Context(), &failed); err != nil {
+			t.Fatal(err)
+		}
+		if failed != 3 {
+			t.Errorf("%d PASSWORD_CHANGE_FAILED events, want 3", failed)
+		}
+		// The owner, signing in again, is limited too until the lock ends.
+		owner := anon.As(*mustSignIn(t, anon.login("changer@example.com", goodPassword)).AccessToken)
+		if code := owner.Do(change, map[string]any{"o": goodPassword}).Code(); code != "RATE_LIMITED" {
+			t.Errorf("changePassword while locked: %q", code)
+		}
+	})
+}
+
+func TestIPv6ClientsAreCountedPerSlash64(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["RATE_LIMIT_PER_IP_PER_MINUTE"], env["TRUST_PROXY_HEADERS"] = "3", "true"
+		srv := startServer(t, env)
+		from := func(ip string) string {
+			c := srv.Client()
+			c.Header.Set("X-Forwarded-For", ip)
+			return loginCode(c.Do(loginMutation, map[string]any{"email": "nobody@example.com", "password": "whatever-it-is"}))
+		}
+		for i := 1; i <= 3; i++ {
+			if code := from(fmt.Sprintf("2001:db8:1:2::%x", i)); code != "INVALID_CREDENTIALS" {
+				t.Fatalf("login %d: %s", i, code)
+			}
+		}
+		if code := from("2001:db8:1:2:ffff::9"); code != "RATE_LIMITED" {
+			t.Errorf("a fourth address in the same /64: %s, want RATE_LIMITED", code)
+		}
+		if code := from("2001:db8:1:3::1"); code != "INVALID_CREDENTIALS" {
+			t.Errorf("another /64: %s, want its own limit", code)
+		}
+	})
+}
+
+func TestPasswordHashingIsAdmitted(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["PASSWORD_HASH_CONCURRENCY"], env["PASSWORD_HASH_QUEUE"] = "1", "0"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		answers := parallel(16, func(i int) gqlResponse {
+			return anon.Do(loginMutation, map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "password": "some-password"})
+		})
+		busy := 0
+		for _, a := range answers {
+			switch loginCode(a) {
+			case "RATE_LIMITED":
+				if ra, _ := a.Errors[0].Extensions["retryAfter"].(float64); ra < 1 {
+					t.Errorf("busy answer without retryAfter: %+v", a.Errors)
+				}
+				busy++
+			case "INVALID_CREDENTIALS":
+			default:
+				t.Errorf("unexpected answer %s", loginCode(a))
+			}
+		}
+		if busy == 0 {
+			t.Error("16 logins at once through one hashing slot and no queue: none was refused")
+		}
+		// Refused attempts were not counted: each email still has every try.
+		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "u0@example.com", "password": "x"})); code != "INVALID_CREDENTIALS" {
+			t.Errorf("after the burst: %s", code)
+		}
+	})
+}
