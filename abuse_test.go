@@ -412,3 +412,67 @@ func TestPasswordHashingIsAdmitted(t *testing.T) {
 		}
 	})
 }
+
+func TestRequestsStopAtTheirDeadline(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		// One hashing slot and a long queue: later logins wait past REQUEST_TIMEOUT.
+		env["PASSWORD_HASH_CONCURRENCY"], env["PASSWORD_HASH_QUEUE"], env["PASSWORD_HASH_WAIT"] = "1", "1000", "1m"
+		env["REQUEST_TIMEOUT"] = "100ms"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		before := auth.HashesComputed()
+		answers := parallel(60, func(i int) gqlResponse {
+			return anon.Do(loginMutation, map[string]any{"email": fmt.Sprintf("late%d@example.com", i), "password": "some-password"})
+		})
+		checks := auth.HashesComputed() - before
+		timedOut := 0
+		for _, a := range answers {
+			switch c := loginCode(a); c {
+			case "TIMEOUT":
+				timedOut++
+			case "INVALID_CREDENTIALS":
+			default:
+				t.Errorf("unexpected answer %s %+v", c, a.Errors)
+			}
+		}
+		// 60 checks take some 1.5 s of one slot; the deadline stops the queue.
+		if timedOut == 0 || checks >= 30 {
+			t.Errorf("60 logins queued on one slot with a 100 ms deadline: %d timed out, %d passwords checked; want most stopped before their check", timedOut, checks)
+		}
+		// A request stopped in the queue did not count against its email.
+		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "late0@example.com", "password": "x"})); code != "INVALID_CREDENTIALS" {
+			t.Errorf("after the burst: %s", code)
+		}
+	})
+}
+
+func TestShutdownDoesNotWaitForRunawayRequests(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["PASSWORD_HASH_CONCURRENCY"], env["PASSWORD_HASH_QUEUE"], env["PASSWORD_HASH_WAIT"] = "1", "1000", "1m"
+		env["REQUEST_TIMEOUT"], env["SHUTDOWN_TIMEOUT"] = "1m", "200ms"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		// 400 logins need some 10 s of hashing on one slot; shutdown allows 200 ms.
+		before := auth.HashesComputed()
+		var wg sync.WaitGroup
+		for i := range 400 {
+			wg.Go(func() {
+				body := jsonBody(loginMutation, map[string]any{"email": fmt.Sprintf("q%d@example.com", i), "password": "some-password"})
+				if resp, err := http.Post(anon.srv.URL+"/graphql", "application/json", bytes.NewReader(body)); err == nil {
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			})
+		}
+		for auth.HashesComputed() == before { // the queue is busy
+			time.Sleep(5 * time.Millisecond)
+		}
+		srv.Stop() // fails the test if shutdown takes 20 s
+		wg.Wait()
+		if n := auth.HashesComputed() - before; n >= 200 {
+			t.Errorf("%d of 400 queued logins were still hashed after shutdown began", n)
+		}
+	})
+}

@@ -133,15 +133,20 @@ func addressKey(ctx context.Context, flow string) string {
 }
 
 // refundIfBusy takes back the attempts counted for keys when err says the
-// password check never ran because the server was busy, so a burst does
-// not lock anyone out.
+// password check never ran (the server was too busy, or the request ended
+// while it waited), so a burst does not lock anyone out.
 func (s *Service) refundIfBusy(ctx context.Context, err error, keys ...string) error {
-	if coded := apperr.Errors(err); len(coded) != 1 || coded[0].Code != apperr.RateLimited {
+	coded := apperr.Errors(err)
+	busy := len(coded) == 1 && coded[0].Code == apperr.RateLimited
+	if !busy && ctx.Err() == nil {
 		return err
 	}
+	// The request's own context may have ended; the refund must still land.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	for _, k := range keys {
 		if rerr := s.limiter.Refund(ctx, k); rerr != nil {
-			return rerr
+			return errors.Join(err, rerr)
 		}
 	}
 	return err
