@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/testdb"
@@ -474,5 +477,31 @@ func TestShutdownDoesNotWaitForRunawayRequests(t *testing.T) {
 		if n := auth.HashesComputed() - before; n >= 200 {
 			t.Errorf("%d of 400 queued logins were still hashed after shutdown began", n)
 		}
+	})
+}
+
+func TestOldPasswordHashesAreReplacedAtSignIn(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testEnv(t, dbURL))
+		anon := srv.Client()
+		mustSignIn(t, anon.register(registerInput("legacy@example.com", "+12025550123")))
+		// The hash as the first release stored it: 64 MiB, 3 passes, 2 lanes.
+		salt := []byte("0123456789abcdef")
+		b64 := base64.RawStdEncoding
+		old := "$argon2id$v=19$m=65536,t=3,p=2$" + b64.EncodeToString(salt) + "$" +
+			b64.EncodeToString(argon2.IDKey([]byte(goodPassword), salt, 3, 64*1024, 2, 32))
+		db := srv.DB()
+		if _, err := db.NewRaw("UPDATE users SET password_hash = ? WHERE email_key = ?", old, "legacy@example.com").Exec(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		mustSignIn(t, anon.login("legacy@example.com", goodPassword))
+		var stored string
+		if err := db.NewRaw("SELECT password_hash FROM users WHERE email_key = ?", "legacy@example.com").Scan(t.Context(), &stored); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(stored, "$argon2id$v=19$m=19456,t=2,p=1$") {
+			t.Errorf("after sign-in the stored hash is %.40s…, want today's parameters", stored)
+		}
+		mustSignIn(t, anon.login("legacy@example.com", goodPassword)) // and the new hash works
 	})
 }
