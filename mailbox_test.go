@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -100,4 +101,16 @@ func linkToken(t testing.TB, e email, path string) string {
 		t.Fatalf("email %q has no %s link in both parts:\n%s", e.Subject, path, e.Text)
 	}
 	return m[2]
+}
+
+// outboxCount is how many emails to addr the outbox holds, sent or not. The
+// outbox row is written in the transaction of the change that sends it, so
+// it is there as soon as the mutation has answered.
+func (s *testServer) outboxCount(addr string) int {
+	s.t.Helper()
+	var n int
+	if err := s.DB().NewRaw("SELECT count(*) FROM mail_outbox WHERE lower(recipient) LIKE ?", "%"+strings.ToLower(addr)+"%").Scan(context.Background(), &n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
 }

@@ -2,9 +2,12 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"image"
 	"image/color"
+	"image/gif"
+	"image/jpeg"
 	"image/png"
 	"io"
 	"mime/multipart"
@@ -136,9 +139,36 @@ func TestProfileAndAvatar(t *testing.T) {
 		if bad, _ := me.upload("avatar.png", []byte("just some text, not an image\n")); !slices.Equal(codes(bad.Errors), []string{"UNSUPPORTED_FILE_TYPE@input.file"}) {
 			t.Errorf("renamed text file: %v", codes(bad.Errors))
 		}
-		huge := append(pngImage(t, 4, 4), bytes.Repeat([]byte{0}, 6<<20)...)
-		if bad, _ := me.upload("big.png", huge); !slices.Equal(codes(bad.Errors), []string{"FILE_TOO_LARGE@input.file"}) {
-			t.Errorf("6 MiB file: %v", codes(bad.Errors))
+		// The limit is AVATAR_MAX_BYTES (5 MiB by default) to the byte.
+		padded := func(n int) []byte {
+			b := pngImage(t, 4, 4)
+			return append(b, bytes.Repeat([]byte{0}, n-len(b))...)
+		}
+		if ok, _ := me.upload("max.png", padded(5<<20)); len(ok.Errors) > 0 {
+			t.Errorf("a file of exactly 5 MiB: %v", codes(ok.Errors))
+		}
+		if bad, _ := me.upload("big.png", padded(5<<20+1)); !slices.Equal(codes(bad.Errors), []string{"FILE_TOO_LARGE@input.file"}) {
+			t.Errorf("5 MiB + 1 byte: %v", codes(bad.Errors))
+		}
+		// JPEG, WebP and GIF are accepted too, stored and served with their own type.
+		for _, img := range []struct{ name, ext, contentType string }{
+			{"photo.jpeg", ".jpg", "image/jpeg"}, {"photo.webp", ".webp", "image/webp"}, {"photo.gif", ".gif", "image/gif"},
+		} {
+			content := imageOf(t, img.contentType)
+			got, _ := me.upload(img.name, content)
+			if got.User == nil || got.User.Profile.AvatarURL == nil || !strings.HasSuffix(*got.User.Profile.AvatarURL, img.ext) {
+				t.Errorf("upload %s: %+v", img.name, got)
+				continue
+			}
+			resp, err := http.Get(srv.URL + *got.User.Profile.AvatarURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			served, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Header.Get("Content-Type") != img.contentType || !bytes.Equal(served, content) {
+				t.Errorf("%s served as %q, %d bytes", img.name, resp.Header.Get("Content-Type"), len(served))
+			}
 		}
 
 		// Replacing removes the old file; removeAvatar clears it.
@@ -160,8 +190,64 @@ func TestProfileAndAvatar(t *testing.T) {
 		if resp, _ := http.Get(srv.URL + *up2.User.Profile.AvatarURL); resp.StatusCode != 404 {
 			t.Errorf("removed avatar still served: %d", resp.StatusCode)
 		}
-		if resp, _ := http.Get(srv.URL + "/media/../mail/x.eml"); resp.StatusCode != 404 {
-			t.Errorf("path traversal under /media: %d", resp.StatusCode)
+		// An escaped slash reaches the media handler as "../jwt-keys.json":
+		// the private signing key, which does exist one level up.
+		if _, err := os.Stat(filepath.Join(srv.dataDir, "jwt-keys.json")); err != nil {
+			t.Fatalf("the file the traversal aims at is missing: %v", err)
+		}
+		for _, path := range []string{"/media/..%2Fjwt-keys.json", "/media/avatars%2F..%2F..%2Fjwt-keys.json"} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 404 || bytes.Contains(body, []byte(`"d"`)) {
+				t.Errorf("path traversal %s: %d", path, resp.StatusCode)
+			}
 		}
 	})
+}
+
+// AVATAR_TYPES narrows what is accepted.
+func TestAvatarTypesSetting(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["AVATAR_TYPES"] = "image/png"
+		srv := startServer(t, env)
+		me := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("only@example.com", "+4950000002"))).AccessToken)
+		if bad, _ := me.upload("photo.jpg", imageOf(t, "image/jpeg")); !slices.Equal(codes(bad.Errors), []string{"UNSUPPORTED_FILE_TYPE@input.file"}) {
+			t.Errorf("JPEG with AVATAR_TYPES=image/png: %v", codes(bad.Errors))
+		}
+		if ok, _ := me.upload("pic.png", pngImage(t, 8, 8)); len(ok.Errors) > 0 {
+			t.Errorf("PNG with AVATAR_TYPES=image/png: %v", codes(ok.Errors))
+		}
+	})
+}
+
+// webp1x1 is a 1x1 lossless WebP image.
+const webp1x1 = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="
+
+// imageOf returns a small real image of contentType.
+func imageOf(t testing.TB, contentType string) []byte {
+	t.Helper()
+	img := image.NewPaletted(image.Rect(0, 0, 8, 8), color.Palette{color.White, color.Black})
+	var b bytes.Buffer
+	var err error
+	switch contentType {
+	case "image/jpeg":
+		err = jpeg.Encode(&b, img, nil)
+	case "image/gif":
+		err = gif.Encode(&b, img, nil)
+	case "image/webp":
+		var raw []byte
+		raw, err = base64.StdEncoding.DecodeString(webp1x1)
+		b.Write(raw)
+	default:
+		t.Fatalf("no test image of %s", contentType)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -246,7 +246,7 @@ func (r *mutationResolver) UpdateProfile(ctx context.Context, input model.Update
 
 // UploadAvatar is the resolver for the uploadAvatar field.
 func (r *mutationResolver) UploadAvatar(ctx context.Context, input model.UploadAvatarInput) (*model.UploadAvatarPayload, error) {
-	u, err := r.Accounts.SetAvatar(ctx, input.File.File, input.File.Size)
+	u, err := r.Accounts.SetAvatar(ctx, input.File.File)
 	return result(u, err, func(u *account.User, errs []*model.UserError) *model.UploadAvatarPayload {
 		return &model.UploadAvatarPayload{User: u, Errors: errs}
 	})

@@ -91,22 +91,18 @@ var avatarExt = map[string]string{"image/png": "png", "image/jpeg": "jpg", "imag
 // random name; the previous avatar is deleted once the change commits.
 //
 // Errors: FILE_TOO_LARGE, UNSUPPORTED_FILE_TYPE (on field "file"), UNAUTHENTICATED.
-func (s *Service) SetAvatar(ctx context.Context, file io.Reader, size int64) (*User, error) {
+func (s *Service) SetAvatar(ctx context.Context, file io.Reader) (*User, error) {
 	v, err := signedIn(ctx)
 	if err != nil {
 		return nil, err
-	}
-	tooLarge := apperr.List{apperr.OnField("file", apperr.FileTooLarge,
-		fmt.Sprintf("The image is larger than %d KiB.", s.AvatarMaxBytes/1024))}
-	if size > s.AvatarMaxBytes {
-		return nil, tooLarge
 	}
 	data, err := io.ReadAll(io.LimitReader(file, s.AvatarMaxBytes+1))
 	if err != nil {
 		return nil, err
 	}
 	if int64(len(data)) > s.AvatarMaxBytes {
-		return nil, tooLarge
+		return nil, apperr.List{apperr.OnField("file", apperr.FileTooLarge,
+			fmt.Sprintf("The image is larger than %d KiB.", s.AvatarMaxBytes/1024))}
 	}
 	kind := http.DetectContentType(data)
 	ext, known := avatarExt[kind]
