@@ -25,6 +25,7 @@ type Loaders struct {
 	ApprovalByUserID *loader[*account.Approval]
 	BatchUserCount   *loader[int]
 	WalletByUserID   *loader[*wallet.Wallet]
+	SessionsByUserID *loader[[]*account.Session]
 
 	accounts   *account.Service
 	mu         sync.Mutex
@@ -113,6 +114,7 @@ func newLoaders(accounts *account.Service, batches *batch.Service, wallets *wall
 		ApprovalByUserID: newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID })),
 		BatchUserCount:   newLoader(batches.UserCounts),
 		WalletByUserID:   newLoader(byID(wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID })),
+		SessionsByUserID: newLoader(accounts.LiveSessions),
 		accounts:         accounts,
 		batchUsers:       map[int]*loader[page.Page[*account.User]]{},
 	}

@@ -141,20 +141,28 @@ func (s *Service) revokeSessions(ctx context.Context, idb bun.IDB, userID, id, e
 	return err
 }
 
-// Sessions lists u's live sessions (not ended, not expired), newest first,
-// to those who may see u's private fields (CanSee): u, its creator, admins.
-func (s *Service) Sessions(ctx context.Context, u *User) ([]*Session, error) {
+// MaySeePrivate returns nil when the caller may read u's private fields
+// (CanSee), else UNAUTHENTICATED or FORBIDDEN.
+func MaySeePrivate(ctx context.Context, u *User) error {
 	v, err := signedIn(ctx)
-	if err != nil {
-		return nil, err
+	if err == nil && !CanSee(v, u) {
+		err = apperr.ErrForbidden
 	}
-	if !CanSee(v, u) {
-		return nil, apperr.ErrForbidden
-	}
-	var out []*Session
-	err = s.db.NewSelect().Model(&out).
-		Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", u.ID, s.now()).
+	return err
+}
+
+// LiveSessions returns the sessions of each user that have not ended,
+// newest first, in one query. It does not check who asks: callers check
+// MaySeePrivate first.
+func (s *Service) LiveSessions(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID][]*Session, error) {
+	var rows []*Session
+	err := s.db.NewSelect().Model(&rows).
+		Where("user_id IN (?) AND revoked_at IS NULL AND expires_at > ?", bun.List(userIDs), s.now()).
 		Order("created_at DESC", "id DESC").Scan(ctx)
+	out := make(map[uuid.UUID][]*Session, len(userIDs))
+	for _, r := range rows {
+		out[r.UserID] = append(out[r.UserID], r)
+	}
 	return out, err
 }
 
