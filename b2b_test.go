@@ -199,9 +199,11 @@ type usersResult struct {
 		} `json:"pageInfo"`
 		Edges []struct {
 			Node struct {
-				ID    string `json:"id"`
-				Email string `json:"email"`
-				Role  string `json:"role"`
+				ID         string     `json:"id"`
+				Email      string     `json:"email"`
+				Role       string     `json:"role"`
+				LastLogin  *time.Time `json:"lastLogin"`
+				DateJoined time.Time  `json:"dateJoined"`
 			} `json:"node"`
 		} `json:"edges"`
 	} `json:"users"`

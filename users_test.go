@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/usergraph/usergraph/internal/testdb"
 )
@@ -31,6 +33,10 @@ func TestUsersFiltersOrderAndPages(t *testing.T) {
 		}
 		createB2BUser(t, rival, rivalBatch, "foreign@rival.test", "+4942000000")
 		onboard(t, srv, "liam.stone@corp.test") // gives Liam a lastLogin
+		// A pending B2B admin (not approved) and a rejected one (not approved, inactive).
+		createB2BAdmin(t, admin, "pending@corp.test", "+4940000003")
+		rejected := createB2BAdmin(t, admin, "rejected@corp.test", "+4940000004")
+		admin.MustData(rejectMutation, map[string]any{"id": rejected, "reason": "No contract"}, &struct{}{})
 
 		list := func(c *client, vars map[string]any) usersResult {
 			var r usersResult
@@ -54,42 +60,83 @@ func TestUsersFiltersOrderAndPages(t *testing.T) {
 			{"search mobile", map[string]any{"search": "+4941000004"}, []string{"ava.brook@corp.test"}},
 			{"search wildcard is literal", map[string]any{"search": "%"}, nil},
 			{"batch", map[string]any{"batchId": ops}, []string{"ava.brook@corp.test", "liam.stone@corp.test"}},
-			{"role", map[string]any{"role": "B2B_ADMIN"}, []string{"rival@corp.test", "lister@corp.test"}},
+			{"role", map[string]any{"role": "B2B_ADMIN"}, []string{"rejected@corp.test", "pending@corp.test", "rival@corp.test", "lister@corp.test"}},
 			{"approved b2b admins", map[string]any{"role": "B2B_ADMIN", "isApproved": true, "createdById": nil}, []string{"rival@corp.test", "lister@corp.test"}},
-			{"inactive", map[string]any{"isActive": false}, nil},
+			{"unapproved b2b admins", map[string]any{"role": "B2B_ADMIN", "isApproved": false}, []string{"rejected@corp.test", "pending@corp.test"}},
+			{"inactive", map[string]any{"isActive": false}, []string{"rejected@corp.test"}},
+			{"active and unapproved", map[string]any{"isActive": true, "isApproved": false}, []string{"pending@corp.test"}},
 		}
 		for _, tc := range cases {
 			if got := list(admin, map[string]any{"f": tc.f}).emails(); !slices.Equal(got, tc.want) {
 				t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 			}
 		}
-		// Orders.
-		byEmail := list(boss, map[string]any{"o": map[string]any{"field": "EMAIL", "direction": "ASC"}}).emails()
-		if !slices.IsSorted(byEmail) || len(byEmail) != 5 {
-			t.Errorf("EMAIL ASC = %v", byEmail)
+		// Orders, against expectations computed here from the rows' values.
+		created := []string{"ava.brook@corp.test", "liam.stone@corp.test", "mia.stone@corp.test", "adam.quinn@corp.test", "zoe.quinn@corp.test"}
+		if got := list(boss, nil).emails(); !slices.Equal(got, created) {
+			t.Errorf("default order (newest first) = %v, want %v", got, created)
 		}
-		byLogin := list(boss, map[string]any{"o": map[string]any{"field": "LAST_LOGIN", "direction": "DESC"}}).emails()
-		if byLogin[0] != "liam.stone@corp.test" {
-			t.Errorf("LAST_LOGIN DESC starts with %s, want the only user who signed in", byLogin[0])
+		byEmail := slices.Sorted(slices.Values(created))
+		if got := list(boss, map[string]any{"o": map[string]any{"field": "EMAIL", "direction": "ASC"}}).emails(); !slices.Equal(got, byEmail) {
+			t.Errorf("EMAIL ASC = %v, want %v", got, byEmail)
 		}
-		// Pages of 2 walk every user once, in the same order as one big page.
-		for _, order := range []map[string]any{nil, {"field": "EMAIL", "direction": "DESC"}, {"field": "LAST_LOGIN", "direction": "ASC"}} {
-			whole := list(admin, map[string]any{"o": order, "first": 100}).emails()
+		all := list(admin, map[string]any{"first": 100}).Users.Edges
+		type node = struct {
+			ID, Email string
+			LastLogin time.Time
+			Joined    time.Time
+		}
+		nodes := make([]node, len(all))
+		for i, e := range all {
+			nodes[i] = node{ID: e.Node.ID, Email: e.Node.Email, Joined: e.Node.DateJoined}
+			if e.Node.LastLogin != nil {
+				nodes[i].LastLogin = *e.Node.LastLogin
+			}
+		}
+		expect := func(cmp func(a, b node) int) []string {
+			sorted := slices.Clone(nodes)
+			slices.SortFunc(sorted, func(a, b node) int {
+				if c := cmp(a, b); c != 0 {
+					return c
+				}
+				return strings.Compare(a.ID, b.ID)
+			})
+			out := make([]string, len(sorted))
+			for i, n := range sorted {
+				out[i] = n.Email
+			}
+			return out
+		}
+		reverse := func(s []string) []string { slices.Reverse(s); return s }
+		orders := []struct {
+			order map[string]any
+			want  []string
+		}{
+			{nil, reverse(expect(func(a, b node) int { return a.Joined.Compare(b.Joined) }))},
+			{map[string]any{"field": "EMAIL", "direction": "DESC"}, reverse(expect(func(a, b node) int { return strings.Compare(a.Email, b.Email) }))},
+			{map[string]any{"field": "LAST_LOGIN", "direction": "ASC"}, expect(func(a, b node) int { return a.LastLogin.Compare(b.LastLogin) })},
+			{map[string]any{"field": "LAST_LOGIN", "direction": "DESC"}, reverse(expect(func(a, b node) int { return a.LastLogin.Compare(b.LastLogin) }))},
+		}
+		// Pages of 2 walk every user once, in the expected order.
+		for _, o := range orders {
+			if whole := list(admin, map[string]any{"o": o.order, "first": 100}).emails(); !slices.Equal(whole, o.want) {
+				t.Errorf("order %v: %v, want %v", o.order, whole, o.want)
+			}
 			var walked []string
 			var after any
 			for range 20 {
-				r := list(admin, map[string]any{"o": order, "first": 2, "after": after})
+				r := list(admin, map[string]any{"o": o.order, "first": 2, "after": after})
 				walked = append(walked, r.emails()...)
-				if r.Users.TotalCount != len(whole) {
-					t.Fatalf("totalCount %d on a page, want %d", r.Users.TotalCount, len(whole))
+				if r.Users.TotalCount != len(o.want) {
+					t.Fatalf("totalCount %d on a page, want %d", r.Users.TotalCount, len(o.want))
 				}
 				if !r.Users.PageInfo.HasNextPage {
 					break
 				}
 				after = *r.Users.PageInfo.EndCursor
 			}
-			if !slices.Equal(walked, whole) {
-				t.Errorf("order %v: pages %v, want %v", order, walked, whole)
+			if !slices.Equal(walked, o.want) {
+				t.Errorf("order %v: pages %v, want %v", o.order, walked, o.want)
 			}
 		}
 		if code := admin.Do(usersQuery, map[string]any{"first": 101}).Code(); code != "BAD_REQUEST" {
