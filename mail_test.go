@@ -184,6 +184,8 @@ type fakeSMTP struct {
 	msgs []smtpMessage
 	// password, when set, is required (AUTH PLAIN as "mailer").
 	password string
+	// authed records that a client sent the right credentials.
+	authed bool
 }
 
 type smtpMessage struct {
@@ -213,6 +215,9 @@ func (s *smtpSession) Auth(string) (sasl.Server, error) {
 			return errors.New("bad credentials")
 		}
 		s.user = username
+		s.srv.mu.Lock()
+		s.srv.authed = true
+		s.srv.mu.Unlock()
 		return nil
 	}), nil
 }
@@ -300,7 +305,9 @@ func TestSMTPDriverWithSTARTTLSAndAuth(t *testing.T) {
 }
 
 // Mandatory STARTTLS refuses a server that does not offer it: nothing is
-// sent in the clear, and the email stays in the outbox for a retry.
+// sent in the clear, and the email stays in the outbox for a retry. The
+// same server gets the email when the policy allows plaintext, so the
+// refusal is the policy's.
 func TestSMTPDriverRefusesPlaintextByDefault(t *testing.T) {
 	fake := &fakeSMTP{}
 	port := startFakeSMTP(t, fake, nil)
@@ -308,17 +315,65 @@ func TestSMTPDriverRefusesPlaintextByDefault(t *testing.T) {
 		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms",
 	})
 	createB2BAdmin(t, admin, "plain@corp.test", "+4939000005")
-	deadline := time.Now().Add(10 * time.Second)
-	var attempts int
-	for time.Now().Before(deadline) && attempts == 0 {
-		time.Sleep(20 * time.Millisecond)
-		_ = srv.DB().NewRaw("SELECT attempts FROM mail_outbox WHERE recipient = ?", "plain@corp.test").Scan(context.Background(), &attempts)
+	if lastError := srv.waitFailedAttempt(t, "plain@corp.test"); !strings.Contains(strings.ToLower(lastError), "starttls") {
+		t.Errorf("the failed attempt says %q, want a STARTTLS refusal", lastError)
+	}
+	fake.mu.Lock()
+	received := len(fake.msgs)
+	fake.mu.Unlock()
+	if received != 0 {
+		t.Errorf("%d messages received in the clear", received)
+	}
+
+	_, admin = b2bServer(t, "", map[string]string{
+		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms", "SMTP_TLS": "opportunistic",
+	})
+	createB2BAdmin(t, admin, "plain2@corp.test", "+4939000006")
+	if m := fake.wait(t); m.TLS || m.To[0] != "plain2@corp.test" {
+		t.Errorf("with SMTP_TLS=opportunistic: TLS %v, to %v", m.TLS, m.To)
+	}
+}
+
+// A server whose certificate the client does not trust (no SMTP_CA_FILE for
+// its private CA) gets nothing.
+func TestSMTPDriverRefusesAnUntrustedCertificate(t *testing.T) {
+	cert, _ := testCA(t)
+	fake := &fakeSMTP{password: "relay-secret"}
+	port := startFakeSMTP(t, fake, &cert)
+	srv, admin := b2bServer(t, "", map[string]string{
+		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port,
+		"SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "relay-secret", "MAIL_POLL_INTERVAL": "20ms",
+	})
+	createB2BAdmin(t, admin, "untrusted@corp.test", "+4939000007")
+	if lastError := srv.waitFailedAttempt(t, "untrusted@corp.test"); !strings.Contains(lastError, "certificate") {
+		t.Errorf("the failed attempt says %q, want a certificate error", lastError)
 	}
 	fake.mu.Lock()
 	defer fake.mu.Unlock()
-	if attempts == 0 || len(fake.msgs) != 0 {
-		t.Errorf("attempts %d, messages received in the clear %d; want a failed attempt and none", attempts, len(fake.msgs))
+	if len(fake.msgs) != 0 || fake.authed {
+		t.Errorf("an untrusted server got %d messages (authenticated: %v)", len(fake.msgs), fake.authed)
 	}
+}
+
+// waitFailedAttempt waits until the outbox records a failed delivery to
+// addr and returns its error.
+func (s *testServer) waitFailedAttempt(t *testing.T, addr string) string {
+	t.Helper()
+	db := s.DB()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		var row struct {
+			Attempts  int     `bun:"attempts"`
+			LastError *string `bun:"last_error"`
+		}
+		err := db.NewRaw("SELECT attempts, last_error FROM mail_outbox WHERE recipient LIKE ?", "%"+addr+"%").Scan(context.Background(), &row)
+		if err == nil && row.Attempts > 0 && row.LastError != nil {
+			return *row.LastError
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no failed delivery to %s recorded", addr)
+	return ""
 }
 
 func (f *fakeSMTP) wait(t *testing.T) smtpMessage {
