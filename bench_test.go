@@ -27,29 +27,53 @@ func BenchmarkLogin(b *testing.B) {
 	benchServers(b, func(b *testing.B, srv *testServer, _ *client) {
 		c := srv.Client()
 		mustSignIn(b, c.register(registerInput("bench@example.com", "+4960000001")))
-		for _, tc := range []struct{ name, email, password string }{
-			{"success", "bench@example.com", goodPassword},
-			{"wrong-password", "bench@example.com", "not-the-password"},
-			{"unknown-email", "nobody@example.com", goodPassword},
+		for _, tc := range []struct{ name, email, password, want string }{
+			{"success", "bench@example.com", goodPassword, "OK"},
+			{"wrong-password", "bench@example.com", "not-the-password", "INVALID_CREDENTIALS"},
+			{"unknown-email", "nobody@example.com", goodPassword, "INVALID_CREDENTIALS"},
 		} {
 			b.Run(tc.name, func(b *testing.B) {
 				for b.Loop() {
-					c.Do(loginMutation, map[string]any{"email": tc.email, "password": tc.password})
+					if got := loginCode(c.Do(loginMutation, map[string]any{"email": tc.email, "password": tc.password})); got != tc.want {
+						b.Fatalf("login answered %s, want %s", got, tc.want)
+					}
 				}
 			})
 		}
 	})
 }
 
-// The floor that hides whether an email exists.
+// The floor that hides whether an email exists. Each request names another
+// address (the per-email limit would otherwise answer first), and the
+// existing ones are checked to have queued their email.
 func BenchmarkRequestPasswordReset(b *testing.B) {
 	benchServers(b, func(b *testing.B, srv *testServer, _ *client) {
 		c := srv.Client()
-		mustSignIn(b, c.register(registerInput("reset@example.com", "+4960000002")))
-		for _, email := range []string{"reset@example.com", "nobody@example.com"} {
-			b.Run(email, func(b *testing.B) {
+		const accounts = 40
+		for i := range accounts {
+			mustSignIn(b, c.register(registerInput(fmt.Sprintf("reset%d@example.com", i), fmt.Sprintf("+49600100%03d", i))))
+		}
+		for _, kind := range []string{"existing", "unknown"} {
+			b.Run(kind, func(b *testing.B) {
+				n := 0
 				for b.Loop() {
-					c.Do(requestResetMutation, map[string]any{"e": email})
+					email := fmt.Sprintf("nobody%d@example.com", n)
+					if kind == "existing" {
+						email = fmt.Sprintf("reset%d@example.com", n%accounts)
+					}
+					var d struct {
+						RequestPasswordReset struct{ OK bool } `json:"requestPasswordReset"`
+					}
+					c.MustData(requestResetMutation, map[string]any{"e": email}, &d)
+					if !d.RequestPasswordReset.OK {
+						b.Fatal("requestPasswordReset did not answer ok")
+					}
+					n++
+				}
+				if kind == "existing" && n <= 3*accounts {
+					if queued := srv.outboxCount("@example.com"); queued < min(n, accounts) {
+						b.Fatalf("%d requests for existing accounts queued %d emails", n, queued)
+					}
 				}
 			})
 		}
@@ -60,7 +84,11 @@ func BenchmarkRequestPasswordReset(b *testing.B) {
 func BenchmarkMe(b *testing.B) {
 	benchServers(b, func(b *testing.B, _ *testServer, admin *client) {
 		for b.Loop() {
-			admin.Do(`{ me { id email } }`, nil)
+			var d struct{ Me struct{ Email string } }
+			admin.MustData(`{ me { id email } }`, nil, &d)
+			if d.Me.Email != adminEmail {
+				b.Fatalf("me = %+v", d.Me)
+			}
 		}
 	})
 }
@@ -74,10 +102,16 @@ func BenchmarkUsersList50(b *testing.B) {
 		for i := range rows {
 			rows[i] = row(fmt.Sprintf("l%02d@corp.test", i), fmt.Sprintf("+496100%05d", i))
 		}
-		createB2BUsers(b, boss, batchID, "REJECT_EVERYTHING", rows...)
+		if res := createB2BUsers(b, boss, batchID, "REJECT_EVERYTHING", rows...); res.Count != len(rows) {
+			b.Fatalf("seeded %d users", res.Count)
+		}
 		const q = `{ users(first: 50) { totalCount edges { node { id email createdBy { email } batch { name userCount } approval { status } wallet { balance } } } } }`
 		for b.Loop() {
-			admin.Do(q, nil)
+			var r usersResult
+			admin.MustData(q, nil, &r)
+			if len(r.Users.Edges) != 50 || r.Users.TotalCount < 60 {
+				b.Fatalf("users(first: 50) listed %d of %d", len(r.Users.Edges), r.Users.TotalCount)
+			}
 		}
 	})
 }
@@ -108,7 +142,9 @@ func BenchmarkAdjustWallet(b *testing.B) {
 		id := mustSignIn(b, srv.Client().register(registerInput("w@example.com", "+4960000005"))).User.ID
 		i := 0
 		for b.Loop() {
-			adjust(b, admin, id, "CREDIT", "1.00", fmt.Sprintf("b-%d", i))
+			if p := adjust(b, admin, id, "CREDIT", "1.00", fmt.Sprintf("b-%d", i)); p.Transaction == nil || len(p.Errors) > 0 {
+				b.Fatalf("adjustWallet: %+v", p.Errors)
+			}
 			i++
 		}
 	})
