@@ -464,86 +464,90 @@ func TestGraphQLRequestLimits(t *testing.T) {
 }
 
 func TestHTTPEndpoints(t *testing.T) {
-	srv := startServer(t, testEnv(t, ""))
-	get := func(path string) (*http.Response, string) {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testEnv(t, dbURL))
+		get := func(path string) (*http.Response, string) {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var b strings.Builder
+			_, _ = io.Copy(&b, resp.Body)
+			return resp, b.String()
 		}
-		defer resp.Body.Close()
-		var b strings.Builder
-		_, _ = io.Copy(&b, resp.Body)
-		return resp, b.String()
-	}
-	_, body := get("/.well-known/jwks.json")
-	var jwks struct {
-		Keys []map[string]any `json:"keys"`
-	}
-	if err := json.Unmarshal([]byte(body), &jwks); err != nil || len(jwks.Keys) != 1 {
-		t.Fatalf("jwks = %s (%v)", body, err)
-	}
-	k := jwks.Keys[0]
-	if k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["alg"] != "EdDSA" || k["kid"] == nil || k["d"] != nil {
-		t.Errorf("jwks key = %v (must be a public Ed25519 key with kid)", k)
-	}
-	if _, body = get("/schema.graphql"); !strings.Contains(body, "type Mutation") {
-		t.Error("/schema.graphql does not serve the SDL")
-	}
-	if resp, body := get("/"); resp.StatusCode != 200 || !strings.Contains(body, "graphiql") {
-		t.Errorf("playground: %d", resp.StatusCode)
-	}
-	if resp, _ := get("/readyz"); resp.StatusCode != 200 {
-		t.Errorf("/readyz = %d", resp.StatusCode)
-	}
-	var q struct {
-		Data struct {
-			Typename string `json:"__typename"`
+		_, body := get("/.well-known/jwks.json")
+		var jwks struct {
+			Keys []map[string]any `json:"keys"`
 		}
-	}
-	if resp, body := get("/graphql?query=%7B__typename%7D"); resp.StatusCode != 200 || json.Unmarshal([]byte(body), &q) != nil || q.Data.Typename != "Query" {
-		t.Errorf("GET /graphql query: %d %s", resp.StatusCode, body)
-	}
+		if err := json.Unmarshal([]byte(body), &jwks); err != nil || len(jwks.Keys) != 1 {
+			t.Fatalf("jwks = %s (%v)", body, err)
+		}
+		k := jwks.Keys[0]
+		if k["kty"] != "OKP" || k["crv"] != "Ed25519" || k["alg"] != "EdDSA" || k["kid"] == nil || k["d"] != nil {
+			t.Errorf("jwks key = %v (must be a public Ed25519 key with kid)", k)
+		}
+		if _, body = get("/schema.graphql"); !strings.Contains(body, "type Mutation") {
+			t.Error("/schema.graphql does not serve the SDL")
+		}
+		if resp, body := get("/"); resp.StatusCode != 200 || !strings.Contains(body, "graphiql") {
+			t.Errorf("playground: %d", resp.StatusCode)
+		}
+		if resp, _ := get("/readyz"); resp.StatusCode != 200 {
+			t.Errorf("/readyz = %d", resp.StatusCode)
+		}
+		var q struct {
+			Data struct {
+				Typename string `json:"__typename"`
+			}
+		}
+		if resp, body := get("/graphql?query=%7B__typename%7D"); resp.StatusCode != 200 || json.Unmarshal([]byte(body), &q) != nil || q.Data.Typename != "Query" {
+			t.Errorf("GET /graphql query: %d %s", resp.StatusCode, body)
+		}
+	})
 }
 
 func TestUnreadableRequestsHaveACode(t *testing.T) {
-	env := testEnv(t, "")
-	env["MAX_REQUEST_BYTES"] = "2048"
-	env["PLAYGROUND_ENABLED"], env["INTROSPECTION_ENABLED"] = "false", "false"
-	srv := startServer(t, env)
-	post := func(contentType, body string) gqlResponse {
-		resp, err := http.Post(srv.URL+"/graphql", contentType, strings.NewReader(body))
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["MAX_REQUEST_BYTES"] = "2048"
+		env["PLAYGROUND_ENABLED"], env["INTROSPECTION_ENABLED"] = "false", "false"
+		srv := startServer(t, env)
+		post := func(contentType, body string) gqlResponse {
+			resp, err := http.Post(srv.URL+"/graphql", contentType, strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var out gqlResponse
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatalf("%s: not JSON: %v", body, err)
+			}
+			out.Status = resp.StatusCode
+			return out
+		}
+		for name, r := range map[string]gqlResponse{
+			"not JSON":        post("application/json", "{nope"),
+			"too large":       post("application/json", `{"query":"{ me { id } }","x":"`+strings.Repeat("a", 4096)+`"}`),
+			"batched request": post("application/json", `[{"query":"{ __typename }"},{"query":"{ __typename }"}]`),
+			"introspection":   post("application/json", `{"query":"{ __schema { types { name } } }"}`),
+		} {
+			if r.Code() != "BAD_REQUEST" {
+				t.Errorf("%s: status %d, code %q, want BAD_REQUEST", name, r.Status, r.Code())
+			}
+		}
+		resp, err := http.Get(srv.URL + "/graphql?query=" + url.QueryEscape(`mutation { logout(input: {refreshToken: "x"}) { ok } }`))
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
 		var out gqlResponse
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-			t.Fatalf("%s: not JSON: %v", body, err)
+		json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if out.Code() != "BAD_REQUEST" {
+			t.Errorf("mutation over GET: status %d, code %q", resp.StatusCode, out.Code())
 		}
-		out.Status = resp.StatusCode
-		return out
-	}
-	for name, r := range map[string]gqlResponse{
-		"not JSON":        post("application/json", "{nope"),
-		"too large":       post("application/json", `{"query":"{ me { id } }","x":"`+strings.Repeat("a", 4096)+`"}`),
-		"batched request": post("application/json", `[{"query":"{ __typename }"},{"query":"{ __typename }"}]`),
-		"introspection":   post("application/json", `{"query":"{ __schema { types { name } } }"}`),
-	} {
-		if r.Code() != "BAD_REQUEST" {
-			t.Errorf("%s: status %d, code %q, want BAD_REQUEST", name, r.Status, r.Code())
+		if resp, _ := http.Get(srv.URL + "/"); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("playground disabled but / answers %d", resp.StatusCode)
 		}
-	}
-	resp, err := http.Get(srv.URL + "/graphql?query=" + url.QueryEscape(`mutation { logout(input: {refreshToken: "x"}) { ok } }`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out gqlResponse
-	json.NewDecoder(resp.Body).Decode(&out)
-	resp.Body.Close()
-	if out.Code() != "BAD_REQUEST" {
-		t.Errorf("mutation over GET: status %d, code %q", resp.StatusCode, out.Code())
-	}
-	if resp, _ := http.Get(srv.URL + "/"); resp.StatusCode != http.StatusNotFound {
-		t.Errorf("playground disabled but / answers %d", resp.StatusCode)
-	}
+	})
 }

@@ -290,18 +290,20 @@ func testCA(t *testing.T) (tls.Certificate, string) {
 // The default SMTP policy: STARTTLS required, certificate verified (here
 // against SMTP_CA_FILE), then AUTH; the message arrives as MIME with both parts.
 func TestSMTPDriverWithSTARTTLSAndAuth(t *testing.T) {
-	cert, caFile := testCA(t)
-	fake := &fakeSMTP{password: "relay-secret"}
-	port := startFakeSMTP(t, fake, &cert)
-	_, admin := b2bServer(t, "", map[string]string{
-		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_CA_FILE": caFile,
-		"SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "relay-secret", "MAIL_FROM": "accounts@acme.test", "MAIL_POLL_INTERVAL": "20ms",
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		cert, caFile := testCA(t)
+		fake := &fakeSMTP{password: "relay-secret"}
+		port := startFakeSMTP(t, fake, &cert)
+		_, admin := b2bServer(t, dbURL, map[string]string{
+			"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_CA_FILE": caFile,
+			"SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "relay-secret", "MAIL_FROM": "accounts@acme.test", "MAIL_POLL_INTERVAL": "20ms",
+		})
+		createB2BAdmin(t, admin, "tls@corp.test", "+4939000004")
+		m := fake.wait(t)
+		if !m.TLS || m.AuthUser != "mailer" || m.To[0] != "tls@corp.test" || !strings.Contains(m.Data, "Subject: Set up your password") {
+			t.Errorf("message: TLS %v, auth %q, to %v", m.TLS, m.AuthUser, m.To)
+		}
 	})
-	createB2BAdmin(t, admin, "tls@corp.test", "+4939000004")
-	m := fake.wait(t)
-	if !m.TLS || m.AuthUser != "mailer" || m.To[0] != "tls@corp.test" || !strings.Contains(m.Data, "Subject: Set up your password") {
-		t.Errorf("message: TLS %v, auth %q, to %v", m.TLS, m.AuthUser, m.To)
-	}
 }
 
 // Mandatory STARTTLS refuses a server that does not offer it: nothing is
@@ -309,50 +311,58 @@ func TestSMTPDriverWithSTARTTLSAndAuth(t *testing.T) {
 // same server gets the email when the policy allows plaintext, so the
 // refusal is the policy's.
 func TestSMTPDriverRefusesPlaintextByDefault(t *testing.T) {
-	fake := &fakeSMTP{}
-	port := startFakeSMTP(t, fake, nil)
-	srv, admin := b2bServer(t, "", map[string]string{
-		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms",
-	})
-	createB2BAdmin(t, admin, "plain@corp.test", "+4939000005")
-	if lastError := srv.waitFailedAttempt(t, "plain@corp.test"); !strings.Contains(strings.ToLower(lastError), "starttls") {
-		t.Errorf("the failed attempt says %q, want a STARTTLS refusal", lastError)
-	}
-	fake.mu.Lock()
-	received := len(fake.msgs)
-	fake.mu.Unlock()
-	if received != 0 {
-		t.Errorf("%d messages received in the clear", received)
-	}
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		fake := &fakeSMTP{}
+		port := startFakeSMTP(t, fake, nil)
+		srv, admin := b2bServer(t, dbURL, map[string]string{
+			"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms",
+		})
+		createB2BAdmin(t, admin, "plain@corp.test", "+4939000005")
+		if lastError := srv.waitFailedAttempt(t, "plain@corp.test"); !strings.Contains(strings.ToLower(lastError), "starttls") {
+			t.Errorf("the failed attempt says %q, want a STARTTLS refusal", lastError)
+		}
+		fake.mu.Lock()
+		received := len(fake.msgs)
+		fake.mu.Unlock()
+		if received != 0 {
+			t.Errorf("%d messages received in the clear", received)
+		}
 
-	_, admin = b2bServer(t, "", map[string]string{
-		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms", "SMTP_TLS": "opportunistic",
+		fresh := dbURL // a database of its own, so the first email is not retried there
+		if dbURL != "" {
+			fresh = testdb.Postgres(t)
+		}
+		_, admin = b2bServer(t, fresh, map[string]string{
+			"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "MAIL_POLL_INTERVAL": "20ms", "SMTP_TLS": "opportunistic",
+		})
+		createB2BAdmin(t, admin, "plain2@corp.test", "+4939000006")
+		if m := fake.wait(t); m.TLS || m.To[0] != "plain2@corp.test" {
+			t.Errorf("with SMTP_TLS=opportunistic: TLS %v, to %v", m.TLS, m.To)
+		}
 	})
-	createB2BAdmin(t, admin, "plain2@corp.test", "+4939000006")
-	if m := fake.wait(t); m.TLS || m.To[0] != "plain2@corp.test" {
-		t.Errorf("with SMTP_TLS=opportunistic: TLS %v, to %v", m.TLS, m.To)
-	}
 }
 
 // A server whose certificate the client does not trust (no SMTP_CA_FILE for
 // its private CA) gets nothing.
 func TestSMTPDriverRefusesAnUntrustedCertificate(t *testing.T) {
-	cert, _ := testCA(t)
-	fake := &fakeSMTP{password: "relay-secret"}
-	port := startFakeSMTP(t, fake, &cert)
-	srv, admin := b2bServer(t, "", map[string]string{
-		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port,
-		"SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "relay-secret", "MAIL_POLL_INTERVAL": "20ms",
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		cert, _ := testCA(t)
+		fake := &fakeSMTP{password: "relay-secret"}
+		port := startFakeSMTP(t, fake, &cert)
+		srv, admin := b2bServer(t, dbURL, map[string]string{
+			"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port,
+			"SMTP_USERNAME": "mailer", "SMTP_PASSWORD": "relay-secret", "MAIL_POLL_INTERVAL": "20ms",
+		})
+		createB2BAdmin(t, admin, "untrusted@corp.test", "+4939000007")
+		if lastError := srv.waitFailedAttempt(t, "untrusted@corp.test"); !strings.Contains(lastError, "certificate") {
+			t.Errorf("the failed attempt says %q, want a certificate error", lastError)
+		}
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		if len(fake.msgs) != 0 || fake.authed {
+			t.Errorf("an untrusted server got %d messages (authenticated: %v)", len(fake.msgs), fake.authed)
+		}
 	})
-	createB2BAdmin(t, admin, "untrusted@corp.test", "+4939000007")
-	if lastError := srv.waitFailedAttempt(t, "untrusted@corp.test"); !strings.Contains(lastError, "certificate") {
-		t.Errorf("the failed attempt says %q, want a certificate error", lastError)
-	}
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	if len(fake.msgs) != 0 || fake.authed {
-		t.Errorf("an untrusted server got %d messages (authenticated: %v)", len(fake.msgs), fake.authed)
-	}
 }
 
 // waitFailedAttempt waits until the outbox records a failed delivery to
@@ -393,31 +403,33 @@ func (f *fakeSMTP) wait(t *testing.T) smtpMessage {
 }
 
 func TestSMTPDriver(t *testing.T) {
-	fake := &fakeSMTP{}
-	port := startFakeSMTP(t, fake, nil)
-	_, admin := b2bServer(t, "", map[string]string{
-		"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_TLS": "opportunistic",
-		"MAIL_FROM": "accounts@acme.test", "MAIL_POLL_INTERVAL": "20ms",
-	})
-	createB2BAdmin(t, admin, "smtp@corp.test", "+4939000003")
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		fake.mu.Lock()
-		n := len(fake.msgs)
-		fake.mu.Unlock()
-		if n > 0 {
-			break
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		fake := &fakeSMTP{}
+		port := startFakeSMTP(t, fake, nil)
+		_, admin := b2bServer(t, dbURL, map[string]string{
+			"MAIL_DRIVER": "smtp", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_TLS": "opportunistic",
+			"MAIL_FROM": "accounts@acme.test", "MAIL_POLL_INTERVAL": "20ms",
+		})
+		createB2BAdmin(t, admin, "smtp@corp.test", "+4939000003")
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) {
+			fake.mu.Lock()
+			n := len(fake.msgs)
+			fake.mu.Unlock()
+			if n > 0 {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	fake.mu.Lock()
-	defer fake.mu.Unlock()
-	if len(fake.msgs) != 1 {
-		t.Fatalf("SMTP server got %d messages, want 1", len(fake.msgs))
-	}
-	m := fake.msgs[0]
-	if m.From != "accounts@acme.test" || len(m.To) != 1 || m.To[0] != "smtp@corp.test" ||
-		!strings.Contains(m.Data, "Subject: Set up your password") || !strings.Contains(m.Data, "multipart/alternative") {
-		t.Errorf("SMTP message from %s to %v:\n%.600s", m.From, m.To, m.Data)
-	}
+		fake.mu.Lock()
+		defer fake.mu.Unlock()
+		if len(fake.msgs) != 1 {
+			t.Fatalf("SMTP server got %d messages, want 1", len(fake.msgs))
+		}
+		m := fake.msgs[0]
+		if m.From != "accounts@acme.test" || len(m.To) != 1 || m.To[0] != "smtp@corp.test" ||
+			!strings.Contains(m.Data, "Subject: Set up your password") || !strings.Contains(m.Data, "multipart/alternative") {
+			t.Errorf("SMTP message from %s to %v:\n%.600s", m.From, m.To, m.Data)
+		}
+	})
 }
