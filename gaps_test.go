@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+// Tests for behaviour no other test reached.
+
+// A refresh session lives REFRESH_TOKEN_TTL from its last use: each refresh
+// extends it, and past it neither its refresh nor its access tokens work.
+func TestRefreshSessionExpiryAndSlidingExtension(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["REFRESH_TOKEN_TTL"] = "2h"
+		srv := startServer(t, env)
+		anon := srv.Client()
+		p := mustSignIn(t, anon.register(registerInput("slide@example.com", "+12025550140")))
+		db := srv.DB()
+		expiry := func() time.Time {
+			var at time.Time
+			if err := db.NewRaw("SELECT expires_at FROM sessions WHERE user_id = ?", p.User.ID).Scan(context.Background(), &at); err != nil {
+				t.Fatal(err)
+			}
+			return at
+		}
+		first := expiry()
+		if d := time.Until(first); d < 119*time.Minute || d > 121*time.Minute {
+			t.Errorf("a new session expires in %v, want REFRESH_TOKEN_TTL (2h)", d)
+		}
+		// Pretend an hour went by: the session now ends in one hour; a refresh slides it back to two.
+		if _, err := db.NewRaw("UPDATE sessions SET expires_at = ? WHERE user_id = ?", first.Add(-time.Hour), p.User.ID).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		q := mustSignIn(t, anon.refresh(*p.RefreshToken))
+		if d := time.Until(expiry()); d < 119*time.Minute {
+			t.Errorf("after a refresh the session expires in %v, want 2h again", d)
+		}
+		// Past its expiry the session is over.
+		if _, err := db.NewRaw("UPDATE sessions SET expires_at = ? WHERE user_id = ?", time.Now().Add(-time.Minute).UTC(), p.User.ID).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if errs := anon.refresh(*q.RefreshToken).Errors; !slices.Equal(codes(errs), []string{"INVALID_TOKEN@input.refreshToken"}) {
+			t.Errorf("refresh of an expired session: %v", codes(errs))
+		}
+		if code := anon.As(*q.AccessToken).meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("access token of an expired session: %q", code)
+		}
+	})
+}
+
+// One idempotency key sent many times at once applies once.
+func TestConcurrentUseOfOneIdempotencyKey(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		id := mustSignIn(t, srv.Client().register(registerInput("idem@example.com", "+12025550141"))).User.ID
+		answers := parallel(10, func(int) gqlResponse {
+			return admin.Do(adjustMutation, map[string]any{"in": map[string]any{
+				"userId": id, "type": "CREDIT", "amount": "5.00", "description": "once", "idempotencyKey": "same-key"}})
+		})
+		txIDs := map[string]bool{}
+		for _, a := range answers {
+			var d struct{ AdjustWallet adjustPayload }
+			if a.Code() != "" || decode(a, &d) != nil || d.AdjustWallet.Transaction == nil {
+				t.Fatalf("adjustWallet: %+v %s", a.Errors, a.Data)
+			}
+			txIDs[d.AdjustWallet.Transaction.ID] = true
+		}
+		var w walletResult
+		srv.Client().As(*mustSignIn(t, srv.Client().login("idem@example.com", goodPassword)).AccessToken).MustData(walletQuery, nil, &w)
+		if len(txIDs) != 1 || w.Wallet.Balance != "1000005.00" || w.Wallet.Transactions.TotalCount != 2 {
+			t.Errorf("10 concurrent uses of one key: %d transactions answered, balance %s, %d ledger entries; want 1, 1000005.00, 2 (opening + one)",
+				len(txIDs), w.Wallet.Balance, w.Wallet.Transactions.TotalCount)
+		}
+	})
+}
+
+// Bulk creates racing each other and a batch update that shrinks the batch
+// never overfill it.
+func TestBulkCreatesAndBatchUpdatesRacing(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "race-boss@corp.test", "+4932000001")
+		batchID := createBatch(t, boss, "Race", 20).Batch.ID
+		answers := parallel(6, func(i int) gqlResponse {
+			if i == 5 { // shrink the batch while the bulk creates run
+				return boss.Do(`mutation($id: ID!) { updateBatch(input: {id: $id, maxUsers: 8}) { batch { maxUsers } errors { code } } }`, map[string]any{"id": batchID})
+			}
+			rows := make([]any, 4)
+			for j := range rows {
+				rows[j] = row(fmt.Sprintf("race%d-%d@corp.test", i, j), fmt.Sprintf("+49320%02d%04d", i, j))
+			}
+			return boss.Do(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID, "users": rows, "errorPolicy": "REJECT_FAILED_ROWS"}})
+		})
+		for _, a := range answers {
+			if a.Code() != "" {
+				t.Fatalf("%+v", a.Errors)
+			}
+		}
+		var b struct {
+			Batch struct{ MaxUsers, UserCount int }
+		}
+		boss.MustData(`query($id: ID!) { batch(id: $id) { maxUsers userCount } }`, map[string]any{"id": batchID}, &b)
+		// The shrink is refused below the users already there, or applied; either way the batch holds no more than it allows.
+		if b.Batch.UserCount > b.Batch.MaxUsers || b.Batch.UserCount > 20 {
+			t.Errorf("batch holds %d users with maxUsers %d", b.Batch.UserCount, b.Batch.MaxUsers)
+		}
+		var rows int
+		if err := srv.DB().NewRaw("SELECT count(*) FROM users WHERE batch_id = ?", batchID).Scan(context.Background(), &rows); err != nil || rows != b.Batch.UserCount {
+			t.Errorf("%d user rows in the batch, userCount %d (%v)", rows, b.Batch.UserCount, err)
+		}
+	})
+}
+
+// /readyz answers 503 when the database is unreachable, and 200 again
+// when it is back; /healthz stays 200 (the process is up). PostgreSQL only:
+// the embedded SQLite file cannot become unreachable to the process that
+// holds it open. The server reaches PostgreSQL through a TCP proxy the test
+// cuts.
+func TestReadyzWithTheDatabaseDown(t *testing.T) {
+	dbURL := testdb.Postgres(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	srv := startServer(t, testEnv(t, u.String()))
+	c := &http.Client{Timeout: 10 * time.Second}
+	status := func(path string) int {
+		t.Helper()
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("/readyz"); got != 200 {
+		t.Fatalf("/readyz = %d before", got)
+	}
+	proxy.cut()
+	if got := status("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the database down = %d, want 503", got)
+	}
+	if got := status("/healthz"); got != 200 {
+		t.Errorf("/healthz with the database down = %d, want 200", got)
+	}
+	proxy.restore(t)
+	// Each failed check drops a dead pooled connection; readiness returns
+	// once the pool has a live one.
+	deadline := time.Now().Add(10 * time.Second)
+	for status("/readyz") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz stayed 503 after the database came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tcpProxy forwards a local port to target until cut.
+type tcpProxy struct {
+	target, addr string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+// cut stops accepting and closes every forwarded connection.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// restore listens again on the same address.
+func (p *tcpProxy) restore(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serve(ln)
+}
+
+// decode reads a response's data into dst.
+func decode(r gqlResponse, dst any) error { return json.Unmarshal(r.Data, dst) }
