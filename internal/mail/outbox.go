@@ -60,6 +60,8 @@ type OutboxConfig struct {
 	PollInterval time.Duration // how often to look for due emails without a Notify
 	RetryBase    time.Duration // first retry delay; doubles per attempt, at most 1 h
 	MaxAttempts  int
+	// Now is the clock (time.Now when nil); tests move it.
+	Now func() time.Time
 }
 
 // Outbox delivers queued emails. Several replicas may run it at once: each
@@ -74,6 +76,9 @@ type Outbox struct {
 
 // NewOutbox returns the delivery worker; start it with Run.
 func NewOutbox(db *bun.DB, driver Driver, cfg OutboxConfig, log *slog.Logger) *Outbox {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	return &Outbox{db: db, driver: driver, cfg: cfg, log: log, wake: make(chan struct{}, 1)}
 }
 
@@ -115,7 +120,7 @@ const lease = 2 * time.Minute
 
 // deliverDue sends a batch of due emails and reports how many it handled.
 func (o *Outbox) deliverDue(ctx context.Context) (int, error) {
-	now := time.Now().UTC()
+	now := o.cfg.Now().UTC()
 	var due []outboxRow
 	err := o.db.NewSelect().Model(&due).
 		Where("status = ?", StatusPending).Where("next_attempt_at <= ?", now).
@@ -158,7 +163,7 @@ func (o *Outbox) deliver(ctx context.Context, row *outboxRow) {
 		Message: Message{Template: row.Template, To: row.Recipient, Subject: row.Subject, Text: row.TextBody, HTML: row.HTMLBody},
 	})
 	cancel()
-	now := time.Now().UTC()
+	now := o.cfg.Now().UTC()
 	attempts := row.Attempts + 1
 	q := o.db.NewUpdate().Model((*outboxRow)(nil)).Where("id = ?", row.ID).
 		Set("attempts = ?", attempts).Set("locked_until = NULL")
