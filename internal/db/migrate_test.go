@@ -67,22 +67,6 @@ func migrateUp(t *testing.T, conn *bun.DB) []string {
 	return names
 }
 
-// Both dialects must end with the same tables and columns (and nullability),
-// so every feature behaves the same on SQLite and PostgreSQL.
-func TestDialectsHaveTheSameSchema(t *testing.T) {
-	sqlite := open(t, "")
-	pg := open(t, testdb.Postgres(t))
-	migrateUp(t, sqlite)
-	migrateUp(t, pg)
-	a, b := columns(t, sqlite), columns(t, pg)
-	if len(a) < 10 {
-		t.Fatalf("only %d columns after migrating: %v", len(a), a)
-	}
-	if !slices.Equal(a, b) {
-		t.Errorf("schemas differ\nsqlite only: %v\npostgres only: %v", minus(a, b), minus(b, a))
-	}
-}
-
 func minus(a, b []string) []string {
 	var out []string
 	for _, x := range a {
