@@ -41,7 +41,7 @@ func postRaw(t *testing.T, srv *testServer, contentType string, body []byte, hea
 		req.Header[k] = v
 	}
 	req.Header.Set("Content-Type", contentType)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST /graphql: %v", err)
 	}
@@ -213,7 +213,7 @@ func TestMultipartRequestsAreBounded(t *testing.T) {
 		req.Header.Set("Origin", "https://app.example.com")
 		req.Header.Set("Access-Control-Request-Method", "POST")
 		req.Header.Set("Access-Control-Request-Headers", "graphql-require-preflight")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := httpClient.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -263,7 +263,7 @@ func TestPasswordChecksAreCountedBeforeTheyRun(t *testing.T) {
 		// 20 wrong passwords at once: 5 checks, no more.
 		before := auth.HashesComputed()
 		answers := parallel(20, func(i int) gqlResponse {
-			return anon.Do(loginMutation, map[string]any{"email": "target@example.com", "password": fmt.Sprintf("wrong-password-%d", i)})
+			return anon.DoAsync(loginMutation, map[string]any{"email": "target@example.com", "password": fmt.Sprintf("wrong-password-%d", i)})
 		})
 		checks := auth.HashesComputed() - before
 		counts := map[string]int{}
@@ -308,11 +308,25 @@ func TestLockoutLastsLoginLockoutAndGrows(t *testing.T) {
 		if ra := lockOut(); ra < 1 || ra > 2 {
 			t.Errorf("first lock: retryAfter %v, want LOGIN_LOCKOUT (2 s)", ra)
 		}
-		// After the lock's own length (not the 15-minute window), passwords
-		// are checked again (lockOut asserts INVALID_CREDENTIALS), and the
-		// next lock lasts twice as long.
-		time.Sleep(2100 * time.Millisecond)
-		if ra := lockOut(); ra < 3 || ra > 4 {
+		// The lock ends after its own length, not the 15-minute window:
+		// within 10 s a password is checked again (attempts made while the
+		// email is locked are not counted).
+		deadline := time.Now().Add(10 * time.Second)
+		for loginCode(anon.Do(loginMutation, map[string]any{"email": "lockme@example.com", "password": "wrong-x"})) != "INVALID_CREDENTIALS" {
+			if time.Now().After(deadline) {
+				t.Fatal("the email was still locked 10 s into a 2 s lockout")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		// One more failure reaches the limit again; the next lock lasts twice as long.
+		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "lockme@example.com", "password": "wrong-y"})); code != "INVALID_CREDENTIALS" {
+			t.Fatalf("second failure after the lock: %s", code)
+		}
+		r := anon.Do(loginMutation, map[string]any{"email": "lockme@example.com", "password": goodPassword})
+		if r.Code() != "RATE_LIMITED" {
+			t.Fatalf("after the second lock: %s", loginCode(r))
+		}
+		if ra, _ := r.Errors[0].Extensions["retryAfter"].(float64); ra < 3 || ra > 4 {
 			t.Errorf("second lock: retryAfter %v, want twice LOGIN_LOCKOUT (4 s)", ra)
 		}
 	})
@@ -328,7 +342,7 @@ func TestChangePasswordGuessesAreLimited(t *testing.T) {
 		const change = `mutation($o: String!) { changePassword(input: {oldPassword: $o, newPassword: "brand-new-Passw0rd", newPasswordConfirm: "brand-new-Passw0rd"}) { ok errors { field code } } }`
 
 		before := auth.HashesComputed()
-		answers := parallel(12, func(i int) gqlResponse { return user.Do(change, map[string]any{"o": fmt.Sprint("guess-", i)}) })
+		answers := parallel(12, func(i int) gqlResponse { return user.DoAsync(change, map[string]any{"o": fmt.Sprint("guess-", i)}) })
 		if n := auth.HashesComputed() - before; n != 3 {
 			t.Errorf("12 concurrent guesses: %d password checks, want 3", n)
 		}
@@ -391,7 +405,7 @@ func TestPasswordHashingIsAdmitted(t *testing.T) {
 		srv := startServer(t, env)
 		anon := srv.Client()
 		answers := parallel(16, func(i int) gqlResponse {
-			return anon.Do(loginMutation, map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "password": "some-password"})
+			return anon.DoAsync(loginMutation, map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "password": "some-password"})
 		})
 		busy := 0
 		for _, a := range answers {
@@ -426,7 +440,7 @@ func TestRequestsStopAtTheirDeadline(t *testing.T) {
 		anon := srv.Client()
 		before := auth.HashesComputed()
 		answers := parallel(60, func(i int) gqlResponse {
-			return anon.Do(loginMutation, map[string]any{"email": fmt.Sprintf("late%d@example.com", i), "password": "some-password"})
+			return anon.DoAsync(loginMutation, map[string]any{"email": fmt.Sprintf("late%d@example.com", i), "password": "some-password"})
 		})
 		checks := auth.HashesComputed() - before
 		timedOut := 0
@@ -463,7 +477,7 @@ func TestShutdownDoesNotWaitForRunawayRequests(t *testing.T) {
 		for i := range 400 {
 			wg.Go(func() {
 				body := jsonBody(loginMutation, map[string]any{"email": fmt.Sprintf("q%d@example.com", i), "password": "some-password"})
-				if resp, err := http.Post(anon.srv.URL+"/graphql", "application/json", bytes.NewReader(body)); err == nil {
+				if resp, err := httpClient.Post(anon.srv.URL+"/graphql", "application/json", bytes.NewReader(body)); err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()
 				}

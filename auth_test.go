@@ -296,7 +296,7 @@ func TestConcurrentRefreshOfOneTokenSucceedsOnce(t *testing.T) {
 		anon := startServer(t, testEnv(t, dbURL)).Client()
 		p := mustSignIn(t, anon.register(registerInput("race@example.com", "+12025550104")))
 		// Do, not refresh(): t.Fatal must stay on the test goroutine.
-		answers := parallel(8, func(int) gqlResponse { return anon.Do(refreshMutation, map[string]any{"t": *p.RefreshToken}) })
+		answers := parallel(8, func(int) gqlResponse { return anon.DoAsync(refreshMutation, map[string]any{"t": *p.RefreshToken}) })
 		var winners []authPayload
 		for _, a := range answers {
 			var d struct{ RefreshToken authPayload }
@@ -467,7 +467,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		srv := startServer(t, testEnv(t, dbURL))
 		get := func(path string) (*http.Response, string) {
-			resp, err := http.Get(srv.URL + path)
+			resp, err := httpClient.Get(srv.URL + path)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -514,7 +514,7 @@ func TestUnreadableRequestsHaveACode(t *testing.T) {
 		env["PLAYGROUND_ENABLED"], env["INTROSPECTION_ENABLED"] = "false", "false"
 		srv := startServer(t, env)
 		post := func(contentType, body string) gqlResponse {
-			resp, err := http.Post(srv.URL+"/graphql", contentType, strings.NewReader(body))
+			resp, err := httpClient.Post(srv.URL+"/graphql", contentType, strings.NewReader(body))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -536,7 +536,7 @@ func TestUnreadableRequestsHaveACode(t *testing.T) {
 				t.Errorf("%s: status %d, code %q, want BAD_REQUEST", name, r.Status, r.Code())
 			}
 		}
-		resp, err := http.Get(srv.URL + "/graphql?query=" + url.QueryEscape(`mutation { logout(input: {refreshToken: "x"}) { ok } }`))
+		resp, err := httpClient.Get(srv.URL + "/graphql?query=" + url.QueryEscape(`mutation { logout(input: {refreshToken: "x"}) { ok } }`))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -546,7 +546,7 @@ func TestUnreadableRequestsHaveACode(t *testing.T) {
 		if out.Code() != "BAD_REQUEST" {
 			t.Errorf("mutation over GET: status %d, code %q", resp.StatusCode, out.Code())
 		}
-		if resp, _ := http.Get(srv.URL + "/"); resp.StatusCode != http.StatusNotFound {
+		if resp, _ := httpClient.Get(srv.URL + "/"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("playground disabled but / answers %d", resp.StatusCode)
 		}
 	})

@@ -517,7 +517,7 @@ func TestBatchCapacityUnderConcurrency(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				var d struct{ CreateB2BUser payloadUser }
-				resp := boss.Do(createB2BUserMutation, map[string]any{"in": map[string]any{
+				resp := boss.DoAsync(createB2BUserMutation, map[string]any{"in": map[string]any{
 					"batchId": batchID, "email": fmt.Sprintf("c%d@corp.test", i), "mobile": fmt.Sprintf("+49303%06d", i),
 					"firstName": "C", "lastName": "C",
 				}})

@@ -15,7 +15,9 @@ import (
 func usergraphCmd(t testing.TB, env map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "USERGRAPH_RUN_MAIN=1")
+	// A closed environment: only what the test gives, so a DATABASE_URL or
+	// other setting of the machine running the tests cannot leak in.
+	cmd.Env = []string{"USERGRAPH_RUN_MAIN=1"}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

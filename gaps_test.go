@@ -66,7 +66,7 @@ func TestConcurrentUseOfOneIdempotencyKey(t *testing.T) {
 		srv, admin := b2bServer(t, dbURL, nil)
 		id := mustSignIn(t, srv.Client().register(registerInput("idem@example.com", "+12025550141"))).User.ID
 		answers := parallel(10, func(int) gqlResponse {
-			return admin.Do(adjustMutation, map[string]any{"in": map[string]any{
+			return admin.DoAsync(adjustMutation, map[string]any{"in": map[string]any{
 				"userId": id, "type": "CREDIT", "amount": "5.00", "description": "once", "idempotencyKey": "same-key"}})
 		})
 		txIDs := map[string]bool{}
@@ -95,13 +95,13 @@ func TestBulkCreatesAndBatchUpdatesRacing(t *testing.T) {
 		batchID := createBatch(t, boss, "Race", 20).Batch.ID
 		answers := parallel(6, func(i int) gqlResponse {
 			if i == 5 { // shrink the batch while the bulk creates run
-				return boss.Do(`mutation($id: ID!) { updateBatch(input: {id: $id, maxUsers: 8}) { batch { maxUsers } errors { code } } }`, map[string]any{"id": batchID})
+				return boss.DoAsync(`mutation($id: ID!) { updateBatch(input: {id: $id, maxUsers: 8}) { batch { maxUsers } errors { code } } }`, map[string]any{"id": batchID})
 			}
 			rows := make([]any, 4)
 			for j := range rows {
 				rows[j] = row(fmt.Sprintf("race%d-%d@corp.test", i, j), fmt.Sprintf("+49320%02d%04d", i, j))
 			}
-			return boss.Do(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID, "users": rows, "errorPolicy": "REJECT_FAILED_ROWS"}})
+			return boss.DoAsync(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID, "users": rows, "errorPolicy": "REJECT_FAILED_ROWS"}})
 		})
 		for _, a := range answers {
 			if a.Code() != "" {

@@ -113,7 +113,7 @@ func resendEnv(f *fakeResend) map[string]string {
 func TestOutboxRetriesAFailingProvider(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		resend := newFakeResend(t, func(attempt int) bool { return attempt <= 3 })
-		_, admin := b2bServer(t, dbURL, resendEnv(resend))
+		srv, admin := b2bServer(t, dbURL, resendEnv(resend))
 		id := createB2BAdmin(t, admin, "flaky@corp.test", "+4939000001")
 
 		var u struct {
@@ -124,7 +124,9 @@ func TestOutboxRetriesAFailingProvider(t *testing.T) {
 			t.Fatal("the account is missing although the provider failed")
 		}
 		got := resend.waitDelivered(t, 1)
-		time.Sleep(300 * time.Millisecond) // several poll intervals: nothing more may be sent
+		// Once the outbox records the email SENT no worker will send it
+		// again (only PENDING rows are sent), so the counts are final.
+		srv.waitOutboxStatus(t, "flaky@corp.test", "SENT")
 		attempts, delivered := resend.counts()
 		if attempts != 4 || delivered != 1 {
 			t.Errorf("attempts %d, delivered %d; want 4 attempts (3 failures) and 1 delivery", attempts, delivered)
@@ -432,4 +434,22 @@ func TestSMTPDriver(t *testing.T) {
 			t.Errorf("SMTP message from %s to %v:\n%.600s", m.From, m.To, m.Data)
 		}
 	})
+}
+
+// waitOutboxStatus waits until the outbox row for addr has status.
+func (s *testServer) waitOutboxStatus(t *testing.T, addr, status string) {
+	t.Helper()
+	db := s.DB()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var got string
+		err := db.NewRaw("SELECT status FROM mail_outbox WHERE recipient LIKE ?", "%"+addr+"%").Scan(context.Background(), &got)
+		if err == nil && got == status {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the email to %s is %q, want %s (%v)", addr, got, status, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

@@ -49,7 +49,7 @@ func (c *client) upload(filename string, content []byte) (avatarPayload, int) {
 	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+"/graphql", &body)
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -124,7 +124,7 @@ func TestProfileAndAvatar(t *testing.T) {
 		if !strings.HasPrefix(url, "/media/avatars/") || !strings.HasSuffix(url, ".png") || strings.Contains(url, "passwd") {
 			t.Errorf("avatarUrl = %s", url)
 		}
-		resp, err := http.Get(srv.URL + url)
+		resp, err := httpClient.Get(srv.URL + url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestProfileAndAvatar(t *testing.T) {
 				t.Errorf("upload %s: %+v", img.name, got)
 				continue
 			}
-			resp, err := http.Get(srv.URL + *got.User.Profile.AvatarURL)
+			resp, err := httpClient.Get(srv.URL + *got.User.Profile.AvatarURL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -177,7 +177,7 @@ func TestProfileAndAvatar(t *testing.T) {
 		if _, err := os.Stat(oldFile); !os.IsNotExist(err) {
 			t.Errorf("old avatar file still exists after replacement: %v", err)
 		}
-		if resp, _ := http.Get(srv.URL + url); resp.StatusCode != 404 {
+		if resp, _ := httpClient.Get(srv.URL + url); resp.StatusCode != 404 {
 			t.Errorf("old avatar URL: %d, want 404", resp.StatusCode)
 		}
 		var rm struct {
@@ -187,7 +187,7 @@ func TestProfileAndAvatar(t *testing.T) {
 		if rm.RemoveAvatar.User == nil || rm.RemoveAvatar.User.Profile.AvatarURL != nil {
 			t.Errorf("removeAvatar = %+v", rm.RemoveAvatar)
 		}
-		if resp, _ := http.Get(srv.URL + *up2.User.Profile.AvatarURL); resp.StatusCode != 404 {
+		if resp, _ := httpClient.Get(srv.URL + *up2.User.Profile.AvatarURL); resp.StatusCode != 404 {
 			t.Errorf("removed avatar still served: %d", resp.StatusCode)
 		}
 		// An escaped slash reaches the media handler as "../jwt-keys.json":
@@ -196,7 +196,7 @@ func TestProfileAndAvatar(t *testing.T) {
 			t.Fatalf("the file the traversal aims at is missing: %v", err)
 		}
 		for _, path := range []string{"/media/..%2Fjwt-keys.json", "/media/avatars%2F..%2F..%2Fjwt-keys.json"} {
-			resp, err := http.Get(srv.URL + path)
+			resp, err := httpClient.Get(srv.URL + path)
 			if err != nil {
 				t.Fatal(err)
 			}

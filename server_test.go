@@ -117,7 +117,10 @@ func startServer(t testing.TB, env map[string]string) *testServer {
 		default:
 		}
 		if m := listenLine.FindStringSubmatch(stdout.String()); m != nil {
-			resp, err := http.Get(m[1] + "/healthz")
+			// The server listens on every address; tests reach it over IPv4,
+			// so the client address it records is 127.0.0.1.
+			m[1] = strings.Replace(m[1], "localhost", "127.0.0.1", 1)
+			resp, err := httpClient.Get(m[1] + "/healthz")
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
@@ -180,9 +183,34 @@ func (c *client) As(token string) *client {
 	return &client{t: c.t, srv: c.srv, Token: token, Header: c.Header.Clone()}
 }
 
-// Do posts a query with variables and decodes the response.
+// httpClient is what tests call the server with: a request that hangs
+// fails the test instead of the whole run.
+var httpClient = &http.Client{Timeout: 60 * time.Second}
+
+// Do posts a query with variables and decodes the response. It fails the
+// test at once when the request fails; goroutines use DoAsync.
 func (c *client) Do(query string, vars map[string]any) gqlResponse {
 	c.t.Helper()
+	out, err := c.post(query, vars)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return out
+}
+
+// DoAsync is Do for goroutines other than the test's own, which must not
+// call t.Fatal: a failed request is reported with t.Error and answers an
+// error with code TRANSPORT_ERROR, which no assertion expects.
+func (c *client) DoAsync(query string, vars map[string]any) gqlResponse {
+	out, err := c.post(query, vars)
+	if err != nil {
+		c.t.Error(err)
+		out.Errors = []gqlError{{Message: err.Error(), Extensions: map[string]any{"code": "TRANSPORT_ERROR"}}}
+	}
+	return out
+}
+
+func (c *client) post(query string, vars map[string]any) (gqlResponse, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+"/graphql", bytes.NewReader(body))
 	req.Header = c.Header.Clone()
@@ -190,18 +218,18 @@ func (c *client) Do(query string, vars map[string]any) gqlResponse {
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
-		c.t.Fatalf("POST /graphql: %v", err)
+		return gqlResponse{}, fmt.Errorf("POST /graphql: %w", err)
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var out gqlResponse
 	if err := json.Unmarshal(raw, &out); err != nil {
-		c.t.Fatalf("response is not JSON (status %d): %s", resp.StatusCode, raw)
+		return out, fmt.Errorf("response is not JSON (status %d): %.500s", resp.StatusCode, raw)
 	}
 	out.Status = resp.StatusCode
-	return out
+	return out, nil
 }
 
 // MustData runs a query that must succeed and decodes data into dst.

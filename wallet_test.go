@@ -164,7 +164,7 @@ func TestConcurrentWalletAdjustments(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				// Not adjust(): t.Fatal must not run outside the test goroutine.
-				resp := admin.Do(adjustMutation, map[string]any{"in": map[string]any{
+				resp := admin.DoAsync(adjustMutation, map[string]any{"in": map[string]any{
 					"userId": id, "type": typ, "amount": amount, "idempotencyKey": fmt.Sprintf("race-%d", i),
 				}})
 				var d struct{ AdjustWallet adjustPayload }
