@@ -519,3 +519,44 @@ func TestOldPasswordHashesAreReplacedAtSignIn(t *testing.T) {
 		mustSignIn(t, anon.login("legacy@example.com", goodPassword)) // and the new hash works
 	})
 }
+
+// Every sign-in mutation counts against the client's address
+// (RATE_LIMIT_PER_IP_PER_MINUTE; refreshToken gets 6 times it), each on its
+// own counter.
+func TestEverySignInMutationIsLimitedPerAddress(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["RATE_LIMIT_PER_IP_PER_MINUTE"] = "2"
+		anon := startServer(t, env).Client()
+		n := 0
+		flows := []struct {
+			name    string
+			allowed int
+			call    func() gqlResponse
+		}{
+			{"register", 2, func() gqlResponse {
+				n++
+				return anon.Do(registerMutation, map[string]any{"input": registerInput(fmt.Sprintf("lim%d@example.com", n), fmt.Sprintf("+1202555%04d", 2000+n))})
+			}},
+			{"requestPasswordReset", 2, func() gqlResponse { return anon.Do(requestResetMutation, map[string]any{"e": "who@example.com"}) }},
+			{"setupPassword", 2, func() gqlResponse {
+				return anon.Do(setupPasswordMutation, map[string]any{"t": "guess", "p": goodPassword, "c": goodPassword})
+			}},
+			{"resetPassword (same counter as setupPassword)", 0, func() gqlResponse {
+				return anon.Do(`mutation { resetPassword(input: {token: "guess", password: "x", passwordConfirm: "x"}) { ok } }`, nil)
+			}},
+			{"refreshToken", 12, func() gqlResponse { return anon.Do(refreshMutation, map[string]any{"t": "guess"}) }},
+			{"login", 2, func() gqlResponse { return anon.Do(loginMutation, map[string]any{"email": "x@example.com", "password": "x"}) }},
+		}
+		for _, f := range flows {
+			for i := range f.allowed {
+				if code := f.call().Code(); code != "" {
+					t.Fatalf("%s %d: %s", f.name, i+1, code)
+				}
+			}
+			if r := f.call(); r.Code() != "RATE_LIMITED" {
+				t.Errorf("%s beyond %d a minute: %q, want RATE_LIMITED", f.name, f.allowed, r.Code())
+			}
+		}
+	})
+}
