@@ -238,3 +238,62 @@ func (p *tcpProxy) restore(t *testing.T) {
 
 // decode reads a response's data into dst.
 func decode(r gqlResponse, dst any) error { return json.Unmarshal(r.Data, dst) }
+
+// Connections: default page 20, at most 100 (schema descriptions).
+func TestPageSizeDefaultAndBound(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "pages@corp.test", "+4931500000")
+		batchID := createBatch(t, boss, "Pages", 30).Batch.ID
+		rows := make([]map[string]any, 25)
+		for i := range rows {
+			rows[i] = row(fmt.Sprintf("p%02d@corp.test", i), fmt.Sprintf("+493151%05d", i))
+		}
+		if res := createB2BUsers(t, boss, batchID, "REJECT_EVERYTHING", rows...); res.Count != 25 {
+			t.Fatalf("seeded %d", res.Count)
+		}
+		for _, tc := range []struct {
+			first any
+			want  int
+		}{{nil, 20}, {100, 25}, {3, 3}} {
+			var r usersResult
+			boss.MustData(usersQuery, map[string]any{"first": tc.first}, &r)
+			if len(r.Users.Edges) != tc.want || r.Users.TotalCount != 25 {
+				t.Errorf("first %v: %d users of %d, want %d", tc.first, len(r.Users.Edges), r.Users.TotalCount, tc.want)
+			}
+		}
+		for _, first := range []int{101, -1} {
+			if code := boss.Do(usersQuery, map[string]any{"first": first}).Code(); code != "BAD_REQUEST" {
+				t.Errorf("first %d: %q, want BAD_REQUEST", first, code)
+			}
+		}
+	})
+}
+
+// removeAvatar takes the caller's avatar by default; admins may remove
+// anyone's, others only their own (schema description of its userId).
+func TestRemoveAnotherUsersAvatar(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		owner := mustSignIn(t, srv.Client().register(registerInput("pic-owner@example.com", "+4931600001")))
+		me := srv.Client().As(*owner.AccessToken)
+		if up, _ := me.upload("a.png", pngImage(t, 8, 8)); len(up.Errors) > 0 {
+			t.Fatal(codes(up.Errors))
+		}
+		other := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("pic-other@example.com", "+4931600002"))).AccessToken)
+		const remove = `mutation($id: ID) { removeAvatar(input: {userId: $id}) { user { profile { avatarUrl } } errors { code } } }`
+		if code := other.Do(remove, map[string]any{"id": owner.User.ID}).Code(); code != "FORBIDDEN" {
+			t.Errorf("a user removing another's avatar: %q, want FORBIDDEN", code)
+		}
+		var still struct{ Me struct{ Profile struct{ AvatarURL *string } } }
+		me.MustData(`{ me { profile { avatarUrl } } }`, nil, &still)
+		if still.Me.Profile.AvatarURL == nil {
+			t.Fatal("the refused removal removed the avatar")
+		}
+		var d struct{ RemoveAvatar avatarPayload }
+		admin.MustData(remove, map[string]any{"id": owner.User.ID}, &d)
+		if d.RemoveAvatar.User == nil || d.RemoveAvatar.User.Profile.AvatarURL != nil {
+			t.Errorf("admin removing the avatar: %+v", d.RemoveAvatar)
+		}
+	})
+}
