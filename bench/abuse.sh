@@ -9,34 +9,11 @@
 # It builds the server, starts it once per run (so peak memory is per run),
 # and prints login throughput, latency and peak resident memory at 32 and
 # 128 connections, then the server CPU spent refusing each hostile request.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-work=$(mktemp -d)
 port=${PORT:-18190}
 duration=${DURATION:-15s}
-base="http://127.0.0.1:$port"
-
-if [ -z "${DATABASE_URL+set}" ]; then
-  db="usergraph_bench_$$"
-  psql -h 127.0.0.1 -U postgres -q -d postgres -c "CREATE DATABASE $db"
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
-  trap 'kill $(jobs -p) 2>/dev/null; psql -h 127.0.0.1 -U postgres -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; rm -rf "$work"' EXIT
-else
-  trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-fi
-go build -o "$work/usergraph" .
-
-pid=
+source "$(dirname "$0")/common.sh"
 start() {
-  [ -n "$pid" ] && { kill "$pid"; wait "$pid" 2>/dev/null || true; }
-  rm -rf "$work/data"
-  DATABASE_URL="$DATABASE_URL" DATA_DIR="$work/data" PORT=$port LOG_LEVEL=error \
-    RATE_LIMIT_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h \
-    "$work/usergraph" >/dev/null 2>"$work/server.log" &
-  pid=$!
-  until curl -sf "$base/healthz" >/dev/null; do sleep 0.1; done
+  start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 peak_mib() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$pid/status"; }

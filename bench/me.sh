@@ -7,25 +7,9 @@
 #   DATABASE_URL= bash bench/me.sh   # embedded SQLite
 #
 # CONNECTIONS (16) and DURATION (10s) can be set.
-set -euo pipefail
-cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "needs wrk (apt-get install wrk)"; exit 1; }
-export GOFLAGS="${GOFLAGS:--buildvcs=false}"
-work=$(mktemp -d)
 port=${PORT:-18191}
-base="http://127.0.0.1:$port"
-if [ -z "${DATABASE_URL+set}" ]; then
-  db="usergraph_bench_$$"
-  psql -h 127.0.0.1 -U postgres -q -d postgres -c "CREATE DATABASE $db"
-  DATABASE_URL="postgres://postgres@127.0.0.1:5432/$db?sslmode=disable"
-  trap 'kill $(jobs -p) 2>/dev/null; sleep 0.5; psql -h 127.0.0.1 -U postgres -q -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null; rm -rf "$work"' EXIT
-else
-  trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
-fi
-go build -o "$work/usergraph" .
-DATABASE_URL="$DATABASE_URL" DATA_DIR="$work/data" PORT=$port LOG_LEVEL=error \
-  "$work/usergraph" >/dev/null 2>"$work/server.log" &
-until curl -sf "$base/healthz" >/dev/null; do sleep 0.1; done
+source "$(dirname "$0")/common.sh"
+start_server
 
 token=$(curl -sf -H 'Content-Type: application/json' "$base/graphql" -d '{"query":"mutation($in: RegisterInput!) { register(input: $in) { accessToken } }","variables":{"in":{"email":"me@example.com","mobile":"+12025550998","firstName":"Me","lastName":"Bench","password":"velvet-Lantern-42","passwordConfirm":"velvet-Lantern-42"}}}' \
   | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["register"]["accessToken"])')

@@ -51,6 +51,15 @@ func scan[T any](t *testing.T, conn *bun.DB, q string) []T {
 	return rows
 }
 
+// describe is the sorted text of rows.
+func describe[T fmt.Stringer](rows []T) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = r.String()
+	}
+	return sorted(out)
+}
+
 // sorted sorts s and leaves out bun's own bookkeeping tables.
 func sorted(s []string) []string {
 	s = slices.DeleteFunc(s, func(x string) bool { return strings.HasPrefix(x, "bun_migration") })
@@ -86,16 +95,14 @@ func pgColumns(t *testing.T, conn *bun.DB) []string {
 	rows := scan[column](t, conn, `SELECT table_name AS tbl, column_name AS col, data_type AS typ,
 		is_nullable = 'NO' AS not_null, column_default AS dflt
 		FROM information_schema.columns WHERE table_schema = current_schema()`)
-	out := make([]string, len(rows))
 	for i, r := range rows {
 		mapped, ok := pgTypes[r.Type]
 		if !ok && !strings.HasPrefix(r.Table, "bun_migration") {
 			t.Errorf("column %s.%s has type %s, which the parity test does not map", r.Table, r.Column, r.Type)
 		}
-		r.Type = mapped
-		out[i] = r.String()
+		rows[i].Type = mapped
 	}
-	return sorted(out)
+	return describe(rows)
 }
 
 func sqliteColumns(t *testing.T, conn *bun.DB) []string {
@@ -103,11 +110,7 @@ func sqliteColumns(t *testing.T, conn *bun.DB) []string {
 		(p."notnull" = 1 OR p.pk > 0) AS not_null, p.dflt_value AS dflt
 		FROM sqlite_master m JOIN pragma_table_info(m.name) p
 		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = r.String()
-	}
-	return sorted(out)
+	return describe(rows)
 }
 
 type index struct {
@@ -126,11 +129,7 @@ func pgIndexes(t *testing.T, conn *bun.DB) []string {
 		 JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum) AS cols
 		FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
 		WHERE t.relnamespace = current_schema()::regnamespace AND NOT i.indisprimary`)
-	out := make([]string, len(rows))
-	for n, r := range rows {
-		out[n] = r.String()
-	}
-	return sorted(out)
+	return describe(rows)
 }
 
 func sqliteIndexes(t *testing.T, conn *bun.DB) []string {
@@ -138,11 +137,7 @@ func sqliteIndexes(t *testing.T, conn *bun.DB) []string {
 		(SELECT group_concat(name, ',') FROM (SELECT ii.name FROM pragma_index_info(l.name) ii ORDER BY ii.seqno)) AS cols
 		FROM sqlite_master m JOIN pragma_index_list(m.name) l
 		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' AND l.origin != 'pk'`)
-	out := make([]string, len(rows))
-	for n, r := range rows {
-		out[n] = r.String()
-	}
-	return sorted(out)
+	return describe(rows)
 }
 
 type foreignKey struct {
@@ -161,22 +156,18 @@ func pgForeignKeys(t *testing.T, conn *bun.DB) []string {
 		JOIN pg_class rcl ON rcl.oid = c.confrelid
 		JOIN pg_attribute ra ON ra.attrelid = c.confrelid AND ra.attnum = c.confkey[1]
 		WHERE c.contype = 'f' AND cl.relnamespace = current_schema()::regnamespace`)
-	return fkStrings(rows)
+	return describe(rows)
 }
 
 func sqliteForeignKeys(t *testing.T, conn *bun.DB) []string {
 	rows := scan[foreignKey](t, conn, `SELECT m.name AS tbl, f."from" AS col, f."table" AS ref_table, f."to" AS ref_column, f.on_delete AS on_delete
 		FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) f
 		WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
-	return fkStrings(rows)
+	return describe(rows)
 }
 
-func fkStrings(rows []foreignKey) []string {
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = fmt.Sprintf("%s.%s -> %s.%s on delete %s", r.Table, r.Column, r.RefTable, r.RefColumn, r.OnDelete)
-	}
-	return sorted(out)
+func (r foreignKey) String() string {
+	return fmt.Sprintf("%s.%s -> %s.%s on delete %s", r.Table, r.Column, r.RefTable, r.RefColumn, r.OnDelete)
 }
 
 // Checks: which columns carry one. (Their expressions are spelt differently

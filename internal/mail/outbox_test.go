@@ -5,34 +5,13 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/uptrace/bun"
-
-	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/testdb"
 )
-
-func migrated(t *testing.T, databaseURL string) *bun.DB {
-	t.Helper()
-	conn, err := db.Open(context.Background(), databaseURL, filepath.Join(t.TempDir(), "mail.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	m, err := db.NewMigrator(conn)
-	if err == nil {
-		_, err = m.Up(context.Background())
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn
-}
 
 // countingDriver records each send; fail decides whether a send fails.
 type countingDriver struct {
@@ -72,7 +51,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // marked FAILED after MaxAttempts; it is never tried before it is due.
 func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
-		conn := migrated(t, dbURL)
+		conn := testdb.Open(t, dbURL)
 		ctx := context.Background()
 		if err := Enqueue(ctx, conn, Message{Template: "t", To: "a@b.co", Subject: "s", Text: "x", HTML: "x"}); err != nil {
 			t.Fatal(err)
@@ -128,7 +107,7 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 // Two workers on one database, polling at once, send each email once.
 func TestTwoWorkersNeverSendOneEmailTwice(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
-		conn := migrated(t, dbURL)
+		conn := testdb.Open(t, dbURL)
 		ctx := context.Background()
 		msgs := make([]Message, 60)
 		for i := range msgs {

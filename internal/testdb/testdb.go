@@ -11,12 +11,16 @@ import (
 	"database/sql"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" driver
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/db"
 )
 
 // Dialect names a database to run a test against.
@@ -84,4 +88,25 @@ func Postgres(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// Open opens databaseURL ("" for a new SQLite file in the test's temporary
+// folder), applies every migration, and closes it when the test ends: the
+// database a package's own tests run against.
+func Open(t testing.TB, databaseURL string) *bun.DB {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := db.Open(ctx, databaseURL, filepath.Join(t.TempDir(), "test.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	m, err := db.NewMigrator(conn)
+	if err == nil {
+		_, err = m.Up(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn
 }

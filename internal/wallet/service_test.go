@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,16 +23,7 @@ import (
 func service(t *testing.T, databaseURL string) (s *Service, userID, adminID uuid.UUID) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := db.Open(ctx, databaseURL, filepath.Join(t.TempDir(), "wallet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	if m, err := db.NewMigrator(conn); err != nil {
-		t.Fatal(err)
-	} else if _, err := m.Up(ctx); err != nil {
-		t.Fatal(err)
-	}
+	conn := testdb.Open(t, databaseURL)
 	id, adminID, now := uuid.New(), uuid.New(), time.Now().UTC()
 	if _, err := conn.NewRaw(`INSERT INTO users (id, email, email_key, mobile, first_name, last_name, role, date_joined, updated_at)
 		VALUES (?, 'w@x.io', 'w@x.io', '+100000000', 'W', 'X', 'B2C_USER', ?, ?), (?, 'a@x.io', 'a@x.io', '+100000001', 'A', 'X', 'ADMIN', ?, ?)`,
