@@ -546,7 +546,9 @@ func TestEverySignInMutationIsLimitedPerAddress(t *testing.T) {
 				return anon.Do(`mutation { resetPassword(input: {token: "guess", password: "x", passwordConfirm: "x"}) { ok } }`, nil)
 			}},
 			{"refreshToken", 12, func() gqlResponse { return anon.Do(refreshMutation, map[string]any{"t": "guess"}) }},
-			{"login", 2, func() gqlResponse { return anon.Do(loginMutation, map[string]any{"email": "x@example.com", "password": "x"}) }},
+			{"login", 2, func() gqlResponse {
+				return anon.Do(loginMutation, map[string]any{"email": "x@example.com", "password": "x"})
+			}},
 		}
 		for _, f := range flows {
 			for i := range f.allowed {

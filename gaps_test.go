@@ -285,7 +285,9 @@ func TestRemoveAnotherUsersAvatar(t *testing.T) {
 		if code := other.Do(remove, map[string]any{"id": owner.User.ID}).Code(); code != "FORBIDDEN" {
 			t.Errorf("a user removing another's avatar: %q, want FORBIDDEN", code)
 		}
-		var still struct{ Me struct{ Profile struct{ AvatarURL *string } } }
+		var still struct {
+			Me struct{ Profile struct{ AvatarURL *string } }
+		}
 		me.MustData(`{ me { profile { avatarUrl } } }`, nil, &still)
 		if still.Me.Profile.AvatarURL == nil {
 			t.Fatal("the refused removal removed the avatar")

@@ -53,7 +53,9 @@ func TestRoleOperationMatrix(t *testing.T) {
 			want  []string // in the order of `order`: a top-level code, a payload code, or ok
 		}
 		ops := []op{
-			{"login", loginMutation, func() map[string]any { return map[string]any{"email": fmt.Sprintf("nobody%d@x.test", unique()), "password": "x"} },
+			{"login", loginMutation, func() map[string]any {
+				return map[string]any{"email": fmt.Sprintf("nobody%d@x.test", unique()), "password": "x"}
+			},
 				[]string{"INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS"}},
 			{"register", registerMutation, func() map[string]any {
 				i := unique()
@@ -221,7 +223,9 @@ func TestReadsOfOtherUsersByID(t *testing.T) {
 			t.Errorf("anonymous user(id): %q", code)
 		}
 		// A B2B user sees its creator's name, not its private fields.
-		var creator struct{ Me struct{ CreatedBy *struct{ FirstName string } } }
+		var creator struct {
+			Me struct{ CreatedBy *struct{ FirstName string } }
+		}
 		b2bUser.MustData(`{ me { createdBy { firstName } } }`, nil, &creator)
 		if creator.Me.CreatedBy == nil || creator.Me.CreatedBy.FirstName == "" {
 			t.Errorf("B2B user reading its creator's name: %+v", creator.Me.CreatedBy)
