@@ -46,7 +46,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	u := new(User)
 	err = s.db.NewSelect().Model(u).Where("email_key = ?", key).Scan(ctx)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return nil, err
+		return nil, s.refundIfBusy(ctx, err, ipKey, accountKey)
 	}
 	hash := ""
 	if err == nil && u.PasswordHash != nil {
