@@ -30,7 +30,7 @@ func userErrors(err error) ([]*model.UserError, error) {
 		if len(e.Field) > 0 {
 			field = append([]string{"input"}, e.Field...)
 		}
-		out[i] = &model.UserError{Field: field, Code: model.UserErrorCode(e.Code), Message: e.Message}
+		out[i] = &model.UserError{Field: field, Code: e.Code, Message: e.Message}
 	}
 	return out, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/graph/scalar"
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
@@ -9032,8 +9033,8 @@ func (ec *executionContext) _UserError_code(ctx context.Context, field graphql.C
 			return obj.Code, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v model.UserErrorCode) graphql.Marshaler {
-			return ec.marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorCode(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v apperr.Code) graphql.Marshaler {
+			return ec.marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode(ctx, selections, v)
 		},
 		true,
 		true,
@@ -11070,7 +11071,7 @@ func (ec *executionContext) unmarshalInputCreateB2BUsersInput(ctx context.Contex
 			it.Users = data
 		case "errorPolicy":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("errorPolicy"))
-			data, err := ec.unmarshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBulkErrorPolicy(ctx, v)
+			data, err := ec.unmarshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -11942,7 +11943,7 @@ func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any
 		switch k {
 		case "field":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("field"))
-			data, err := ec.unmarshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserOrderField(ctx, v)
+			data, err := ec.unmarshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField(ctx, v)
 			if err != nil {
 				return it, err
 			}
@@ -14455,14 +14456,32 @@ func (ec *executionContext) marshalNApprovalEdge2ᚖgithubᚗcomᚋusergraphᚋu
 }
 
 func (ec *executionContext) unmarshalNApprovalStatus2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus(ctx context.Context, v any) (account.ApprovalStatus, error) {
-	var res account.ApprovalStatus
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNApprovalStatus2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNApprovalStatus2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus(ctx context.Context, sel ast.SelectionSet, v account.ApprovalStatus) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNApprovalStatus2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ApprovalStatus!")
+	}
+	return res
 }
+
+var (
+	unmarshalNApprovalStatus2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus = map[string]account.ApprovalStatus{
+		"PENDING":  account.ApprovalPending,
+		"APPROVED": account.ApprovalApproved,
+		"REJECTED": account.ApprovalRejected,
+	}
+	marshalNApprovalStatus2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus = map[account.ApprovalStatus]string{
+		account.ApprovalPending:  "PENDING",
+		account.ApprovalApproved: "APPROVED",
+		account.ApprovalRejected: "REJECTED",
+	}
+)
 
 func (ec *executionContext) unmarshalNApproveB2BAdminInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐApproveB2BAdminInput(ctx context.Context, v any) (model.ApproveB2BAdminInput, error) {
 	res, err := ec.unmarshalInputApproveB2BAdminInput(ctx, v)
@@ -14478,14 +14497,64 @@ func (ec *executionContext) marshalNApproveB2BAdminPayload2ᚖgithubᚗcomᚋuse
 }
 
 func (ec *executionContext) unmarshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction(ctx context.Context, v any) (audit.Action, error) {
-	var res audit.Action
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction(ctx context.Context, sel ast.SelectionSet, v audit.Action) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "AuditAction!")
+	}
+	return res
 }
+
+var (
+	unmarshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[string]audit.Action{
+		"LOGIN_SUCCEEDED":          audit.LoginSucceeded,
+		"LOGIN_FAILED":             audit.LoginFailed,
+		"LOGIN_LOCKED_OUT":         audit.LoginLockedOut,
+		"REFRESH_TOKEN_REUSED":     audit.RefreshTokenReused,
+		"LOGGED_OUT":               audit.LoggedOut,
+		"PASSWORD_SET":             audit.PasswordSet,
+		"PASSWORD_CHANGED":         audit.PasswordChanged,
+		"PASSWORD_CHANGE_FAILED":   audit.PasswordChangeFailed,
+		"PASSWORD_RESET_REQUESTED": audit.PasswordResetRequested,
+		"PASSWORD_RESET":           audit.PasswordReset,
+		"ACCOUNT_CREATED":          audit.AccountCreated,
+		"B2B_ADMIN_APPROVED":       audit.B2BAdminApproved,
+		"B2B_ADMIN_REJECTED":       audit.B2BAdminRejected,
+		"BATCH_CREATED":            audit.BatchCreated,
+		"BATCH_UPDATED":            audit.BatchUpdated,
+		"WALLET_ADJUSTED":          audit.WalletAdjusted,
+		"SESSION_REVOKED":          audit.SessionRevoked,
+		"AVATAR_CHANGED":           audit.AvatarChanged,
+		"PROFILE_UPDATED":          audit.ProfileUpdated,
+	}
+	marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
+		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
+		audit.LoginFailed:            "LOGIN_FAILED",
+		audit.LoginLockedOut:         "LOGIN_LOCKED_OUT",
+		audit.RefreshTokenReused:     "REFRESH_TOKEN_REUSED",
+		audit.LoggedOut:              "LOGGED_OUT",
+		audit.PasswordSet:            "PASSWORD_SET",
+		audit.PasswordChanged:        "PASSWORD_CHANGED",
+		audit.PasswordChangeFailed:   "PASSWORD_CHANGE_FAILED",
+		audit.PasswordResetRequested: "PASSWORD_RESET_REQUESTED",
+		audit.PasswordReset:          "PASSWORD_RESET",
+		audit.AccountCreated:         "ACCOUNT_CREATED",
+		audit.B2BAdminApproved:       "B2B_ADMIN_APPROVED",
+		audit.B2BAdminRejected:       "B2B_ADMIN_REJECTED",
+		audit.BatchCreated:           "BATCH_CREATED",
+		audit.BatchUpdated:           "BATCH_UPDATED",
+		audit.WalletAdjusted:         "WALLET_ADJUSTED",
+		audit.SessionRevoked:         "SESSION_REVOKED",
+		audit.AvatarChanged:          "AVATAR_CHANGED",
+		audit.ProfileUpdated:         "PROFILE_UPDATED",
+	}
+)
 
 func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐEvent(ctx context.Context, sel ast.SelectionSet, v *audit.Event) graphql.Marshaler {
 	if v == nil {
@@ -14859,14 +14928,34 @@ func (ec *executionContext) marshalNRevokeSessionPayload2ᚖgithubᚗcomᚋuserg
 }
 
 func (ec *executionContext) unmarshalNRole2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
-	var res auth.Role
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNRole2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRole2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole(ctx context.Context, sel ast.SelectionSet, v auth.Role) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNRole2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Role!")
+	}
+	return res
 }
+
+var (
+	unmarshalNRole2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole = map[string]auth.Role{
+		"ADMIN":     auth.RoleAdmin,
+		"B2B_ADMIN": auth.RoleB2BAdmin,
+		"B2B_USER":  auth.RoleB2BUser,
+		"B2C_USER":  auth.RoleB2CUser,
+	}
+	marshalNRole2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole = map[auth.Role]string{
+		auth.RoleAdmin:    "ADMIN",
+		auth.RoleB2BAdmin: "B2B_ADMIN",
+		auth.RoleB2BUser:  "B2B_USER",
+		auth.RoleB2CUser:  "B2C_USER",
+	}
+)
 
 func (ec *executionContext) unmarshalNRole2ᚕgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRoleᚄ(ctx context.Context, v any) ([]auth.Role, error) {
 	vSlice := graphql.CoerceList(v)
@@ -15072,25 +15161,91 @@ func (ec *executionContext) marshalNUserError2ᚖgithubᚗcomᚋusergraphᚋuser
 	return ec._UserError(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorCode(ctx context.Context, v any) (model.UserErrorCode, error) {
-	var res model.UserErrorCode
-	err := res.UnmarshalGQL(v)
+func (ec *executionContext) unmarshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode(ctx context.Context, v any) (apperr.Code, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorCode(ctx context.Context, sel ast.SelectionSet, v model.UserErrorCode) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode(ctx context.Context, sel ast.SelectionSet, v apperr.Code) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "UserErrorCode!")
+	}
+	return res
 }
 
-func (ec *executionContext) unmarshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserOrderField(ctx context.Context, v any) (model.UserOrderField, error) {
-	var res model.UserOrderField
-	err := res.UnmarshalGQL(v)
+var (
+	unmarshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode = map[string]apperr.Code{
+		"INVALID":                   apperr.Invalid,
+		"REQUIRED":                  apperr.Required,
+		"TOO_SHORT":                 apperr.TooShort,
+		"TOO_LONG":                  apperr.TooLong,
+		"PASSWORD_TOO_COMMON":       apperr.PasswordTooCommon,
+		"PASSWORD_TOO_SIMILAR":      apperr.PasswordTooSimilar,
+		"PASSWORD_ENTIRELY_NUMERIC": apperr.PasswordEntirelyNumeric,
+		"PASSWORD_MISMATCH":         apperr.PasswordMismatch,
+		"DUPLICATE":                 apperr.Duplicate,
+		"NOT_FOUND":                 apperr.NotFound,
+		"INVALID_TOKEN":             apperr.InvalidToken,
+		"INVALID_CREDENTIALS":       apperr.InvalidCredentials,
+		"BATCH_FULL":                apperr.BatchFull,
+		"BATCH_INACTIVE":            apperr.BatchInactive,
+		"ALREADY_DECIDED":           apperr.AlreadyDecided,
+		"INSUFFICIENT_FUNDS":        apperr.InsufficientFunds,
+		"FILE_TOO_LARGE":            apperr.FileTooLarge,
+		"UNSUPPORTED_FILE_TYPE":     apperr.UnsupportedFileType,
+	}
+	marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode = map[apperr.Code]string{
+		apperr.Invalid:                 "INVALID",
+		apperr.Required:                "REQUIRED",
+		apperr.TooShort:                "TOO_SHORT",
+		apperr.TooLong:                 "TOO_LONG",
+		apperr.PasswordTooCommon:       "PASSWORD_TOO_COMMON",
+		apperr.PasswordTooSimilar:      "PASSWORD_TOO_SIMILAR",
+		apperr.PasswordEntirelyNumeric: "PASSWORD_ENTIRELY_NUMERIC",
+		apperr.PasswordMismatch:        "PASSWORD_MISMATCH",
+		apperr.Duplicate:               "DUPLICATE",
+		apperr.NotFound:                "NOT_FOUND",
+		apperr.InvalidToken:            "INVALID_TOKEN",
+		apperr.InvalidCredentials:      "INVALID_CREDENTIALS",
+		apperr.BatchFull:               "BATCH_FULL",
+		apperr.BatchInactive:           "BATCH_INACTIVE",
+		apperr.AlreadyDecided:          "ALREADY_DECIDED",
+		apperr.InsufficientFunds:       "INSUFFICIENT_FUNDS",
+		apperr.FileTooLarge:            "FILE_TOO_LARGE",
+		apperr.UnsupportedFileType:     "UNSUPPORTED_FILE_TYPE",
+	}
+)
+
+func (ec *executionContext) unmarshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField(ctx context.Context, v any) (account.UserOrderField, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserOrderField(ctx context.Context, sel ast.SelectionSet, v model.UserOrderField) graphql.Marshaler {
-	return v
+func (ec *executionContext) marshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField(ctx context.Context, sel ast.SelectionSet, v account.UserOrderField) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "UserOrderField!")
+	}
+	return res
 }
+
+var (
+	unmarshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField = map[string]account.UserOrderField{
+		"DATE_JOINED": account.OrderDateJoined,
+		"LAST_LOGIN":  account.OrderLastLogin,
+		"EMAIL":       account.OrderEmail,
+	}
+	marshalNUserOrderField2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUserOrderField = map[account.UserOrderField]string{
+		account.OrderDateJoined: "DATE_JOINED",
+		account.OrderLastLogin:  "LAST_LOGIN",
+		account.OrderEmail:      "EMAIL",
+	}
+)
 
 func (ec *executionContext) marshalNWallet2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐWallet(ctx context.Context, sel ast.SelectionSet, v *wallet.Wallet) graphql.Marshaler {
 	if v == nil {
@@ -15141,14 +15296,34 @@ func (ec *executionContext) marshalNWalletTransactionEdge2ᚖgithubᚗcomᚋuser
 }
 
 func (ec *executionContext) unmarshalNWalletTransactionType2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐType(ctx context.Context, v any) (wallet.Type, error) {
-	var res wallet.Type
-	err := res.UnmarshalGQL(v)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNWalletTransactionType2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐType[tmp]
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNWalletTransactionType2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐType(ctx context.Context, sel ast.SelectionSet, v wallet.Type) graphql.Marshaler {
-	return v
+	_ = sel
+	res := graphql.MarshalString(marshalNWalletTransactionType2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐType[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "WalletTransactionType!")
+	}
+	return res
 }
+
+var (
+	unmarshalNWalletTransactionType2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐType = map[string]wallet.Type{
+		"CREDIT":  wallet.Credit,
+		"DEBIT":   wallet.Debit,
+		"BLOCK":   wallet.Block,
+		"UNBLOCK": wallet.Unblock,
+	}
+	marshalNWalletTransactionType2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐType = map[wallet.Type]string{
+		wallet.Credit:  "CREDIT",
+		wallet.Debit:   "DEBIT",
+		wallet.Block:   "BLOCK",
+		wallet.Unblock: "UNBLOCK",
+	}
+)
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
 	return ec.___Directive(ctx, sel, &v)
@@ -15303,33 +15478,97 @@ func (ec *executionContext) unmarshalOApprovalStatus2ᚖgithubᚗcomᚋusergraph
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(account.ApprovalStatus)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOApprovalStatus2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOApprovalStatus2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus(ctx context.Context, sel ast.SelectionSet, v *account.ApprovalStatus) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOApprovalStatus2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus[*v])
+	return res
 }
+
+var (
+	unmarshalOApprovalStatus2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus = map[string]account.ApprovalStatus{
+		"PENDING":  account.ApprovalPending,
+		"APPROVED": account.ApprovalApproved,
+		"REJECTED": account.ApprovalRejected,
+	}
+	marshalOApprovalStatus2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus = map[account.ApprovalStatus]string{
+		account.ApprovalPending:  "PENDING",
+		account.ApprovalApproved: "APPROVED",
+		account.ApprovalRejected: "REJECTED",
+	}
+)
 
 func (ec *executionContext) unmarshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction(ctx context.Context, v any) (*audit.Action, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(audit.Action)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction(ctx context.Context, sel ast.SelectionSet, v *audit.Action) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction[*v])
+	return res
 }
+
+var (
+	unmarshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[string]audit.Action{
+		"LOGIN_SUCCEEDED":          audit.LoginSucceeded,
+		"LOGIN_FAILED":             audit.LoginFailed,
+		"LOGIN_LOCKED_OUT":         audit.LoginLockedOut,
+		"REFRESH_TOKEN_REUSED":     audit.RefreshTokenReused,
+		"LOGGED_OUT":               audit.LoggedOut,
+		"PASSWORD_SET":             audit.PasswordSet,
+		"PASSWORD_CHANGED":         audit.PasswordChanged,
+		"PASSWORD_CHANGE_FAILED":   audit.PasswordChangeFailed,
+		"PASSWORD_RESET_REQUESTED": audit.PasswordResetRequested,
+		"PASSWORD_RESET":           audit.PasswordReset,
+		"ACCOUNT_CREATED":          audit.AccountCreated,
+		"B2B_ADMIN_APPROVED":       audit.B2BAdminApproved,
+		"B2B_ADMIN_REJECTED":       audit.B2BAdminRejected,
+		"BATCH_CREATED":            audit.BatchCreated,
+		"BATCH_UPDATED":            audit.BatchUpdated,
+		"WALLET_ADJUSTED":          audit.WalletAdjusted,
+		"SESSION_REVOKED":          audit.SessionRevoked,
+		"AVATAR_CHANGED":           audit.AvatarChanged,
+		"PROFILE_UPDATED":          audit.ProfileUpdated,
+	}
+	marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
+		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
+		audit.LoginFailed:            "LOGIN_FAILED",
+		audit.LoginLockedOut:         "LOGIN_LOCKED_OUT",
+		audit.RefreshTokenReused:     "REFRESH_TOKEN_REUSED",
+		audit.LoggedOut:              "LOGGED_OUT",
+		audit.PasswordSet:            "PASSWORD_SET",
+		audit.PasswordChanged:        "PASSWORD_CHANGED",
+		audit.PasswordChangeFailed:   "PASSWORD_CHANGE_FAILED",
+		audit.PasswordResetRequested: "PASSWORD_RESET_REQUESTED",
+		audit.PasswordReset:          "PASSWORD_RESET",
+		audit.AccountCreated:         "ACCOUNT_CREATED",
+		audit.B2BAdminApproved:       "B2B_ADMIN_APPROVED",
+		audit.B2BAdminRejected:       "B2B_ADMIN_REJECTED",
+		audit.BatchCreated:           "BATCH_CREATED",
+		audit.BatchUpdated:           "BATCH_UPDATED",
+		audit.WalletAdjusted:         "WALLET_ADJUSTED",
+		audit.SessionRevoked:         "SESSION_REVOKED",
+		audit.AvatarChanged:          "AVATAR_CHANGED",
+		audit.ProfileUpdated:         "PROFILE_UPDATED",
+	}
+)
 
 func (ec *executionContext) unmarshalOAuditEventFilter2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventFilter(ctx context.Context, v any) (*model.AuditEventFilter, error) {
 	if v == nil {
@@ -15376,21 +15615,35 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) unmarshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBulkErrorPolicy(ctx context.Context, v any) (*model.BulkErrorPolicy, error) {
+func (ec *executionContext) unmarshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy(ctx context.Context, v any) (*account.ErrorPolicy, error) {
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(model.BulkErrorPolicy)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBulkErrorPolicy(ctx context.Context, sel ast.SelectionSet, v *model.BulkErrorPolicy) graphql.Marshaler {
+func (ec *executionContext) marshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy(ctx context.Context, sel ast.SelectionSet, v *account.ErrorPolicy) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy[*v])
+	return res
 }
+
+var (
+	unmarshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy = map[string]account.ErrorPolicy{
+		"REJECT_EVERYTHING":  account.RejectEverything,
+		"REJECT_FAILED_ROWS": account.RejectFailedRows,
+	}
+	marshalOBulkErrorPolicy2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐErrorPolicy = map[account.ErrorPolicy]string{
+		account.RejectEverything: "REJECT_EVERYTHING",
+		account.RejectFailedRows: "REJECT_FAILED_ROWS",
+	}
+)
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
@@ -15432,17 +15685,35 @@ func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋusergraphᚋusergra
 	if v == nil {
 		return nil, nil
 	}
-	var res = new(auth.Role)
-	err := res.UnmarshalGQL(v)
-	return res, graphql.ErrorOnPath(ctx, err)
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalORole2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalORole2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole(ctx context.Context, sel ast.SelectionSet, v *auth.Role) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
-	return v
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalORole2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole[*v])
+	return res
 }
+
+var (
+	unmarshalORole2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole = map[string]auth.Role{
+		"ADMIN":     auth.RoleAdmin,
+		"B2B_ADMIN": auth.RoleB2BAdmin,
+		"B2B_USER":  auth.RoleB2BUser,
+		"B2C_USER":  auth.RoleB2CUser,
+	}
+	marshalORole2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole = map[auth.Role]string{
+		auth.RoleAdmin:    "ADMIN",
+		auth.RoleB2BAdmin: "B2B_ADMIN",
+		auth.RoleB2BUser:  "B2B_USER",
+		auth.RoleB2CUser:  "B2C_USER",
+	}
+)
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {

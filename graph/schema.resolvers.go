@@ -187,7 +187,7 @@ func (r *mutationResolver) CreateB2BUsers(ctx context.Context, input model.Creat
 	}
 	policy := account.RejectEverything
 	if input.ErrorPolicy != nil {
-		policy = account.ErrorPolicy(*input.ErrorPolicy)
+		policy = *input.ErrorPolicy
 	}
 	var res *account.BulkResult
 	batchID, err := parseID(input.BatchID, "batchId")
@@ -320,7 +320,7 @@ func (r *queryResolver) Users(ctx context.Context, filter *model.UserFilter, ord
 	}
 	var order account.UserOrder
 	if orderBy != nil {
-		order = account.UserOrder{Field: account.UserOrderField(orderBy.Field), Asc: orderBy.Direction == model.OrderDirectionAsc}
+		order = account.UserOrder{Field: orderBy.Field, Asc: orderBy.Direction == model.OrderDirectionAsc}
 	}
 	args := page.Args{First: first, After: after}
 	p, err := r.Accounts.Users(ctx, f, order, args)

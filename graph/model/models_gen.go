@@ -11,6 +11,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
@@ -218,7 +219,7 @@ type CreateB2BUsersInput struct {
 	// The people to create: 1 to 1000 rows.
 	Users []*B2BUserRowInput `json:"users"`
 	// What to do when some rows fail.
-	ErrorPolicy *BulkErrorPolicy `json:"errorPolicy,omitempty"`
+	ErrorPolicy *account.ErrorPolicy `json:"errorPolicy,omitempty"`
 }
 
 // Result of `createB2BUsers`.
@@ -501,7 +502,7 @@ type UserError struct {
 	// Path to the input field at fault, for example `["input", "password"]`; null when the error is not about one field.
 	Field []string `json:"field,omitempty"`
 	// Machine-readable reason.
-	Code UserErrorCode `json:"code"`
+	Code apperr.Code `json:"code"`
 	// Human-readable explanation, safe to show to the user.
 	Message string `json:"message"`
 }
@@ -525,7 +526,7 @@ type UserFilter struct {
 // Sort order of `users`. Ties are broken by id, so pages never overlap.
 type UserOrder struct {
 	// What to sort by.
-	Field UserOrderField `json:"field"`
+	Field account.UserOrderField `json:"field"`
 	// Which way.
 	Direction OrderDirection `json:"direction"`
 }
@@ -546,64 +547,6 @@ type WalletTransactionEdge struct {
 	Cursor string `json:"cursor"`
 	// The ledger entry.
 	Node *wallet.Transaction `json:"node"`
-}
-
-// What `createB2BUsers` does when some rows fail.
-type BulkErrorPolicy string
-
-const (
-	// Create no user if any row fails.
-	BulkErrorPolicyRejectEverything BulkErrorPolicy = "REJECT_EVERYTHING"
-	// Create the valid rows; report the others.
-	BulkErrorPolicyRejectFailedRows BulkErrorPolicy = "REJECT_FAILED_ROWS"
-)
-
-var AllBulkErrorPolicy = []BulkErrorPolicy{
-	BulkErrorPolicyRejectEverything,
-	BulkErrorPolicyRejectFailedRows,
-}
-
-func (e BulkErrorPolicy) IsValid() bool {
-	switch e {
-	case BulkErrorPolicyRejectEverything, BulkErrorPolicyRejectFailedRows:
-		return true
-	}
-	return false
-}
-
-func (e BulkErrorPolicy) String() string {
-	return string(e)
-}
-
-func (e *BulkErrorPolicy) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = BulkErrorPolicy(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid BulkErrorPolicy", str)
-	}
-	return nil
-}
-
-func (e BulkErrorPolicy) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *BulkErrorPolicy) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e BulkErrorPolicy) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
 }
 
 // Sort direction.
@@ -659,173 +602,6 @@ func (e *OrderDirection) UnmarshalJSON(b []byte) error {
 }
 
 func (e OrderDirection) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// Machine-readable reason of a `UserError`.
-type UserErrorCode string
-
-const (
-	// The value is not acceptable (bad format, out of range).
-	UserErrorCodeInvalid UserErrorCode = "INVALID"
-	// A required value is missing or blank.
-	UserErrorCodeRequired UserErrorCode = "REQUIRED"
-	// The value is shorter than allowed.
-	UserErrorCodeTooShort UserErrorCode = "TOO_SHORT"
-	// The value is longer than allowed.
-	UserErrorCodeTooLong UserErrorCode = "TOO_LONG"
-	// The password is in the list of commonly used passwords.
-	UserErrorCodePasswordTooCommon UserErrorCode = "PASSWORD_TOO_COMMON"
-	// The password is too similar to the email or the names.
-	UserErrorCodePasswordTooSimilar UserErrorCode = "PASSWORD_TOO_SIMILAR"
-	// The password consists of digits only.
-	UserErrorCodePasswordEntirelyNumeric UserErrorCode = "PASSWORD_ENTIRELY_NUMERIC"
-	// The password and its confirmation differ.
-	UserErrorCodePasswordMismatch UserErrorCode = "PASSWORD_MISMATCH"
-	// Another record already uses this value.
-	UserErrorCodeDuplicate UserErrorCode = "DUPLICATE"
-	// No such record, or not one the caller may see.
-	UserErrorCodeNotFound UserErrorCode = "NOT_FOUND"
-	// The token is unknown, expired, already used or revoked.
-	UserErrorCodeInvalidToken UserErrorCode = "INVALID_TOKEN"
-	// The email and password do not match an active account.
-	UserErrorCodeInvalidCredentials UserErrorCode = "INVALID_CREDENTIALS"
-	// The batch has no room for more users.
-	UserErrorCodeBatchFull UserErrorCode = "BATCH_FULL"
-	// The batch is deactivated: no users can be added.
-	UserErrorCodeBatchInactive UserErrorCode = "BATCH_INACTIVE"
-	// The B2B admin was already approved or rejected.
-	UserErrorCodeAlreadyDecided UserErrorCode = "ALREADY_DECIDED"
-	// The wallet's balance (or blocked funds) is too small for this adjustment.
-	UserErrorCodeInsufficientFunds UserErrorCode = "INSUFFICIENT_FUNDS"
-	// The uploaded file is larger than allowed.
-	UserErrorCodeFileTooLarge UserErrorCode = "FILE_TOO_LARGE"
-	// The uploaded file is not one of the accepted types (judged by its content).
-	UserErrorCodeUnsupportedFileType UserErrorCode = "UNSUPPORTED_FILE_TYPE"
-)
-
-var AllUserErrorCode = []UserErrorCode{
-	UserErrorCodeInvalid,
-	UserErrorCodeRequired,
-	UserErrorCodeTooShort,
-	UserErrorCodeTooLong,
-	UserErrorCodePasswordTooCommon,
-	UserErrorCodePasswordTooSimilar,
-	UserErrorCodePasswordEntirelyNumeric,
-	UserErrorCodePasswordMismatch,
-	UserErrorCodeDuplicate,
-	UserErrorCodeNotFound,
-	UserErrorCodeInvalidToken,
-	UserErrorCodeInvalidCredentials,
-	UserErrorCodeBatchFull,
-	UserErrorCodeBatchInactive,
-	UserErrorCodeAlreadyDecided,
-	UserErrorCodeInsufficientFunds,
-	UserErrorCodeFileTooLarge,
-	UserErrorCodeUnsupportedFileType,
-}
-
-func (e UserErrorCode) IsValid() bool {
-	switch e {
-	case UserErrorCodeInvalid, UserErrorCodeRequired, UserErrorCodeTooShort, UserErrorCodeTooLong, UserErrorCodePasswordTooCommon, UserErrorCodePasswordTooSimilar, UserErrorCodePasswordEntirelyNumeric, UserErrorCodePasswordMismatch, UserErrorCodeDuplicate, UserErrorCodeNotFound, UserErrorCodeInvalidToken, UserErrorCodeInvalidCredentials, UserErrorCodeBatchFull, UserErrorCodeBatchInactive, UserErrorCodeAlreadyDecided, UserErrorCodeInsufficientFunds, UserErrorCodeFileTooLarge, UserErrorCodeUnsupportedFileType:
-		return true
-	}
-	return false
-}
-
-func (e UserErrorCode) String() string {
-	return string(e)
-}
-
-func (e *UserErrorCode) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = UserErrorCode(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid UserErrorCode", str)
-	}
-	return nil
-}
-
-func (e UserErrorCode) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *UserErrorCode) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e UserErrorCode) MarshalJSON() ([]byte, error) {
-	var buf bytes.Buffer
-	e.MarshalGQL(&buf)
-	return buf.Bytes(), nil
-}
-
-// What `users` sorts by.
-type UserOrderField string
-
-const (
-	// When the account was created.
-	UserOrderFieldDateJoined UserOrderField = "DATE_JOINED"
-	// When the user last signed in (never-signed-in users count as oldest).
-	UserOrderFieldLastLogin UserOrderField = "LAST_LOGIN"
-	// Email address, letter case ignored.
-	UserOrderFieldEmail UserOrderField = "EMAIL"
-)
-
-var AllUserOrderField = []UserOrderField{
-	UserOrderFieldDateJoined,
-	UserOrderFieldLastLogin,
-	UserOrderFieldEmail,
-}
-
-func (e UserOrderField) IsValid() bool {
-	switch e {
-	case UserOrderFieldDateJoined, UserOrderFieldLastLogin, UserOrderFieldEmail:
-		return true
-	}
-	return false
-}
-
-func (e UserOrderField) String() string {
-	return string(e)
-}
-
-func (e *UserOrderField) UnmarshalGQL(v any) error {
-	str, ok := v.(string)
-	if !ok {
-		return fmt.Errorf("enums must be strings")
-	}
-
-	*e = UserOrderField(str)
-	if !e.IsValid() {
-		return fmt.Errorf("%s is not a valid UserOrderField", str)
-	}
-	return nil
-}
-
-func (e UserOrderField) MarshalGQL(w io.Writer) {
-	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
-}
-
-func (e *UserOrderField) UnmarshalJSON(b []byte) error {
-	s, err := strconv.Unquote(string(b))
-	if err != nil {
-		return err
-	}
-	return e.UnmarshalGQL(s)
-}
-
-func (e UserOrderField) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -15,7 +14,6 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
-	"github.com/usergraph/usergraph/internal/enum"
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/page"
 )
@@ -70,14 +68,6 @@ const (
 	ApprovalApproved ApprovalStatus = "APPROVED"
 	ApprovalRejected ApprovalStatus = "REJECTED"
 )
-
-// MarshalGQL writes the status as a GraphQL enum value.
-func (s ApprovalStatus) MarshalGQL(w io.Writer) { enum.Marshal(w, s) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (s *ApprovalStatus) UnmarshalGQL(v any) error {
-	return enum.Unmarshal(s, v, ApprovalPending, ApprovalApproved, ApprovalRejected)
-}
 
 // Approval is the decision on one B2B admin.
 type Approval struct {

@@ -11,7 +11,6 @@ package audit
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"log/slog"
 	"time"
 
@@ -21,7 +20,6 @@ import (
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
-	"github.com/usergraph/usergraph/internal/enum"
 	"github.com/usergraph/usergraph/internal/page"
 )
 
@@ -50,16 +48,6 @@ const (
 	AvatarChanged          Action = "AVATAR_CHANGED"
 	ProfileUpdated         Action = "PROFILE_UPDATED"
 )
-
-var actions = []Action{LoginSucceeded, LoginFailed, LoginLockedOut, RefreshTokenReused, LoggedOut, PasswordSet,
-	PasswordChanged, PasswordChangeFailed, PasswordResetRequested, PasswordReset, AccountCreated, B2BAdminApproved, B2BAdminRejected,
-	BatchCreated, BatchUpdated, WalletAdjusted, SessionRevoked, AvatarChanged, ProfileUpdated}
-
-// MarshalGQL writes the action as a GraphQL enum value.
-func (a Action) MarshalGQL(w io.Writer) { enum.Marshal(w, a) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (a *Action) UnmarshalGQL(v any) error { return enum.Unmarshal(a, v, actions...) }
 
 // Event is one entry of the audit log.
 type Event struct {

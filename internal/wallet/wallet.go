@@ -10,7 +10,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"io"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,7 +18,6 @@ import (
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
-	"github.com/usergraph/usergraph/internal/enum"
 	"github.com/usergraph/usergraph/internal/page"
 )
 
@@ -45,12 +43,6 @@ const (
 	Block   Type = "BLOCK"
 	Unblock Type = "UNBLOCK"
 )
-
-// MarshalGQL writes the type as a GraphQL enum value.
-func (t Type) MarshalGQL(w io.Writer) { enum.Marshal(w, t) }
-
-// UnmarshalGQL reads a GraphQL enum value.
-func (t *Type) UnmarshalGQL(v any) error { return enum.Unmarshal(t, v, Credit, Debit, Block, Unblock) }
 
 // Transaction is one ledger entry.
 type Transaction struct {
