@@ -14,7 +14,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/config"
-	"github.com/usergraph/usergraph/internal/httpserver"
 	"github.com/usergraph/usergraph/internal/testdb"
 )
 
@@ -50,10 +49,7 @@ func countingServer(t *testing.T, dbURL string) (*testServer, *client, *queryCou
 		defer close(workerDone)
 		a.outbox.Run(ctx)
 	}()
-	hs := httptest.NewServer(httpserver.NewServer(httpserver.Deps{
-		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches, Wallets: a.wallets,
-		Audit: a.audit, Media: a.media, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
-	}))
+	hs := httptest.NewServer(a.handler(cfg, log))
 	t.Cleanup(func() { // stop the worker before closing the database it uses
 		hs.Close()
 		cancel()

@@ -25,6 +25,8 @@ import (
 	"github.com/uptrace/bun"
 	"golang.org/x/term"
 
+	"github.com/usergraph/usergraph/graph"
+	"github.com/usergraph/usergraph/graph/limits"
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
@@ -205,6 +207,35 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	}, nil
 }
 
+// handler is every route of usergraph: the GraphQL endpoint and playground
+// from the graph package, mounted with the other routes by httpserver.
+func (a *app) handler(cfg config.Config, log *slog.Logger) http.Handler {
+	res := &graph.Resolver{
+		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit,
+		MediaURL: strings.TrimRight(cfg.PublicURL, "/") + "/media/",
+	}
+	gql := graph.NewHandler(res, graph.HandlerConfig{
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		// Room for an oversized avatar, so its sender gets a FILE_TOO_LARGE
+		// payload error rather than a refused request, up to twice the limit.
+		MaxUploadBytes: 2 * cfg.AvatarMaxBytes,
+		Limits: limits.Limits{
+			Tokens: cfg.QueryMaxTokens, Fields: cfg.QueryMaxFields, Depth: cfg.QueryMaxDepth,
+			Aliases: cfg.QueryMaxAliases, Complexity: cfg.QueryMaxComplex, Mutations: cfg.QueryMaxMutations,
+		},
+		Introspection: cfg.IntrospectionEnabled,
+		Log:           log,
+	})
+	var playground http.Handler
+	if cfg.PlaygroundEnabled {
+		playground = graph.Playground("/graphql", cfg.PlaygroundAssetsURL)
+	}
+	return httpserver.NewServer(httpserver.Deps{
+		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
+		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
+	})
+}
+
 func mailDriver(cfg config.Config) (mail.Driver, error) {
 	switch cfg.MailDriver {
 	case "smtp":
@@ -244,10 +275,7 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		}
 	}
 
-	handler := httpserver.NewServer(httpserver.Deps{
-		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Batches: a.batches, Wallets: a.wallets,
-		Audit: a.audit, Media: a.media, Tokens: a.tokens, Keys: a.keys, SchemaSDL: schemaSDL,
-	})
+	handler := a.handler(cfg, log)
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	workerDone := make(chan struct{})
 	go func() {

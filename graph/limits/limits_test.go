@@ -6,17 +6,23 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
-
-	"github.com/usergraph/usergraph/graph"
 )
 
 // defaults are the limits of .env.example.
 var defaults = Limits{Tokens: 15000, Fields: 500, Depth: 15, Aliases: 15, Complexity: 5000, Mutations: 3}
 
-var schema = graph.NewExecutableSchema(graph.Config{}).Schema()
+// schema is the API's schema, read from schema.graphqls.
+var schema = func() *ast.Schema {
+	sdl, err := os.ReadFile("../../schema.graphqls")
+	if err != nil {
+		panic(err)
+	}
+	return gqlparser.MustLoadSchema(&ast.Source{Name: "schema.graphqls", Input: string(sdl)})
+}()
 
 func check(t testing.TB, l Limits, query string, vars map[string]any) *gqlerror.Error {
 	t.Helper()

@@ -56,3 +56,18 @@ func ClientFrom(ctx context.Context) Client {
 	c, _ := ctx.Value(clientKey{}).(Client)
 	return c
 }
+
+type failureKey struct{}
+
+// WithFailure returns ctx carrying why the request's credentials were
+// refused (an invalid or expired token, an ended session): every operation
+// of the request then fails with it, even those anyone may call.
+func WithFailure(ctx context.Context, err error) context.Context {
+	return context.WithValue(ctx, failureKey{}, err)
+}
+
+// FailureFrom returns the refusal WithFailure recorded, if any.
+func FailureFrom(ctx context.Context) error {
+	err, _ := ctx.Value(failureKey{}).(error)
+	return err
+}

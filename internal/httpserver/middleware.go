@@ -9,24 +9,15 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vektah/gqlparser/v2/gqlerror"
-
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 )
 
-type authErrorKey struct{}
-
-func authErrorFrom(ctx context.Context) *gqlerror.Error {
-	e, _ := ctx.Value(authErrorKey{}).(*gqlerror.Error)
-	return e
-}
-
 // authenticate reads the bearer token. No header: an anonymous request. A
 // token that does not verify, or whose session ended or whose user was
-// deactivated: the request carries an UNAUTHENTICATED error that fails any
-// GraphQL operation. Otherwise the viewer is put in the context.
+// deactivated: the request carries an UNAUTHENTICATED failure (auth.WithFailure)
+// that fails any GraphQL operation. Otherwise the viewer is put in the context.
 func authenticate(log *slog.Logger, tokens *auth.Issuer, accounts *account.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		header := r.Header.Get("Authorization")
@@ -36,27 +27,26 @@ func authenticate(log *slog.Logger, tokens *auth.Issuer, accounts *account.Servi
 		}
 		ctx := r.Context()
 		scheme, token, _ := strings.Cut(header, " ")
-		viewer, err := auth.Viewer{}, error(apperr.ErrUnauthenticated)
+		viewer, err := auth.Viewer{}, error(errBadToken)
 		if strings.EqualFold(scheme, "Bearer") && token != "" {
 			if claims, verr := tokens.Verify(strings.TrimSpace(token)); verr == nil {
 				viewer, err = accounts.Authenticate(ctx, claims)
 			}
 		}
-		if err != nil {
-			msg, code := "Invalid or expired access token.", apperr.Unauthenticated
-			if !isCoded(err) {
-				msg, code = "Internal error.", apperr.Internal
-				log.ErrorContext(ctx, "authenticate", "error", err.Error())
-			}
-			ctx = context.WithValue(ctx, authErrorKey{}, &gqlerror.Error{
-				Message: msg, Extensions: map[string]any{"code": string(code)},
-			})
-		} else {
+		switch {
+		case err == nil:
 			ctx = auth.WithViewer(ctx, viewer)
+		case isCoded(err):
+			ctx = auth.WithFailure(ctx, errBadToken)
+		default:
+			log.ErrorContext(ctx, "authenticate", "error", err.Error())
+			ctx = auth.WithFailure(ctx, apperr.New(apperr.Internal, "Internal error."))
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
+
+var errBadToken = apperr.New(apperr.Unauthenticated, "Invalid or expired access token.")
 
 func isCoded(err error) bool { return len(apperr.Errors(err)) > 0 }
 
@@ -89,19 +79,6 @@ func userAgent(r *http.Request) string {
 		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
 	}
 	return ua
-}
-
-// limitBody caps request bodies: multipart uploads at maxUpload, the rest
-// at maxBytes.
-func limitBody(maxBytes, maxUpload int64, next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		limit := maxBytes
-		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
-			limit = maxUpload
-		}
-		r.Body = http.MaxBytesReader(w, r.Body, limit)
-		next.ServeHTTP(w, r)
-	})
 }
 
 // withTimeout ends every request's context after timeout, so its database
@@ -171,65 +148,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(v)
-}
-
-// codedErrors gives a BAD_REQUEST extensions.code to the errors gqlgen's
-// transports write themselves for requests they cannot read (a body that is
-// not JSON, too large, a mutation over GET): those never reach the error
-// presenter. Only error responses (status 400 and up) are buffered.
-func codedErrors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &errorCodeWriter{ResponseWriter: w}
-		next.ServeHTTP(cw, r)
-		cw.finish()
-	})
-}
-
-type errorCodeWriter struct {
-	http.ResponseWriter
-	status int
-	buf    []byte
-}
-
-func (w *errorCodeWriter) WriteHeader(code int) {
-	w.status = code
-	if code < 400 {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *errorCodeWriter) Write(b []byte) (int, error) {
-	if w.status < 400 {
-		return w.ResponseWriter.Write(b)
-	}
-	w.buf = append(w.buf, b...)
-	return len(b), nil
-}
-
-func (w *errorCodeWriter) finish() {
-	if w.status < 400 {
-		return
-	}
-	var resp struct {
-		Errors []map[string]any `json:"errors"`
-		Data   any              `json:"data"`
-	}
-	if json.Unmarshal(w.buf, &resp) == nil && len(resp.Errors) > 0 {
-		for _, e := range resp.Errors {
-			ext, _ := e["extensions"].(map[string]any)
-			if ext == nil {
-				ext = map[string]any{}
-				e["extensions"] = ext
-			}
-			if _, ok := ext["code"]; !ok {
-				ext["code"] = string(apperr.BadRequest)
-			}
-		}
-		if b, err := json.Marshal(resp); err == nil {
-			w.buf = b
-		}
-	}
-	w.ResponseWriter.Header().Del("Content-Length")
-	w.ResponseWriter.WriteHeader(w.status)
-	w.ResponseWriter.Write(w.buf)
 }

@@ -1,0 +1,152 @@
+package graph
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/usergraph/usergraph/graph/limits"
+	"github.com/usergraph/usergraph/graph/transport"
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
+)
+
+// HandlerConfig is what the GraphQL endpoint needs besides the resolvers.
+type HandlerConfig struct {
+	// MaxRequestBytes bounds JSON bodies and the operations and map parts
+	// of a multipart request; MaxUploadBytes is what file parts may add.
+	MaxRequestBytes, MaxUploadBytes int64
+	Limits                          limits.Limits
+	Introspection                   bool
+	Log                             *slog.Logger
+}
+
+// RequestHeaders are the headers browsers may send to the endpoint (CORS).
+var RequestHeaders = []string{"Authorization", "Content-Type", transport.PreflightHeader}
+
+// NewHandler returns the GraphQL endpoint: gqlgen's executor with our
+// transports, request limits, error presenter and per-request loaders.
+func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
+	multipart := transport.Multipart{MaxBytes: cfg.MaxRequestBytes, MaxUpload: cfg.MaxUploadBytes, InMemory: 1 << 20}
+	srv := handler.New(NewExecutableSchema(Config{Resolvers: res, Directives: Directives()}))
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{MaxBytes: cfg.MaxRequestBytes})
+	srv.AddTransport(multipart)
+	cache := lru.New[*ast.QueryDocument](1000)
+	srv.SetQueryCache(cache)
+	srv.SetParserTokenLimit(cfg.Limits.Tokens)
+	if cfg.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(cfg.Limits.Extension(cache))
+	presenter := ErrorPresenter(cfg.Log)
+	srv.SetErrorPresenter(presenter)
+	srv.SetRecoverFunc(Recover(cfg.Log))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		// An invalid or expired bearer token fails every operation, even
+		// those anyone may call, so a client learns at once to sign in again.
+		if err := auth.FailureFrom(ctx); err != nil {
+			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presenter(ctx, err)}})
+		}
+		return next(ctx)
+	})
+	return WithRequestState(res, limitBody(cfg.MaxRequestBytes, multipart.BodyLimit(), codedErrors(srv)))
+}
+
+// Playground serves GraphiQL for endpoint. With assetsURL set, its scripts
+// and styles come from there (self-hosted copies of the graphiql, react and
+// react-dom npm files) instead of the public CDN.
+func Playground(endpoint, assetsURL string) http.Handler {
+	var opts []playground.GraphiqlConfigOption
+	if base := strings.TrimRight(assetsURL, "/"); base != "" {
+		opts = append(opts,
+			playground.WithGraphiqlVersion(base+"/graphiql.min.js", base+"/graphiql.min.css", "", ""),
+			playground.WithGraphiqlReactVersion(base+"/react.production.min.js", base+"/react-dom.production.min.js", "", ""),
+		)
+	}
+	return playground.Handler("usergraph", endpoint, opts...)
+}
+
+// limitBody caps request bodies: multipart uploads at maxUpload, the rest
+// at maxBytes. The transports check their parts within these.
+func limitBody(maxBytes, maxUpload int64, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := maxBytes
+		if strings.HasPrefix(r.Header.Get("Content-Type"), "multipart/form-data") {
+			limit = maxUpload
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
+		next.ServeHTTP(w, r)
+	})
+}
+
+// codedErrors gives a BAD_REQUEST extensions.code to the errors gqlgen's
+// own GET transport writes for requests it cannot read (bad variables, a
+// mutation over GET): those never reach the error presenter. Only error
+// responses (status 400 and up) are buffered.
+func codedErrors(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cw := &errorCodeWriter{ResponseWriter: w}
+		next.ServeHTTP(cw, r)
+		cw.finish()
+	})
+}
+
+type errorCodeWriter struct {
+	http.ResponseWriter
+	status int
+	buf    []byte
+}
+
+func (w *errorCodeWriter) WriteHeader(code int) {
+	w.status = code
+	if code < 400 {
+		w.ResponseWriter.WriteHeader(code)
+	}
+}
+
+func (w *errorCodeWriter) Write(b []byte) (int, error) {
+	if w.status < 400 {
+		return w.ResponseWriter.Write(b)
+	}
+	w.buf = append(w.buf, b...)
+	return len(b), nil
+}
+
+func (w *errorCodeWriter) finish() {
+	if w.status < 400 {
+		return
+	}
+	var resp struct {
+		Errors []map[string]any `json:"errors"`
+		Data   any              `json:"data"`
+	}
+	if json.Unmarshal(w.buf, &resp) == nil && len(resp.Errors) > 0 {
+		for _, e := range resp.Errors {
+			ext, _ := e["extensions"].(map[string]any)
+			if ext == nil {
+				ext = map[string]any{}
+				e["extensions"] = ext
+			}
+			if _, ok := ext["code"]; !ok {
+				ext["code"] = string(apperr.BadRequest)
+			}
+		}
+		if b, err := json.Marshal(resp); err == nil {
+			w.buf = b
+		}
+	}
+	w.ResponseWriter.Header().Del("Content-Length")
+	w.ResponseWriter.WriteHeader(w.status)
+	w.ResponseWriter.Write(w.buf)
+}
