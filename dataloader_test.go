@@ -129,15 +129,15 @@ func TestUsersListHasNoNPlusOne(t *testing.T) {
 		}
 		// Newest first: both pages hold B2B users of both batches and a B2B
 		// admin, so they need the same related objects; the second has 63 users.
-		// One query per loader and the request's own session check make 9
-		// (BENCHMARKS.md). A loader batch can split in two when the machine is
-		// so busy that some resolvers start after the loader's 5 ms window:
-		// that is a query more, hence the allowance of 2; one query per row
-		// would be 40 and 63 queries more.
+		// One query per loader (7) and the request's own session check and
+		// list make 9 (BENCHMARKS.md). A loader's batch splits in two when some
+		// resolvers start after its 5 ms window, which the race detector's
+		// slowdown makes common: at most one query more per loader, 16 in all.
+		// One query per row in any relation would add 40 and 63.
 		small, large := count(40), count(63)
 		t.Logf("users(first: 40): %d queries; users(first: 63): %d queries", small, large)
-		if small > 11 || large > 11 {
-			t.Errorf("users(first: 63) ran %d queries and users(first: 40) %d; want 9 (at most 11) each, whatever the page size", large, small)
+		if small > 16 || large > 16 {
+			t.Errorf("users(first: 63) ran %d queries and users(first: 40) %d; want 9 (at most 16 when batches split) each, whatever the page size", large, small)
 		}
 	})
 }

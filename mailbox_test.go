@@ -76,7 +76,8 @@ func emailsTo(all []email, addr string) []email {
 // directory and returns them.
 func (s *testServer) waitEmails(addr string, n int) []email {
 	s.t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	// Generous: under the race detector a thousand queued emails take a while.
+	deadline := time.Now().Add(90 * time.Second)
 	for {
 		got := emailsTo(readEmails(s.t, filepath.Join(s.dataDir, "mail")), addr)
 		if len(got) >= n || time.Now().After(deadline) {
