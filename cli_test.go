@@ -3,28 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
+	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/usergraph/usergraph/internal/testdb"
 )
 
-// usergraphCmd runs this test binary as the usergraph command (see TestMain).
+// usergraphCmd runs usergraph's run with args, only the settings in env
+// (a closed environment) and stdin as its standard input, and returns what
+// it printed.
 func usergraphCmd(t testing.TB, env map[string]string, stdin string, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
-	// A closed environment: only what the test gives, so a DATABASE_URL or
-	// other setting of the machine running the tests cannot leak in.
-	cmd.Env = []string{"USERGRAPH_RUN_MAIN=1"}
-	for k, v := range env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+	var out syncBuffer
+	err := run(context.Background(), append([]string{"usergraph"}, args...), func(k string) string { return env[k] },
+		strings.NewReader(stdin), &out, &out)
+	if err != nil { // as main reports it
+		fmt.Fprintln(&out, "usergraph:", err)
 	}
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
 	return out.String(), err
 }
 
@@ -80,7 +76,7 @@ func TestMigrateCommand(t *testing.T) {
 		getenv := func(k string) string { return env[k] }
 		runCmd := func(args ...string) string {
 			var out bytes.Buffer
-			if err := run(context.Background(), append([]string{"usergraph"}, args...), getenv, &out, &out); err != nil {
+			if err := run(context.Background(), append([]string{"usergraph"}, args...), getenv, strings.NewReader(""), &out, &out); err != nil {
 				t.Fatalf("%v: %v\n%s", args, err, out.String())
 			}
 			return out.String()
@@ -101,7 +97,7 @@ func TestMigrateCommand(t *testing.T) {
 			t.Errorf("down: %q", out)
 		}
 		var out bytes.Buffer
-		if err := run(context.Background(), []string{"usergraph", "migrate", "sideways"}, getenv, &out, &out); err == nil {
+		if err := run(context.Background(), []string{"usergraph", "migrate", "sideways"}, getenv, strings.NewReader(""), &out, &out); err == nil {
 			t.Error("migrate sideways accepted")
 		}
 	})

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -19,18 +18,6 @@ import (
 
 	"github.com/usergraph/usergraph/internal/db"
 )
-
-// TestMain lets a test run this binary as the usergraph command: with
-// USERGRAPH_RUN_MAIN=1 the process is main(), so CLI tests exercise the real
-// program with a real stdin.
-func TestMain(m *testing.M) {
-	if os.Getenv("USERGRAPH_RUN_MAIN") == "1" {
-		os.Args = append([]string{"usergraph"}, os.Args[1:]...)
-		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
-}
 
 // syncBuffer is a goroutine-safe buffer for the server's output.
 type syncBuffer struct {
@@ -82,7 +69,7 @@ func startServer(t testing.TB, env map[string]string) *testServer {
 	stdout, stderr := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"usergraph"}, func(k string) string { return env[k] }, stdout, stderr)
+		done <- run(ctx, []string{"usergraph"}, func(k string) string { return env[k] }, strings.NewReader(""), stdout, stderr)
 	}()
 	var once sync.Once
 	stop := func() {

@@ -1,0 +1,168 @@
+package main
+
+// app.go wires the services together: database, keys, mail, services, and
+// the HTTP handler that serves them.
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/graph"
+	"github.com/usergraph/usergraph/graph/limits"
+	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/audit"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/batch"
+	"github.com/usergraph/usergraph/internal/config"
+	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/httpserver"
+	"github.com/usergraph/usergraph/internal/mail"
+	"github.com/usergraph/usergraph/internal/media"
+	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/wallet"
+)
+
+func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
+	if err := cfg.EnsureDataDir(); err != nil {
+		return nil, err
+	}
+	return db.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+}
+
+// app is what serve and createsuperuser share: the database and services.
+type app struct {
+	db       *bun.DB
+	keys     *auth.Keys
+	tokens   *auth.Issuer
+	outbox   *mail.Outbox
+	audit    *audit.Log
+	media    media.Store
+	wallets  *wallet.Service
+	accounts *account.Service
+	batches  *batch.Service
+}
+
+func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) (*app, error) {
+	opening, err := wallet.ParseBalance(cfg.WalletOpeningBalance)
+	if err != nil {
+		return nil, fmt.Errorf("WALLET_OPENING_BALANCE=%q: %w", cfg.WalletOpeningBalance, err)
+	}
+	database, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	m, err := db.NewMigrator(database)
+	if err == nil {
+		_, err = m.Up(ctx)
+	}
+	if err != nil {
+		database.Close()
+		return nil, fmt.Errorf("migrations: %w", err)
+	}
+	keys, err := auth.LoadOrCreateKeys(cfg.KeysPath(), cfg.JWTKeysFile == "")
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	tokens := auth.NewIssuer(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	driver, err := mailDriver(cfg)
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	outbox := mail.NewOutbox(database, driver, mail.OutboxConfig{
+		From: cfg.MailFrom, PollInterval: cfg.MailPollInterval, RetryBase: cfg.MailRetryBase, MaxAttempts: cfg.MailMaxAttempts,
+	}, log)
+	auditLog := audit.New(database, security)
+	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
+	store := media.Disk{Dir: cfg.MediaPath()}
+	perIP := ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute}
+	perAccount := ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout}
+	accounts := account.NewService(database, account.Config{
+		Tokens:     tokens,
+		Passwords:  auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait),
+		RefreshTTL: cfg.RefreshTokenTTL,
+		Limits: account.Limits{
+			LoginPerAccount:       perAccount,
+			LoginPerIP:            perIP,
+			PasswordChangePerUser: perAccount,
+			TokenPerIP:            perIP,
+			RegisterPerIP:         perIP,
+			RefreshPerIP:          ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
+			ResetPerIP:            perIP,
+			ResetPerEmail:         ratelimit.Rule{Limit: 3, Window: time.Hour},
+		},
+		Mail:           mail.NewComposer(cfg.AppURL),
+		MailSent:       outbox.Notify,
+		Log:            log,
+		Audit:          auditLog,
+		Wallets:        wallets,
+		Media:          store,
+		AvatarMaxBytes: cfg.AvatarMaxBytes,
+		AvatarTypes:    cfg.AvatarTypes,
+	})
+	return &app{
+		db: database, keys: keys, tokens: tokens, outbox: outbox, audit: auditLog, media: store,
+		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
+	}, nil
+}
+
+// handler is every route of usergraph: the GraphQL endpoint and playground
+// from the graph package, mounted with the other routes by httpserver.
+func (a *app) handler(cfg config.Config, log *slog.Logger) http.Handler {
+	res := &graph.Resolver{
+		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit,
+		MediaURL: strings.TrimRight(cfg.PublicURL, "/") + "/media/",
+	}
+	gql := graph.NewHandler(res, graph.HandlerConfig{
+		MaxRequestBytes: cfg.MaxRequestBytes,
+		// Room for an oversized avatar, so its sender gets a FILE_TOO_LARGE
+		// payload error rather than a refused request, up to twice the limit.
+		MaxUploadBytes: 2 * cfg.AvatarMaxBytes,
+		Limits: limits.Limits{
+			Tokens: cfg.QueryMaxTokens, Fields: cfg.QueryMaxFields, Depth: cfg.QueryMaxDepth,
+			Aliases: cfg.QueryMaxAliases, Complexity: cfg.QueryMaxComplex, Mutations: cfg.QueryMaxMutations,
+		},
+		Introspection: cfg.IntrospectionEnabled,
+		Log:           log,
+	})
+	var playground http.Handler
+	if cfg.PlaygroundEnabled {
+		playground = graph.Playground("/graphql", cfg.PlaygroundAssetsURL)
+	}
+	return httpserver.NewServer(httpserver.Deps{
+		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
+		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
+	})
+}
+
+func mailDriver(cfg config.Config) (mail.Driver, error) {
+	switch cfg.MailDriver {
+	case "smtp":
+		c := mail.SMTPConfig{
+			Host: cfg.SMTPHost, Port: cfg.SMTPPort, Username: cfg.SMTPUsername, Password: cfg.SMTPPassword, TLS: cfg.SMTPTLS,
+		}
+		if cfg.SMTPCAFile != "" {
+			pem, err := os.ReadFile(cfg.SMTPCAFile)
+			if err != nil {
+				return nil, fmt.Errorf("SMTP_CA_FILE: %w", err)
+			}
+			c.RootCAs = x509.NewCertPool()
+			if !c.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("SMTP_CA_FILE %s holds no PEM certificate", cfg.SMTPCAFile)
+			}
+		}
+		return mail.NewSMTPDriver(c)
+	case "resend":
+		return mail.NewResendDriver(cfg.ResendAPIKey, cfg.ResendAPIURL)
+	}
+	return mail.FileDriver{Dir: cfg.MailPath()}, nil
+}

@@ -1,0 +1,107 @@
+package main
+
+// serve.go runs the HTTP server until the context ends, then shuts down.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/config"
+)
+
+func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, stdout io.Writer) error {
+	a, err := newApp(ctx, cfg, log, security)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	if cfg.BootstrapAdminEmail != "" {
+		created, err := a.accounts.EnsureBootstrapAdmin(ctx, bootstrapInput(cfg))
+		if err != nil {
+			return fmt.Errorf("bootstrap admin: %w", err)
+		}
+		if created {
+			log.Info("bootstrap administrator created", "email", cfg.BootstrapAdminEmail)
+		}
+	}
+
+	handler := a.handler(cfg, log)
+	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		a.outbox.Run(workerCtx)
+	}()
+	defer func() {
+		stopWorker()
+		<-workerDone
+	}()
+	ln, err := net.Listen("tcp", cfg.Addr())
+	if err != nil {
+		return err
+	}
+	// Every request's context derives from requestBase, so shutdown can stop
+	// requests that outlive the drain.
+	requestBase, stopRequests := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRequests()
+	srv := &http.Server{
+		Handler:           handler,
+		BaseContext:       func(net.Listener) context.Context { return requestBase },
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      cfg.RequestTimeout + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	base := "http://localhost:" + portOf(ln.Addr())
+	fmt.Fprintf(stdout, "usergraph listening on %s (GraphQL API: %s/graphql", base, base)
+	if cfg.PlaygroundEnabled {
+		fmt.Fprintf(stdout, ", playground: %s/", base)
+	}
+	fmt.Fprintln(stdout, ")")
+	log.Info("listening", "addr", ln.Addr().String(), "database", dbKind(cfg))
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	drain, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(drain); err != nil {
+		// Requests still running after the drain are cancelled, not waited on.
+		log.Warn("shutdown: cancelling requests still running after the drain", "timeout", cfg.ShutdownTimeout.String())
+		stopRequests()
+		srv.Close()
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func bootstrapInput(cfg config.Config) account.AdminInput {
+	return account.AdminInput{Email: cfg.BootstrapAdminEmail, Mobile: cfg.BootstrapAdminMobile, Password: cfg.BootstrapAdminPassword}
+}
+
+func portOf(addr net.Addr) string {
+	_, port, _ := net.SplitHostPort(addr.String())
+	return port
+}
+
+func dbKind(cfg config.Config) string {
+	if cfg.UsesSQLite() {
+		return "sqlite:" + cfg.SQLitePath()
+	}
+	return "postgres"
+}
