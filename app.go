@@ -84,6 +84,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
+	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL}
 	perIP := ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute}
 	perAccount := ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout}
 	accounts := account.NewService(database, account.Config{
@@ -100,7 +101,8 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 			ResetPerIP:            perIP,
 			ResetPerEmail:         ratelimit.Rule{Limit: 3, Window: time.Hour},
 		},
-		Mail:           mail.NewComposer(cfg.AppURL),
+		Links:          links,
+		Mail:           mail.NewComposer(cfg.AppURL, links),
 		MailSent:       outbox.Notify,
 		Log:            log,
 		Audit:          auditLog,

@@ -17,16 +17,19 @@ import (
 // password, and the other way round.
 type Purpose string
 
-// The purposes and how long their tokens live (the original's lifetimes).
+// The purposes. How long their tokens live is Config.Links (SETUP_LINK_TTL,
+// RESET_LINK_TTL).
 const (
 	PurposePasswordSetup Purpose = "PASSWORD_SETUP"
 	PurposePasswordReset Purpose = "PASSWORD_RESET"
-
-	setupTokenTTL = 24 * time.Hour
-	resetTokenTTL = time.Hour
 )
 
-var tokenTTL = map[Purpose]time.Duration{PurposePasswordSetup: setupTokenTTL, PurposePasswordReset: resetTokenTTL}
+func (s *Service) tokenTTL(p Purpose) time.Duration {
+	if p == PurposePasswordSetup {
+		return s.Links.Setup
+	}
+	return s.Links.Reset
+}
 
 // oneTimeToken is the stored hash of an emailed token.
 type oneTimeToken struct {
@@ -55,7 +58,7 @@ func (s *Service) issueTokens(ctx context.Context, tx bun.IDB, purpose Purpose, 
 		tokens[i] = auth.NewOpaqueToken()
 		rows[i] = oneTimeToken{
 			TokenHash: auth.HashToken(tokens[i]), UserID: id, Purpose: purpose,
-			CreatedAt: now, ExpiresAt: now.Add(tokenTTL[purpose]),
+			CreatedAt: now, ExpiresAt: now.Add(s.tokenTTL(purpose)),
 		}
 	}
 	_, err := tx.NewInsert().Model(&rows).Exec(ctx)

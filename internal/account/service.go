@@ -47,7 +47,9 @@ type Config struct {
 	Passwords  *auth.Hasher
 	RefreshTTL time.Duration
 	Limits     Limits
-	Mail       mail.Composer
+	// Links are how long setup and reset links work.
+	Links mail.LinkLifetimes
+	Mail  mail.Composer
 	// MailSent wakes the outbox worker; called after a commit that queued email.
 	MailSent func()
 	Log      *slog.Logger

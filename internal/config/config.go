@@ -28,6 +28,8 @@ type Config struct {
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug info warn error"`
 
 	AppURL          string        `env:"APP_URL" envDefault:"http://localhost:3000" validate:"required,http_url"`
+	SetupLinkTTL    time.Duration `env:"SETUP_LINK_TTL" envDefault:"24h" validate:"min=1m"`
+	ResetLinkTTL    time.Duration `env:"RESET_LINK_TTL" envDefault:"1h" validate:"min=1m"`
 	JWTIssuer       string        `env:"JWT_ISSUER" envDefault:"usergraph" validate:"required"`
 	JWTAudience     string        `env:"JWT_AUDIENCE" envDefault:"usergraph" validate:"required"`
 	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m" validate:"min=1m,max=24h"`

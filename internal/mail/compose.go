@@ -9,7 +9,9 @@ import (
 	"embed"
 	htmltemplate "html/template"
 	"net/url"
+	"strconv"
 	texttemplate "text/template"
+	"time"
 )
 
 //go:embed templates
@@ -58,10 +60,17 @@ type Message struct {
 // Composer builds messages whose links point at the single-page app.
 type Composer struct {
 	appURL string
+	links  LinkLifetimes
 }
 
-// NewComposer returns a Composer for the app at appURL (no trailing slash).
-func NewComposer(appURL string) Composer { return Composer{appURL: appURL} }
+// LinkLifetimes are how long emailed links work; the emails say so.
+type LinkLifetimes struct{ Setup, Reset time.Duration }
+
+// NewComposer returns a Composer for the app at appURL (no trailing slash)
+// whose emails state links' lifetimes.
+func NewComposer(appURL string, links LinkLifetimes) Composer {
+	return Composer{appURL: appURL, links: links}
+}
 
 // Recipient is who an email is about and to.
 type Recipient struct {
@@ -72,12 +81,12 @@ type Recipient struct {
 
 // PasswordSetup invites a new account to choose its first password (24 h link).
 func (c Composer) PasswordSetup(to Recipient, token string) (Message, error) {
-	return c.compose(TemplatePasswordSetup, to, map[string]any{"Link": c.link("/setup-password", token)})
+	return c.compose(TemplatePasswordSetup, to, map[string]any{"Link": c.link("/setup-password", token), "Valid": inWords(c.links.Setup)})
 }
 
 // PasswordReset sends a password-reset link (1 h).
 func (c Composer) PasswordReset(to Recipient, token string) (Message, error) {
-	return c.compose(TemplatePasswordReset, to, map[string]any{"Link": c.link("/reset-password", token)})
+	return c.compose(TemplatePasswordReset, to, map[string]any{"Link": c.link("/reset-password", token), "Valid": inWords(c.links.Reset)})
 }
 
 // B2BAdminApproved tells a B2B admin it may now act.
@@ -88,6 +97,18 @@ func (c Composer) B2BAdminApproved(to Recipient) (Message, error) {
 // B2BAdminRejected tells a B2B admin its account was rejected, and why.
 func (c Composer) B2BAdminRejected(to Recipient, reason string) (Message, error) {
 	return c.compose(TemplateB2BAdminRejected, to, map[string]any{"Reason": reason})
+}
+
+// inWords says a lifetime as an email would: "24 hours", "1 hour", "90 minutes".
+func inWords(d time.Duration) string {
+	n, unit := int(d/time.Minute), "minute"
+	if d%time.Hour == 0 {
+		n, unit = int(d/time.Hour), "hour"
+	}
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
 }
 
 func (c Composer) link(path, token string) string {

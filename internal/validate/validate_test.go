@@ -1,0 +1,58 @@
+package validate
+
+import (
+	"slices"
+	"testing"
+)
+
+type row struct {
+	Email string `json:"email" validate:"required,email,max=254"`
+}
+
+type form struct {
+	Email  string `json:"email" validate:"required,email"`
+	Mobile string `json:"mobile" validate:"required,mobile"`
+	Name   string `json:"firstName" validate:"max=5"`
+	Seats  int    `json:"maxUsers" validate:"min=1,max=1000"`
+	Rows   []row  `json:"users" validate:"dive"`
+}
+
+func TestStructNamesFieldsAsTheInputDoes(t *testing.T) {
+	cases := []struct {
+		name string
+		in   form
+		want []string // CODE@field.path
+	}{
+		{"valid", form{Email: "a@b.co", Mobile: "+491511234567", Name: "Ann", Seats: 3}, nil},
+		{"missing", form{Seats: 3}, []string{"REQUIRED@email", "REQUIRED@mobile"}},
+		{"malformed", form{Email: "nope", Mobile: "12-34", Name: "Annabelle", Seats: 0},
+			[]string{"INVALID@email", "INVALID@mobile", "TOO_LONG@firstName", "INVALID@maxUsers"}},
+		{"mobile bounds", form{Email: "a@b.co", Mobile: "12345678", Seats: 1}, []string{"INVALID@mobile"}},
+		{"mobile of 15 digits", form{Email: "a@b.co", Mobile: "123456789012345", Seats: 1}, nil},
+		{"row index in the path", form{Email: "a@b.co", Mobile: "123456789", Seats: 1, Rows: []row{{"ok@x.io"}, {""}}},
+			[]string{"REQUIRED@users.1.email"}},
+	}
+	for _, tc := range cases {
+		var got []string
+		for _, e := range Struct(tc.in) {
+			got = append(got, string(e.Code)+"@"+joinPath(e.Field))
+			if e.Message == "" {
+				t.Errorf("%s: %s has no message", tc.name, got[len(got)-1])
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func joinPath(p []string) string {
+	out := ""
+	for i, s := range p {
+		if i > 0 {
+			out += "."
+		}
+		out += s
+	}
+	return out
+}
