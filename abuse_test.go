@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"strings"
 	"sync"
@@ -25,41 +24,6 @@ import (
 // before they are made. They assert codes and what was not done (through
 // auth.HashesComputed, the process's count of argon2id computations),
 // never durations.
-
-// eachDialect runs f on SQLite and PostgreSQL one after the other, for
-// tests that read process-wide counters (testdb.Run runs them in parallel).
-func eachDialect(t *testing.T, f func(t *testing.T, dbURL string)) {
-	for _, d := range testdb.Dialects() {
-		t.Run(d.Name, func(t *testing.T) { f(t, d.URL(t)) })
-	}
-}
-
-// postRaw posts body to /graphql and returns the decoded answer and its raw text.
-func postRaw(t *testing.T, srv *testServer, contentType string, body []byte, header http.Header) (gqlResponse, string) {
-	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", bytes.NewReader(body))
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", contentType)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		t.Fatalf("POST /graphql: %v", err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out gqlResponse
-	if err := json.Unmarshal(raw, &out); err != nil {
-		t.Fatalf("answer is not JSON (status %d): %.300s", resp.StatusCode, raw)
-	}
-	out.Status = resp.StatusCode
-	return out, string(raw)
-}
-
-func jsonBody(query string, vars map[string]any) []byte {
-	b, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
-	return b
-}
 
 // refusedFor asserts a BAD_REQUEST whose message names the limit.
 func refusedFor(t *testing.T, name string, r gqlResponse, limit string) {
@@ -148,24 +112,6 @@ func TestTransportErrorsNeverEchoTheRequest(t *testing.T) {
 	})
 }
 
-// multipartBody builds a GraphQL multipart request; a file is added when
-// file is not nil.
-func multipartBody(t *testing.T, operations string, file []byte) (string, []byte) {
-	t.Helper()
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField("operations", operations)
-	if file == nil {
-		mw.WriteField("map", `{}`)
-	} else {
-		mw.WriteField("map", `{"0": ["variables.file"]}`)
-		fw, _ := mw.CreateFormFile("0", "a.png")
-		fw.Write(file)
-	}
-	mw.Close()
-	return mw.FormDataContentType(), buf.Bytes()
-}
-
 func TestMultipartRequestsAreBounded(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
@@ -223,34 +169,6 @@ func TestMultipartRequestsAreBounded(t *testing.T) {
 			t.Errorf("preflight allows headers %q", resp.Header.Get("Access-Control-Allow-Headers"))
 		}
 	})
-}
-
-// parallel runs n copies of f at once and returns their answers.
-func parallel(n int, f func(i int) gqlResponse) []gqlResponse {
-	out := make([]gqlResponse, n)
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i := range n {
-		wg.Go(func() {
-			<-start
-			out[i] = f(i)
-		})
-	}
-	close(start)
-	wg.Wait()
-	return out
-}
-
-func loginCode(r gqlResponse) string {
-	if c := r.Code(); c != "" {
-		return c
-	}
-	var d struct{ Login authPayload }
-	json.Unmarshal(r.Data, &d)
-	if len(d.Login.Errors) > 0 {
-		return d.Login.Errors[0].Code
-	}
-	return "OK"
 }
 
 func TestPasswordChecksAreCountedBeforeTheyRun(t *testing.T) {

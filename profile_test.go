@@ -2,16 +2,7 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
-	"encoding/json"
-	"image"
-	"image/color"
-	"image/gif"
-	"image/jpeg"
-	"image/png"
 	"io"
-	"mime/multipart"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -20,64 +11,6 @@ import (
 
 	"github.com/usergraph/usergraph/internal/testdb"
 )
-
-const uploadAvatarMutation = `mutation($in: UploadAvatarInput!) {
-  uploadAvatar(input: $in) { user { id profile { avatarUrl } } errors { field code message } }
-}`
-
-type avatarPayload struct {
-	User *struct {
-		Profile struct {
-			AvatarURL *string `json:"avatarUrl"`
-		} `json:"profile"`
-	} `json:"user"`
-	Errors []userError `json:"errors"`
-}
-
-// upload sends uploadAvatar as a GraphQL multipart request (the spec's
-// operations, map and file parts).
-func (c *client) upload(filename string, content []byte) (avatarPayload, int) {
-	c.t.Helper()
-	var body bytes.Buffer
-	w := multipart.NewWriter(&body)
-	ops, _ := json.Marshal(map[string]any{"query": uploadAvatarMutation, "variables": map[string]any{"in": map[string]any{"file": nil}}})
-	w.WriteField("operations", string(ops))
-	w.WriteField("map", `{"0": ["variables.in.file"]}`)
-	part, _ := w.CreateFormFile("0", filename)
-	part.Write(content)
-	w.Close()
-	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+"/graphql", &body)
-	req.Header.Set("Content-Type", w.FormDataContentType())
-	req.Header.Set("Authorization", "Bearer "+c.Token)
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var out struct {
-		Data struct {
-			UploadAvatar avatarPayload `json:"uploadAvatar"`
-		} `json:"data"`
-		Errors []gqlError `json:"errors"`
-	}
-	if err := json.Unmarshal(raw, &out); err != nil || len(out.Errors) > 0 {
-		c.t.Fatalf("upload %s: status %d: %s", filename, resp.StatusCode, raw)
-	}
-	return out.Data.UploadAvatar, resp.StatusCode
-}
-
-func pngImage(t testing.TB, w, h int) []byte {
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for x := range w {
-		img.Set(x, x%h, color.RGBA{R: 200, G: uint8(x), B: 80, A: 255})
-	}
-	var b bytes.Buffer
-	if err := png.Encode(&b, img); err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
-}
 
 func TestProfileAndAvatar(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
@@ -223,31 +156,4 @@ func TestAvatarTypesSetting(t *testing.T) {
 			t.Errorf("PNG with AVATAR_TYPES=image/png: %v", codes(ok.Errors))
 		}
 	})
-}
-
-// webp1x1 is a 1x1 lossless WebP image.
-const webp1x1 = "UklGRhoAAABXRUJQVlA4TA0AAAAvAAAAEAcQERGIiP4HAA=="
-
-// imageOf returns a small real image of contentType.
-func imageOf(t testing.TB, contentType string) []byte {
-	t.Helper()
-	img := image.NewPaletted(image.Rect(0, 0, 8, 8), color.Palette{color.White, color.Black})
-	var b bytes.Buffer
-	var err error
-	switch contentType {
-	case "image/jpeg":
-		err = jpeg.Encode(&b, img, nil)
-	case "image/gif":
-		err = gif.Encode(&b, img, nil)
-	case "image/webp":
-		var raw []byte
-		raw, err = base64.StdEncoding.DecodeString(webp1x1)
-		b.Write(raw)
-	default:
-		t.Fatalf("no test image of %s", contentType)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
 }

@@ -10,21 +10,6 @@ import (
 	"github.com/usergraph/usergraph/internal/testdb"
 )
 
-const sessionsQuery = `{ me { sessions { id userAgent ip current createdAt lastUsedAt expiresAt } } }`
-
-type sessionsResult struct {
-	Me struct {
-		Sessions []struct {
-			ID        string `json:"id"`
-			UserAgent string `json:"userAgent"`
-			IP        string `json:"ip"`
-			Current   bool   `json:"current"`
-		} `json:"sessions"`
-	} `json:"me"`
-}
-
-const revokeSessionMutation = `mutation($id: ID!) { revokeSession(input: {id: $id}) { ok errors { field code } } }`
-
 func TestSessions(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		srv, admin := b2bServer(t, dbURL, nil)
@@ -77,37 +62,6 @@ func TestSessions(t *testing.T) {
 			t.Errorf("admin revoking a session: %+v", rv)
 		}
 	})
-}
-
-const auditQuery = `query($f: AuditEventFilter, $first: Int) { auditEvents(filter: $f, first: $first) {
-  totalCount edges { node { action actor { email } target { email } ip userAgent details } } } }`
-
-type auditResult struct {
-	AuditEvents struct {
-		TotalCount int `json:"totalCount"`
-		Edges      []struct {
-			Node struct {
-				Action string `json:"action"`
-				Actor  *struct {
-					Email string `json:"email"`
-				} `json:"actor"`
-				Target *struct {
-					Email string `json:"email"`
-				} `json:"target"`
-				IP        string `json:"ip"`
-				UserAgent string `json:"userAgent"`
-				Details   string `json:"details"`
-			} `json:"node"`
-		} `json:"edges"`
-	} `json:"auditEvents"`
-}
-
-func (r auditResult) actions() []string {
-	var out []string
-	for _, e := range r.AuditEvents.Edges {
-		out = append(out, e.Node.Action)
-	}
-	return out
 }
 
 func TestAuditLog(t *testing.T) {

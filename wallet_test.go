@@ -14,62 +14,6 @@ import (
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
-const adjustMutation = `mutation($in: AdjustWalletInput!) { adjustWallet(input: $in) {
-  wallet { balance blocked currency }
-  transaction { id type amount balanceBefore balanceAfter description actor { email } createdAt }
-  errors { field code message } } }`
-
-type adjustPayload struct {
-	Wallet *struct {
-		Balance  string `json:"balance"`
-		Blocked  string `json:"blocked"`
-		Currency string `json:"currency"`
-	} `json:"wallet"`
-	Transaction *struct {
-		ID            string `json:"id"`
-		Type          string `json:"type"`
-		Amount        string `json:"amount"`
-		BalanceBefore string `json:"balanceBefore"`
-		BalanceAfter  string `json:"balanceAfter"`
-		Description   string `json:"description"`
-		Actor         *struct {
-			Email string `json:"email"`
-		} `json:"actor"`
-	} `json:"transaction"`
-	Errors []userError `json:"errors"`
-}
-
-func adjust(t testing.TB, c *client, userID, typ, amount, key string) adjustPayload {
-	t.Helper()
-	var d struct{ AdjustWallet adjustPayload }
-	c.MustData(adjustMutation, map[string]any{"in": map[string]any{
-		"userId": userID, "type": typ, "amount": amount, "description": "test " + typ, "idempotencyKey": key,
-	}}, &d)
-	return d.AdjustWallet
-}
-
-const walletQuery = `{ wallet { balance blocked currency transactions(first: 100) { totalCount edges { node { type amount balanceBefore balanceAfter description actor { id } } } } } }`
-
-type walletResult struct {
-	Wallet struct {
-		Balance      string `json:"balance"`
-		Blocked      string `json:"blocked"`
-		Currency     string `json:"currency"`
-		Transactions struct {
-			TotalCount int `json:"totalCount"`
-			Edges      []struct {
-				Node struct {
-					Type          string `json:"type"`
-					Amount        string `json:"amount"`
-					BalanceBefore string `json:"balanceBefore"`
-					BalanceAfter  string `json:"balanceAfter"`
-					Description   string `json:"description"`
-				} `json:"node"`
-			} `json:"edges"`
-		} `json:"transactions"`
-	} `json:"wallet"`
-}
-
 func TestWallet(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		srv, admin := b2bServer(t, dbURL, nil)
