@@ -16,16 +16,16 @@ import (
 func Directives() DirectiveRoot {
 	return DirectiveRoot{
 		Auth: func(ctx context.Context, _ any, next graphql.Resolver) (any, error) {
-			if _, ok := auth.ViewerFrom(ctx); !ok {
-				return nil, apperr.ErrUnauthenticated
+			if _, err := auth.SignedIn(ctx); err != nil {
+				return nil, err
 			}
 			return next(ctx)
 		},
 		// A B2B admin counts as B2B_ADMIN only once approved.
 		HasRole: func(ctx context.Context, _ any, next graphql.Resolver, roles []auth.Role) (any, error) {
-			v, ok := auth.ViewerFrom(ctx)
-			if !ok {
-				return nil, apperr.ErrUnauthenticated
+			v, err := auth.SignedIn(ctx)
+			if err != nil {
+				return nil, err
 			}
 			if !slices.Contains(roles, v.Role) || (v.Role == auth.RoleB2BAdmin && !v.Approved) {
 				return nil, apperr.ErrForbidden
@@ -37,9 +37,9 @@ func Directives() DirectiveRoot {
 			if isUser && wasSignedIn(ctx, u.ID) {
 				return next(ctx)
 			}
-			v, ok := auth.ViewerFrom(ctx)
-			if !ok {
-				return nil, apperr.ErrUnauthenticated
+			v, err := auth.SignedIn(ctx)
+			if err != nil {
+				return nil, err
 			}
 			if !isUser || !account.CanSee(v, u) {
 				return nil, apperr.ErrForbidden

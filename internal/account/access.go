@@ -10,26 +10,11 @@ import (
 
 // The permission rules of accounts, in one place.
 
-// CanSee reports whether v may look up u and read its private fields
-// (email, mobile, createdBy, approval): admins may for everyone, a user for
-// itself, a B2B admin for the users it created. Others (a B2B user looking at
-// the admin that created it) see only names.
-func CanSee(v auth.Viewer, u *User) bool {
-	return v.IsAdmin() || u.ID == v.UserID || IsCreator(v, u)
-}
+// CanSee reports whether v may look up u and read its private fields: the
+// rule auth.Viewer.MaySeeUser, for a loaded user.
+func CanSee(v auth.Viewer, u *User) bool { return v.MaySeeUser(u.ID, u.CreatedByID) }
 
-// IsCreator reports whether v created u.
-func IsCreator(v auth.Viewer, u *User) bool {
-	return u.CreatedByID != nil && *u.CreatedByID == v.UserID
-}
-
-func signedIn(ctx context.Context) (auth.Viewer, error) {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return v, apperr.ErrUnauthenticated
-	}
-	return v, nil
-}
+func signedIn(ctx context.Context) (auth.Viewer, error) { return auth.SignedIn(ctx) }
 
 func requireAdmin(ctx context.Context) (auth.Viewer, error) {
 	v, err := signedIn(ctx)

@@ -135,15 +135,15 @@ type Filter struct {
 // List returns events, newest first: all of them for an admin, those about
 // the users it created for an approved B2B admin.
 func (l *Log) List(ctx context.Context, f Filter, args page.Args) (page.Page[*Event], error) {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return page.Page[*Event]{}, apperr.ErrUnauthenticated
+	v, err := auth.SignedIn(ctx)
+	if err != nil {
+		return page.Page[*Event]{}, err
 	}
 	q := l.db.NewSelect().Model((*Event)(nil))
 	switch {
 	case v.IsAdmin():
 	case v.IsApprovedB2BAdmin():
-		q = q.Where("e.target_id IN (SELECT id FROM users WHERE created_by_id = ?)", v.UserID)
+		q = q.Where(auth.CreatedBy("e.target_id"), v.UserID)
 	default:
 		return page.Page[*Event]{}, apperr.ErrForbidden
 	}

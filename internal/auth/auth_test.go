@@ -245,3 +245,37 @@ func FuzzVerifyAccessToken(f *testing.F) {
 		}
 	})
 }
+
+func TestMaySeeUser(t *testing.T) {
+	self, creator, other := uuid.New(), uuid.New(), uuid.New()
+	created := &creator
+	cases := []struct {
+		name   string
+		viewer Viewer
+		user   uuid.UUID
+		by     *uuid.UUID
+		want   bool
+	}{
+		{"admin, anyone", Viewer{UserID: other, Role: RoleAdmin}, self, nil, true},
+		{"itself", Viewer{UserID: self, Role: RoleB2CUser}, self, nil, true},
+		{"approved creator", Viewer{UserID: creator, Role: RoleB2BAdmin, Approved: true}, self, created, true},
+		{"pending creator", Viewer{UserID: creator, Role: RoleB2BAdmin}, self, created, false},
+		{"another B2B admin", Viewer{UserID: other, Role: RoleB2BAdmin, Approved: true}, self, created, false},
+		{"a B2B user, its creator", Viewer{UserID: self, Role: RoleB2BUser}, creator, nil, false},
+		{"a B2C user, someone else", Viewer{UserID: other, Role: RoleB2CUser}, self, nil, false},
+	}
+	for _, tc := range cases {
+		if got := tc.viewer.MaySeeUser(tc.user, tc.by); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if cond, args := (Viewer{Role: RoleAdmin}).VisibleUsers("u.id"); cond != "TRUE" || len(args) != 0 {
+		t.Errorf("admin: %s %v", cond, args)
+	}
+	if cond, args := (Viewer{UserID: creator, Role: RoleB2BAdmin, Approved: true}).VisibleUsers("u.id"); !strings.Contains(cond, "created_by_id") || len(args) != 2 {
+		t.Errorf("approved B2B admin: %s %v", cond, args)
+	}
+	if cond, args := (Viewer{UserID: self, Role: RoleB2CUser}).VisibleUsers("u.id"); cond != "u.id = ?" || len(args) != 1 {
+		t.Errorf("B2C user: %s %v", cond, args)
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"context"
 
 	"github.com/google/uuid"
+
+	"github.com/usergraph/usergraph/internal/apperr"
 )
 
 // Viewer is the authenticated caller of a request, as the database says now
@@ -70,4 +72,40 @@ func WithFailure(ctx context.Context, err error) context.Context {
 func FailureFrom(ctx context.Context) error {
 	err, _ := ctx.Value(failureKey{}).(error)
 	return err
+}
+
+// SignedIn returns the caller, or UNAUTHENTICATED when the request has none:
+// the one viewer check every service uses.
+func SignedIn(ctx context.Context) (Viewer, error) {
+	v, ok := ViewerFrom(ctx)
+	if !ok {
+		return v, apperr.ErrUnauthenticated
+	}
+	return v, nil
+}
+
+// MaySeeUser is the rule of who may look up a user and read its private
+// fields (email, mobile, wallet, sessions, createdBy, approval): an admin
+// anyone, a user itself, an approved B2B admin the users it created.
+// VisibleUsers is the same rule in SQL.
+func (v Viewer) MaySeeUser(userID uuid.UUID, createdByID *uuid.UUID) bool {
+	return v.IsAdmin() || userID == v.UserID || v.IsApprovedB2BAdmin() && createdByID != nil && *createdByID == v.UserID
+}
+
+// VisibleUsers is MaySeeUser as an SQL condition on the users-table column
+// idColumn (for example "u.id" or "e.target_id"), with its arguments.
+func (v Viewer) VisibleUsers(idColumn string) (string, []any) {
+	switch {
+	case v.IsAdmin():
+		return "TRUE", nil
+	case v.IsApprovedB2BAdmin():
+		return "(" + idColumn + " = ? OR " + CreatedBy(idColumn) + ")", []any{v.UserID, v.UserID}
+	}
+	return idColumn + " = ?", []any{v.UserID}
+}
+
+// CreatedBy is an SQL condition: the user idColumn names was created by
+// the user given as its one argument.
+func CreatedBy(idColumn string) string {
+	return idColumn + " IN (SELECT id FROM users WHERE created_by_id = ?)"
 }

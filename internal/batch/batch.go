@@ -68,9 +68,9 @@ func CanManage(v auth.Viewer, b *Batch) bool {
 
 // viewer returns the caller if it may use batches at all.
 func viewer(ctx context.Context) (auth.Viewer, error) {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return v, apperr.ErrUnauthenticated
+	v, err := auth.SignedIn(ctx)
+	if err != nil {
+		return v, err
 	}
 	if !v.IsAdmin() && !v.IsApprovedB2BAdmin() {
 		return v, apperr.ErrForbidden
@@ -92,9 +92,9 @@ type CreateInput struct {
 // Errors: REQUIRED/TOO_LONG/INVALID field errors, DUPLICATE name (per owner,
 // letter case ignored), FORBIDDEN for anyone but an approved B2B admin.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Batch, error) {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return nil, apperr.ErrUnauthenticated
+	v, err := auth.SignedIn(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if !v.IsApprovedB2BAdmin() {
 		return nil, apperr.ErrForbidden
@@ -108,7 +108,7 @@ func (s *Service) Create(ctx context.Context, in CreateInput) (*Batch, error) {
 		ID: uuid.New(), Name: in.Name, NameKey: strings.ToLower(in.Name), Description: in.Description,
 		MaxUsers: in.MaxUsers, IsActive: true, CreatedByID: v.UserID, CreatedAt: now, UpdatedAt: now,
 	}
-	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(b).Exec(ctx); err != nil {
 			return err
 		}

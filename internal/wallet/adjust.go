@@ -75,9 +75,9 @@ var errInsufficient = apperr.List{apperr.OnField("amount", apperr.InsufficientFu
 // Errors: NOT_FOUND userId, INVALID amount/type, REQUIRED idempotencyKey,
 // INSUFFICIENT_FUNDS, FORBIDDEN.
 func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Wallet, *Transaction, error) {
-	v, ok := auth.ViewerFrom(ctx)
-	if !ok {
-		return nil, nil, apperr.ErrUnauthenticated
+	v, err := auth.SignedIn(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	if !v.IsAdmin() {
 		return nil, nil, apperr.ErrForbidden

@@ -103,16 +103,12 @@ var errNotFound = apperr.OnField("userId", apperr.NotFound, "No such user.")
 
 // mayRead refuses, as NotFound, a caller that may not read userID's wallet.
 func (s *Service) mayRead(ctx context.Context, userID uuid.UUID) error {
-	v, ok := auth.ViewerFrom(ctx)
-	switch {
-	case !ok:
-		return apperr.ErrUnauthenticated
-	case v.IsAdmin() || v.UserID == userID:
-		return nil
-	case !v.IsApprovedB2BAdmin():
-		return errNotFound
+	v, err := auth.SignedIn(ctx)
+	if err != nil {
+		return err
 	}
-	n, err := s.db.NewSelect().Table("users").Where("id = ? AND created_by_id = ?", userID, v.UserID).Count(ctx)
+	visible, args := v.VisibleUsers("id")
+	n, err := s.db.NewSelect().Table("users").Where("id = ?", userID).Where(visible, args...).Count(ctx)
 	if err == nil && n == 0 {
 		err = errNotFound
 	}
