@@ -11,7 +11,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"time"
 
 	"github.com/uptrace/bun"
 
@@ -26,7 +25,6 @@ import (
 	"github.com/usergraph/usergraph/internal/httpserver"
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/media"
-	"github.com/usergraph/usergraph/internal/ratelimit"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
@@ -85,31 +83,23 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL}
-	perIP := ratelimit.Rule{Limit: cfg.IPRequestsPerMin, Window: time.Minute}
-	perAccount := ratelimit.Rule{Limit: cfg.LoginMaxFailures, Window: 15 * time.Minute, Lockout: cfg.LoginLockout}
-	accounts := account.NewService(database, account.Config{
-		Tokens:     tokens,
-		Passwords:  auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait),
-		RefreshTTL: cfg.RefreshTokenTTL,
-		Limits: account.Limits{
-			LoginPerAccount:       perAccount,
-			LoginPerIP:            perIP,
-			PasswordChangePerUser: perAccount,
-			TokenPerIP:            perIP,
-			RegisterPerIP:         perIP,
-			RefreshPerIP:          ratelimit.Rule{Limit: 6 * cfg.IPRequestsPerMin, Window: time.Minute},
-			ResetPerIP:            perIP,
-			ResetPerEmail:         ratelimit.Rule{Limit: 3, Window: time.Hour},
-		},
-		Links:          links,
-		Mail:           mail.NewComposer(cfg.AppURL, links),
-		MailSent:       outbox.Notify,
-		Log:            log,
-		Audit:          auditLog,
-		Wallets:        wallets,
-		Media:          store,
-		AvatarMaxBytes: cfg.AvatarMaxBytes,
-		AvatarTypes:    cfg.AvatarTypes,
+	accounts := account.NewService(database, account.Deps{
+		Tokens:    tokens,
+		Passwords: auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait),
+		Mail:      mail.NewComposer(cfg.AppURL, links),
+		MailSent:  outbox.Notify,
+		Log:       log,
+		Audit:     auditLog,
+		Wallets:   wallets,
+		Media:     store,
+	}, account.Policy{
+		RefreshTTL:          cfg.RefreshTokenTTL,
+		LoginMaxFailures:    cfg.LoginMaxFailures,
+		LoginLockout:        cfg.LoginLockout,
+		PerAddressPerMinute: cfg.IPRequestsPerMin,
+		Links:               links,
+		AvatarMaxBytes:      cfg.AvatarMaxBytes,
+		AvatarTypes:         cfg.AvatarTypes,
 	})
 	return &app{
 		db: database, keys: keys, tokens: tokens, outbox: outbox, audit: auditLog, media: store,

@@ -29,7 +29,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
 		return nil, err
 	}
-	hash, err := s.Passwords.Hash(ctx, in.Password)
+	hash, err := s.passwords.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +49,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error)
 	if err != nil {
 		return nil, err
 	}
-	s.Log.InfoContext(ctx, "administrator created", "user_id", u.ID)
+	s.log.InfoContext(ctx, "administrator created", "user_id", u.ID)
 	return u, nil
 }
 

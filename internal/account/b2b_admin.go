@@ -55,7 +55,7 @@ func (s *Service) CreateB2BAdmin(ctx context.Context, in CreateB2BAdminInput) (*
 	if err != nil {
 		return nil, err
 	}
-	s.Log.InfoContext(ctx, "B2B admin created", "user_id", u.ID, "actor_id", v.UserID)
+	s.log.InfoContext(ctx, "B2B admin created", "user_id", u.ID, "actor_id", v.UserID)
 	return u, nil
 }
 
@@ -138,10 +138,10 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 		entry := audit.Entry{Action: audit.B2BAdminApproved, Target: &u.ID}
 		if status == ApprovalApproved {
 			upd = upd.Set("is_approved = ?", true)
-			msg, err = s.Mail.B2BAdminApproved(recipient(u))
+			msg, err = s.mail.B2BAdminApproved(recipient(u))
 		} else {
 			upd = upd.Set("is_approved = ?", false).Set("is_active = ?", false)
-			msg, err = s.Mail.B2BAdminRejected(recipient(u), *reason)
+			msg, err = s.mail.B2BAdminRejected(recipient(u), *reason)
 			entry.Action, entry.Details = audit.B2BAdminRejected, map[string]any{"reason": *reason}
 			if err == nil {
 				err = s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedDeactivated)
@@ -153,7 +153,7 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 		if _, err := upd.Exec(ctx); err != nil {
 			return err
 		}
-		if err := s.Audit.Record(ctx, tx, entry); err != nil {
+		if err := s.audit.Record(ctx, tx, entry); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, msg)
@@ -161,7 +161,7 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 	if err != nil {
 		return nil, err
 	}
-	s.Log.InfoContext(ctx, "B2B admin "+strings.ToLower(string(status)), "user_id", userID, "actor_id", v.UserID)
+	s.log.InfoContext(ctx, "B2B admin "+strings.ToLower(string(status)), "user_id", userID, "actor_id", v.UserID)
 	return &a, nil
 }
 

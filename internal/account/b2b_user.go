@@ -130,7 +130,7 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		return nil, err
 	}
 	if result.Count > 0 {
-		s.Log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
+		s.log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
 	}
 	return result, nil
 }

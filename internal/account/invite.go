@@ -55,7 +55,7 @@ func (s *Service) invite(ctx context.Context, tx bun.IDB, users []*User) error {
 	}
 	msgs := make([]mail.Message, len(users))
 	for i, u := range users {
-		if msgs[i], err = s.Mail.PasswordSetup(recipient(u), tokens[i]); err != nil {
+		if msgs[i], err = s.mail.PasswordSetup(recipient(u), tokens[i]); err != nil {
 			return err
 		}
 	}
@@ -67,8 +67,8 @@ func (s *Service) enqueue(ctx context.Context, tx bun.IDB, msgs ...mail.Message)
 	if err := mail.Enqueue(ctx, tx, msgs...); err != nil {
 		return err
 	}
-	if s.MailSent != nil {
-		db.AfterCommit(ctx, s.MailSent)
+	if s.mailSent != nil {
+		db.AfterCommit(ctx, s.mailSent)
 	}
 	return nil
 }

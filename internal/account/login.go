@@ -32,10 +32,10 @@ var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email
 func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, error) {
 	key := EmailKey(email)
 	accountKey, ipKey := "login:email:"+key, addressKey(ctx, "login")
-	if _, err := s.take(ctx, ipKey, s.Limits.LoginPerIP); err != nil {
+	if _, err := s.take(ctx, ipKey, s.limits.loginPerIP); err != nil {
 		return nil, err
 	}
-	verdict, err := s.take(ctx, accountKey, s.Limits.LoginPerAccount)
+	verdict, err := s.take(ctx, accountKey, s.limits.loginPerAccount)
 	if err != nil {
 		if verdict.Locked {
 			return nil, s.lockedOut(ctx, key, verdict, err)
@@ -52,7 +52,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	if err == nil && u.PasswordHash != nil {
 		hash = *u.PasswordHash
 	}
-	ok, rehash, err := s.Passwords.Verify(ctx, password, hash)
+	ok, rehash, err := s.passwords.Verify(ctx, password, hash)
 	if err != nil {
 		return nil, s.refundIfBusy(ctx, err, ipKey, accountKey)
 	}
@@ -65,7 +65,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	var newHash string
 	if rehash {
 		// Best effort: when the server is busy the old hash serves until next time.
-		newHash, _ = s.Passwords.Hash(ctx, password)
+		newHash, _ = s.passwords.Hash(ctx, password)
 	}
 
 	var refresh string
@@ -82,7 +82,7 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 		if sess, refresh, err = s.startSession(ctx, tx, u); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
+		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
 			Details: map[string]any{"sessionId": sess.ID.String()}})
 	})
 	if err != nil {
@@ -98,7 +98,7 @@ func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, v r
 	target, reason := loginTarget(u)
 	entries := []audit.Entry{{Action: audit.LoginFailed, Target: target, Details: map[string]any{"email": emailKey, "reason": reason}}}
 	if v.Last {
-		lock, err := s.limiter.Lock(ctx, "login:email:"+emailKey, s.Limits.LoginPerAccount)
+		lock, err := s.limiter.Lock(ctx, "login:email:"+emailKey, s.limits.loginPerAccount)
 		if err != nil {
 			return err
 		}
@@ -106,7 +106,7 @@ func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, v r
 			entries = append(entries, lockedOutEntry(target, emailKey, lock))
 		}
 	}
-	if err := s.Audit.Record(ctx, s.db, entries...); err != nil {
+	if err := s.audit.Record(ctx, s.db, entries...); err != nil {
 		return err
 	}
 	return errInvalidCredentials
@@ -120,7 +120,7 @@ func (s *Service) lockedOut(ctx context.Context, emailKey string, v ratelimit.Ve
 		return err
 	}
 	target, _ := loginTarget(u)
-	if err := s.Audit.Record(ctx, s.db, lockedOutEntry(target, emailKey, v)); err != nil {
+	if err := s.audit.Record(ctx, s.db, lockedOutEntry(target, emailKey, v)); err != nil {
 		return err
 	}
 	return limited

@@ -26,9 +26,9 @@ const (
 
 func (s *Service) tokenTTL(p Purpose) time.Duration {
 	if p == PurposePasswordSetup {
-		return s.Links.Setup
+		return s.policy.Links.Setup
 	}
-	return s.Links.Reset
+	return s.policy.Links.Reset
 }
 
 // oneTimeToken is the stored hash of an emailed token.

@@ -21,7 +21,7 @@ func (s *Service) newPasswordHash(ctx context.Context, u *User, password, confir
 	if problems := checkNewPassword(password, confirm, field, confirmField, u.Email, u.FirstName, u.LastName); len(problems) > 0 {
 		return "", problems
 	}
-	return s.Passwords.Hash(ctx, password)
+	return s.passwords.Hash(ctx, password)
 }
 
 // setPassword stores a new password hash inside tx.
@@ -61,7 +61,7 @@ func (s *Service) SetupPassword(ctx context.Context, token, password, confirm st
 // the token is looked up, so tokens cannot be guessed at speed.
 func (s *Service) passwordFromToken(ctx context.Context, purpose Purpose, action audit.Action, token, password, confirm string,
 	then func(ctx context.Context, tx bun.Tx, u *User) error) (*User, error) {
-	if _, err := s.take(ctx, addressKey(ctx, "token"), s.Limits.TokenPerIP); err != nil {
+	if _, err := s.take(ctx, addressKey(ctx, "token"), s.limits.tokenPerIP); err != nil {
 		return nil, err
 	}
 	u, err := s.tokenUser(ctx, purpose, token)
@@ -79,7 +79,7 @@ func (s *Service) passwordFromToken(ctx context.Context, purpose Purpose, action
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
 			return err
 		}
-		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: action, Actor: &u.ID, Target: &u.ID}); err != nil {
+		if err := s.audit.Record(ctx, tx, audit.Entry{Action: action, Actor: &u.ID, Target: &u.ID}); err != nil {
 			return err
 		}
 		return then(ctx, tx, u)
@@ -97,10 +97,10 @@ const resetRequestFloor = 250 * time.Millisecond
 // Errors: RateLimited.
 func (s *Service) RequestPasswordReset(ctx context.Context, email string) error {
 	defer sleepUntil(ctx, time.Now().Add(resetRequestFloor))
-	if _, err := s.take(ctx, addressKey(ctx, "reset"), s.Limits.ResetPerIP); err != nil {
+	if _, err := s.take(ctx, addressKey(ctx, "reset"), s.limits.resetPerIP); err != nil {
 		return err
 	}
-	if v, err := s.limiter.Take(ctx, "reset:email:"+EmailKey(email), s.Limits.ResetPerEmail); err != nil || v.Wait > 0 {
+	if v, err := s.limiter.Take(ctx, "reset:email:"+EmailKey(email), s.limits.resetPerEmail); err != nil || v.Wait > 0 {
 		// Limited per email silently: an error here would reveal the address was asked for.
 		return err
 	}
@@ -117,11 +117,11 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 		if err != nil {
 			return err
 		}
-		msg, err := s.Mail.PasswordReset(recipient(u), tokens[0])
+		msg, err := s.mail.PasswordReset(recipient(u), tokens[0])
 		if err != nil {
 			return err
 		}
-		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordResetRequested, Target: &u.ID}); err != nil {
+		if err := s.audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordResetRequested, Target: &u.ID}); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, tx, msg)
@@ -165,7 +165,7 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 		return err
 	}
 	key := "password:user:" + v.UserID.String()
-	verdict, err := s.take(ctx, key, s.Limits.PasswordChangePerUser)
+	verdict, err := s.take(ctx, key, s.limits.passwordChangePerUser)
 	if err != nil {
 		if verdict.Locked {
 			return s.endGuessingSession(ctx, v, err, verdict)
@@ -180,19 +180,19 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 	if u.PasswordHash != nil {
 		hash = *u.PasswordHash
 	}
-	ok, _, err := s.Passwords.Verify(ctx, oldPassword, hash)
+	ok, _, err := s.passwords.Verify(ctx, oldPassword, hash)
 	if err != nil {
 		return s.refundIfBusy(ctx, err, key)
 	}
 	if !ok {
-		if err := s.Audit.Record(ctx, s.db, audit.Entry{Action: audit.PasswordChangeFailed, Target: &u.ID}); err != nil {
+		if err := s.audit.Record(ctx, s.db, audit.Entry{Action: audit.PasswordChangeFailed, Target: &u.ID}); err != nil {
 			return err
 		}
 		wrong := apperr.List{apperr.OnField("oldPassword", apperr.InvalidCredentials, "Your old password was entered incorrectly.")}
 		if !verdict.Last {
 			return wrong
 		}
-		lock, err := s.limiter.Lock(ctx, key, s.Limits.PasswordChangePerUser)
+		lock, err := s.limiter.Lock(ctx, key, s.limits.passwordChangePerUser)
 		if err != nil {
 			return err
 		}
@@ -206,7 +206,7 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 		if err := s.setPassword(ctx, tx, u, newHash); err != nil {
 			return err
 		}
-		if err := s.Audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordChanged, Target: &u.ID}); err != nil {
+		if err := s.audit.Record(ctx, tx, audit.Entry{Action: audit.PasswordChanged, Target: &u.ID}); err != nil {
 			return err
 		}
 		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, v.SessionID, RevokedPasswordChange)
@@ -228,7 +228,7 @@ func (s *Service) endGuessingSession(ctx context.Context, v auth.Viewer, answer 
 		if err := s.revokeSessions(ctx, tx, v.UserID, v.SessionID, uuid.Nil, RevokedPasswordGuesses); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &v.UserID,
+		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &v.UserID,
 			Details: map[string]any{"sessionId": v.SessionID.String(), "reason": RevokedPasswordGuesses}})
 	})
 	if err != nil {

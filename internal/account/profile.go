@@ -75,7 +75,7 @@ func (s *Service) UpdateProfile(ctx context.Context, in ProfileInput) (*User, er
 			WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.ProfileUpdated, Target: &u.ID, Details: changed})
+		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.ProfileUpdated, Target: &u.ID, Details: changed})
 	})
 	if err != nil {
 		return nil, err
@@ -96,22 +96,22 @@ func (s *Service) SetAvatar(ctx context.Context, file io.Reader) (*User, error) 
 	if err != nil {
 		return nil, err
 	}
-	data, err := io.ReadAll(io.LimitReader(file, s.AvatarMaxBytes+1))
+	data, err := io.ReadAll(io.LimitReader(file, s.policy.AvatarMaxBytes+1))
 	if err != nil {
 		return nil, err
 	}
-	if int64(len(data)) > s.AvatarMaxBytes {
+	if int64(len(data)) > s.policy.AvatarMaxBytes {
 		return nil, apperr.List{apperr.OnField("file", apperr.FileTooLarge,
-			fmt.Sprintf("The image is larger than %d KiB.", s.AvatarMaxBytes/1024))}
+			fmt.Sprintf("The image is larger than %d KiB.", s.policy.AvatarMaxBytes/1024))}
 	}
 	kind := http.DetectContentType(data)
 	ext, known := avatarExt[kind]
-	if !known || !slices.Contains(s.AvatarTypes, kind) {
+	if !known || !slices.Contains(s.policy.AvatarTypes, kind) {
 		return nil, apperr.List{apperr.OnField("file", apperr.UnsupportedFileType,
-			"Upload an image: "+strings.Join(s.AvatarTypes, ", ")+".")}
+			"Upload an image: "+strings.Join(s.policy.AvatarTypes, ", ")+".")}
 	}
 	name := media.RandomName("avatars", ext)
-	if err := s.Media.Put(ctx, name, bytes.NewReader(data)); err != nil {
+	if err := s.media.Put(ctx, name, bytes.NewReader(data)); err != nil {
 		return nil, err
 	}
 	u, err := s.replaceAvatar(ctx, v.UserID, &name, map[string]any{"contentType": kind, "bytes": len(data)})
@@ -156,7 +156,7 @@ func (s *Service) replaceAvatar(ctx context.Context, userID uuid.UUID, name *str
 		if _, err := tx.NewUpdate().Model(u).Column("avatar", "updated_at").WherePK().Exec(ctx); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.AvatarChanged, Target: &u.ID, Details: details})
+		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.AvatarChanged, Target: &u.ID, Details: details})
 	})
 	if err != nil {
 		return nil, err
@@ -165,7 +165,7 @@ func (s *Service) replaceAvatar(ctx context.Context, userID uuid.UUID, name *str
 }
 
 func (s *Service) deleteMedia(ctx context.Context, name string) {
-	if err := s.Media.Delete(context.WithoutCancel(ctx), name); err != nil {
-		s.Log.WarnContext(ctx, "deleting media file", "name", name, "error", err.Error())
+	if err := s.media.Delete(context.WithoutCancel(ctx), name); err != nil {
+		s.log.WarnContext(ctx, "deleting media file", "name", name, "error", err.Error())
 	}
 }

@@ -25,7 +25,7 @@ var errReused = errors.New("refresh token reused")
 //
 // Errors: InvalidToken (payload), RateLimited.
 func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, error) {
-	if _, err := s.take(ctx, addressKey(ctx, "refresh"), s.Limits.RefreshPerIP); err != nil {
+	if _, err := s.take(ctx, addressKey(ctx, "refresh"), s.limits.refreshPerIP); err != nil {
 		return nil, err
 	}
 	var (
@@ -64,7 +64,7 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 			return errInvalidRefresh
 		}
 		if _, err := tx.NewUpdate().Model(&sess).
-			Set("last_used_at = ?", s.now()).Set("expires_at = ?", s.now().Add(s.RefreshTTL)).
+			Set("last_used_at = ?", s.now()).Set("expires_at = ?", s.now().Add(s.policy.RefreshTTL)).
 			WherePK().Exec(ctx); err != nil {
 			return err
 		}
@@ -76,7 +76,7 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 			if err := s.revokeSessions(ctx, tx, sess.UserID, sess.ID, uuid.Nil, RevokedTokenReuse); err != nil {
 				return err
 			}
-			return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.RefreshTokenReused, Target: &sess.UserID,
+			return s.audit.Record(ctx, tx, audit.Entry{Action: audit.RefreshTokenReused, Target: &sess.UserID,
 				Details: map[string]any{"sessionId": sess.ID.String(), "sessionRevoked": true}})
 		})
 		if err != nil {
@@ -116,7 +116,7 @@ func (s *Service) Logout(ctx context.Context, token string, everywhere bool) err
 		if err := s.revokeSessions(ctx, tx, v.UserID, only, uuid.Nil, RevokedLogout); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.LoggedOut, Target: &v.UserID,
+		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.LoggedOut, Target: &v.UserID,
 			Details: map[string]any{"sessionId": sess.ID.String(), "everywhere": everywhere}})
 	})
 }

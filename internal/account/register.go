@@ -26,7 +26,7 @@ type RegisterInput struct {
 // Errors: field errors (REQUIRED, INVALID, TOO_LONG, password rules,
 // PASSWORD_MISMATCH, DUPLICATE) as apperr.List; RateLimited.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, error) {
-	if _, err := s.take(ctx, addressKey(ctx, "register"), s.Limits.RegisterPerIP); err != nil {
+	if _, err := s.take(ctx, addressKey(ctx, "register"), s.limits.registerPerIP); err != nil {
 		return nil, err
 	}
 	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
@@ -34,7 +34,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
 		return nil, err
 	}
-	hash, err := s.Passwords.Hash(ctx, in.Password)
+	hash, err := s.passwords.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
@@ -60,6 +60,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 	if err != nil {
 		return nil, err
 	}
-	s.Log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
+	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
 	return s.signIn(u, sess.ID, refresh)
 }

@@ -20,64 +20,85 @@ import (
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
-// Limits are the rate-limit rules of the sign-in flows.
-type Limits struct {
-	// LoginPerAccount locks an email out after repeated failed logins.
-	LoginPerAccount ratelimit.Rule
-	// LoginPerIP limits logins from one client address.
-	LoginPerIP ratelimit.Rule
-	// PasswordChangePerUser limits old-password guesses of changePassword.
-	PasswordChangePerUser ratelimit.Rule
-	// TokenPerIP limits setup and reset link uses (token guesses) from one client address.
-	TokenPerIP ratelimit.Rule
-	// RegisterPerIP limits registrations from one client address.
-	RegisterPerIP ratelimit.Rule
-	// RefreshPerIP limits token refreshes from one client address.
-	RefreshPerIP ratelimit.Rule
-	// ResetPerIP limits password-reset requests from one client address.
-	ResetPerIP ratelimit.Rule
-	// ResetPerEmail limits reset emails to one address.
-	ResetPerEmail ratelimit.Rule
+// limits are the rate-limit rules of the sign-in flows, made from Policy.
+type limits struct {
+	loginPerAccount       ratelimit.Rule // locks an email after repeated failed logins
+	loginPerIP            ratelimit.Rule // logins from one client address
+	passwordChangePerUser ratelimit.Rule // old-password guesses of changePassword
+	tokenPerIP            ratelimit.Rule // setup and reset link uses (token guesses) from one address
+	registerPerIP         ratelimit.Rule
+	refreshPerIP          ratelimit.Rule
+	resetPerIP            ratelimit.Rule
+	resetPerEmail         ratelimit.Rule // reset emails to one address
 }
 
-// Config is what the account service needs besides the database.
-type Config struct {
-	Tokens *auth.Issuer
-	// Passwords hashes and checks passwords within a bound on concurrent work.
-	Passwords  *auth.Hasher
+// Policy is the account settings (config.Config fills it).
+type Policy struct {
 	RefreshTTL time.Duration
-	Limits     Limits
+	// LoginMaxFailures password checks per email (and changePassword guesses
+	// per user) in a 15-minute window before a lock of LoginLockout, which
+	// doubles on repeated locks.
+	LoginMaxFailures int
+	LoginLockout     time.Duration
+	// PerAddressPerMinute bounds each sign-in mutation per client address
+	// (refreshToken: six times it).
+	PerAddressPerMinute int
 	// Links are how long setup and reset links work.
 	Links mail.LinkLifetimes
-	Mail  mail.Composer
+	// AvatarMaxBytes and AvatarTypes limit avatar uploads (types by content sniffing).
+	AvatarMaxBytes int64
+	AvatarTypes    []string
+}
+
+func (p Policy) limits() limits {
+	perIP := ratelimit.Rule{Limit: p.PerAddressPerMinute, Window: time.Minute}
+	perAccount := ratelimit.Rule{Limit: p.LoginMaxFailures, Window: 15 * time.Minute, Lockout: p.LoginLockout}
+	return limits{
+		loginPerAccount: perAccount, loginPerIP: perIP, passwordChangePerUser: perAccount, tokenPerIP: perIP,
+		registerPerIP: perIP, refreshPerIP: ratelimit.Rule{Limit: 6 * p.PerAddressPerMinute, Window: time.Minute},
+		resetPerIP: perIP, resetPerEmail: ratelimit.Rule{Limit: 3, Window: time.Hour},
+	}
+}
+
+// Deps are the services the account service uses.
+type Deps struct {
+	Tokens *auth.Issuer
+	// Passwords hashes and checks passwords within a bound on concurrent work.
+	Passwords *auth.Hasher
+	Mail      mail.Composer
 	// MailSent wakes the outbox worker; called after a commit that queued email.
 	MailSent func()
 	Log      *slog.Logger
 	Audit    *audit.Log
 	Wallets  *wallet.Service
 	Media    media.Store
-	// AvatarMaxBytes and AvatarTypes limit avatar uploads (types by content sniffing).
-	AvatarMaxBytes int64
-	AvatarTypes    []string
 }
 
 // Service is the account service. Its methods take the caller from the
-// context (auth.ViewerFrom) and return *apperr.Error or apperr.List for
+// context (auth.SignedIn) and return *apperr.Error or apperr.List for
 // problems a user can act on.
 type Service struct {
-	Config
-	db      *bun.DB
-	limiter *ratelimit.Limiter
-	now     func() time.Time
+	db        *bun.DB
+	limiter   *ratelimit.Limiter
+	now       func() time.Time
+	tokens    *auth.Issuer
+	passwords *auth.Hasher
+	mail      mail.Composer
+	mailSent  func()
+	log       *slog.Logger
+	audit     *audit.Log
+	wallets   *wallet.Service
+	media     media.Store
+	policy    Policy
+	limits    limits
 }
 
 // NewService returns the account service.
-func NewService(database *bun.DB, cfg Config) *Service {
+func NewService(database *bun.DB, deps Deps, policy Policy) *Service {
 	return &Service{
-		Config:  cfg,
-		db:      database,
-		limiter: ratelimit.New(database),
-		now:     func() time.Time { return time.Now().UTC() },
+		db: database, limiter: ratelimit.New(database), now: func() time.Time { return time.Now().UTC() },
+		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, mailSent: deps.MailSent, log: deps.Log,
+		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, policy: policy, limits: policy.limits(),
 	}
 }
 
@@ -112,10 +133,10 @@ func (s *Service) created(ctx context.Context, tx bun.IDB, users ...*User) error
 			entries[i].Actor = &u.ID // self-registered (or CLI admin): no other actor
 		}
 	}
-	if err := s.Wallets.Open(ctx, tx, ids...); err != nil {
+	if err := s.wallets.Open(ctx, tx, ids...); err != nil {
 		return err
 	}
-	return s.Audit.Record(ctx, tx, entries...)
+	return s.audit.Record(ctx, tx, entries...)
 }
 
 // take counts one attempt for key under rule, before the work it guards,

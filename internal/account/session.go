@@ -69,7 +69,7 @@ func (s *Service) startSession(ctx context.Context, tx bun.IDB, u *User) (*Sessi
 	client := auth.ClientFrom(ctx)
 	sess := &Session{
 		ID: uuid.New(), UserID: u.ID, CreatedAt: now, LastUsedAt: now,
-		ExpiresAt: now.Add(s.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP,
+		ExpiresAt: now.Add(s.policy.RefreshTTL), UserAgent: client.UserAgent, IP: client.IP,
 	}
 	if _, err := tx.NewInsert().Model(sess).Exec(ctx); err != nil {
 		return nil, "", err
@@ -88,11 +88,11 @@ func (s *Service) addRefreshToken(ctx context.Context, tx bun.IDB, sessionID uui
 
 // signIn signs an access token for the session and assembles the result.
 func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn, error) {
-	access, err := s.Tokens.Sign(u.ID, string(u.Role), sessionID)
+	access, err := s.tokens.Sign(u.ID, string(u.Role), sessionID)
 	if err != nil {
 		return nil, err
 	}
-	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.Tokens.TTL().Seconds()), User: u}, nil
+	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), User: u}, nil
 }
 
 // Authenticate turns verified access-token claims into the request's viewer.
@@ -186,7 +186,7 @@ func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) error {
 		if err := s.revokeSessions(ctx, tx, sess.UserID, sess.ID, uuid.Nil, RevokedByRequest); err != nil {
 			return err
 		}
-		return s.Audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &sess.UserID,
+		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &sess.UserID,
 			Details: map[string]any{"sessionId": sess.ID.String()}})
 	})
 }
