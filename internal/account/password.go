@@ -24,10 +24,16 @@ func (s *Service) newPasswordHash(ctx context.Context, u *User, password, confir
 	return s.passwords.Hash(ctx, password)
 }
 
-// setPassword stores a new password hash inside tx.
+// setPassword stores a new password hash inside tx and voids every
+// outstanding setup and reset link of u: a link sent before the password
+// changed must not change it again.
 func (s *Service) setPassword(ctx context.Context, tx bun.IDB, u *User, hash string) error {
 	u.PasswordHash, u.IsVerified, u.UpdatedAt = &hash, true, s.now()
-	_, err := tx.NewUpdate().Model(u).Column("password_hash", "is_verified", "updated_at").WherePK().Exec(ctx)
+	if _, err := tx.NewUpdate().Model(u).Column("password_hash", "is_verified", "updated_at").WherePK().Exec(ctx); err != nil {
+		return err
+	}
+	_, err := tx.NewUpdate().Model((*oneTimeToken)(nil)).Set("used_at = ?", u.UpdatedAt).
+		Where("user_id = ? AND used_at IS NULL", u.ID).Exec(ctx)
 	return err
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwt"
 	"golang.org/x/crypto/argon2"
 
 	"github.com/usergraph/usergraph/internal/apperr"
@@ -159,12 +161,24 @@ func TestAccessTokens(t *testing.T) {
 	expired.now = func() time.Time { return time.Now().Add(-time.Hour) }
 	oldTok, _ := expired.Sign(uid, "ADMIN", sid)
 	audTok, _ := wrongAud.Sign(uid, "ADMIN", sid)
+	longLived, _ := NewIssuer(iss.keys, "iss", "aud", 24*time.Hour).Sign(uid, "ADMIN", sid)
+	noExp, err := jwt.NewBuilder().Subject(uid.String()).Issuer("iss").Audience([]string{"aud"}).
+		IssuedAt(time.Now()).Claim("role", "ADMIN").Claim("sid", sid.String()).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	noExpTok, err := jwt.Sign(noExp, jwt.WithKey(jwa.EdDSA(), iss.keys.signing))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, bad := range map[string]string{
-		"signed by another key": mustSign(t, other, uid, sid),
-		"expired":               oldTok,
-		"wrong audience":        audTok,
-		"tampered":              tok[:len(tok)-3] + "abc",
-		"garbage":               "a.b.c",
+		"signed by another key":            mustSign(t, other, uid, sid),
+		"expired":                          oldTok,
+		"wrong audience":                   audTok,
+		"our key, no exp":                  string(noExpTok),
+		"our key, longer than the 15m TTL": longLived,
+		"tampered":                         tok[:len(tok)-3] + "abc",
+		"garbage":                          "a.b.c",
 	} {
 		if _, err := iss.Verify(bad); !errors.Is(err, ErrInvalidToken) {
 			t.Errorf("%s: Verify err = %v, want ErrInvalidToken", name, err)

@@ -66,7 +66,11 @@ func (i *Issuer) Sign(userID uuid.UUID, role string, sessionID uuid.UUID) (strin
 	return string(signed), nil
 }
 
-// Verify checks signature, issuer, audience and expiry and returns the claims.
+// tokenSkew is the clock difference tolerated between issuers and verifiers.
+const tokenSkew = 30 * time.Second
+
+// Verify checks signature, issuer, audience and expiry (required, and no
+// later than the access-token lifetime from now) and returns the claims.
 // Every failure is ErrInvalidToken.
 func (i *Issuer) Verify(token string) (Claims, error) {
 	tok, err := jwt.ParseString(token,
@@ -74,9 +78,16 @@ func (i *Issuer) Verify(token string) (Claims, error) {
 		jwt.WithIssuer(i.issuer),
 		jwt.WithAudience(i.audience),
 		jwt.WithClock(jwt.ClockFunc(i.now)),
-		jwt.WithAcceptableSkew(30*time.Second),
+		jwt.WithAcceptableSkew(tokenSkew),
+		jwt.WithRequiredClaim("exp"),
 	)
 	if err != nil {
+		return Claims{}, ErrInvalidToken
+	}
+	// A token must not outlive what this server issues: one signed with our
+	// key but a far expiry (a leaked key's forgery, or a misconfigured
+	// issuer) is refused.
+	if exp, ok := tok.Expiration(); !ok || exp.After(i.now().Add(i.ttl+tokenSkew)) {
 		return Claims{}, ErrInvalidToken
 	}
 	var c Claims
