@@ -167,13 +167,17 @@ func (o *Outbox) deliver(ctx context.Context, row *outboxRow) {
 	attempts := row.Attempts + 1
 	q := o.db.NewUpdate().Model((*outboxRow)(nil)).Where("id = ?", row.ID).
 		Set("attempts = ?", attempts).Set("locked_until = NULL")
+	// Once an email is sent, or given up, its bodies go: they hold links
+	// that work, and the outbox is no place to keep them.
+	done := func(q *bun.UpdateQuery) *bun.UpdateQuery { return q.Set("text_body = ''").Set("html_body = ''") }
 	if err == nil {
-		q = q.Set("status = ?", StatusSent).Set("sent_at = ?", now).Set("last_error = NULL")
+		q = done(q.Set("status = ?", StatusSent).Set("sent_at = ?", now).Set("last_error = NULL"))
 		o.log.Info("email sent", "outbox_id", row.ID, "template", row.Template, "attempts", attempts)
 	} else {
 		status, next := StatusPending, now.Add(o.backoff(attempts))
 		if attempts >= o.cfg.MaxAttempts {
 			status = StatusFailed
+			q = done(q)
 		}
 		msg := err.Error()
 		if len(msg) > 500 {

@@ -94,8 +94,8 @@ func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 		if _, err := o.deliverDue(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if r := row(); r.Status != StatusFailed || r.Attempts != 4 || r.LastError == nil {
-			t.Errorf("after MaxAttempts: %s, %d attempts", r.Status, r.Attempts)
+		if r := row(); r.Status != StatusFailed || r.Attempts != 4 || r.LastError == nil || r.TextBody != "" || r.HTMLBody != "" {
+			t.Errorf("after MaxAttempts: %s, %d attempts, bodies kept: %v", r.Status, r.Attempts, r.TextBody != "" || r.HTMLBody != "")
 		}
 		c.add(24 * time.Hour)
 		if _, err := o.deliverDue(ctx); err != nil || attempts() != 4 {
@@ -130,6 +130,10 @@ func TestTwoWorkersNeverSendOneEmailTwice(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		var kept int
+		if err := conn.NewRaw("SELECT count(*) FROM mail_outbox WHERE text_body != '' OR html_body != ''").Scan(ctx, &kept); err != nil || kept != 0 {
+			t.Errorf("%d sent emails kept their bodies (%v)", kept, err)
+		}
 		driver.mu.Lock()
 		defer driver.mu.Unlock()
 		if len(driver.sends) != 60 {
