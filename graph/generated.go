@@ -1812,6 +1812,8 @@ enum UserErrorCode {
   ALREADY_DECIDED
   "The wallet's balance (or blocked funds) is too small for this adjustment."
   INSUFFICIENT_FUNDS
+  "This idempotency key was used before for a different adjustment (another type, amount or description)."
+  IDEMPOTENCY_CONFLICT
   "The uploaded file is larger than allowed."
   FILE_TOO_LARGE
   "The uploaded file is not one of the accepted types (judged by its content)."
@@ -2518,7 +2520,7 @@ input AdjustWalletInput {
   amount: String!
   "Why; shown in the ledger."
   description: String = ""
-  "A key of your choosing for this change: repeating it (a retry) applies the change once and returns the first result."
+  "A key of your choosing for this change: repeating it with the same adjustment (a retry) applies it once and returns the first result; with a different one it is IDEMPOTENCY_CONFLICT."
   idempotencyKey: String!
 }
 
@@ -15194,6 +15196,7 @@ var (
 		"BATCH_INACTIVE":            apperr.BatchInactive,
 		"ALREADY_DECIDED":           apperr.AlreadyDecided,
 		"INSUFFICIENT_FUNDS":        apperr.InsufficientFunds,
+		"IDEMPOTENCY_CONFLICT":      apperr.IdempotencyConflict,
 		"FILE_TOO_LARGE":            apperr.FileTooLarge,
 		"UNSUPPORTED_FILE_TYPE":     apperr.UnsupportedFileType,
 	}
@@ -15214,6 +15217,7 @@ var (
 		apperr.BatchInactive:           "BATCH_INACTIVE",
 		apperr.AlreadyDecided:          "ALREADY_DECIDED",
 		apperr.InsufficientFunds:       "INSUFFICIENT_FUNDS",
+		apperr.IdempotencyConflict:     "IDEMPOTENCY_CONFLICT",
 		apperr.FileTooLarge:            "FILE_TOO_LARGE",
 		apperr.UnsupportedFileType:     "UNSUPPORTED_FILE_TYPE",
 	}

@@ -28,7 +28,7 @@ type AdjustWalletInput struct {
 	Amount string `json:"amount"`
 	// Why; shown in the ledger.
 	Description *string `json:"description,omitempty"`
-	// A key of your choosing for this change: repeating it (a retry) applies the change once and returns the first result.
+	// A key of your choosing for this change: repeating it with the same adjustment (a retry) applies it once and returns the first result; with a different one it is IDEMPOTENCY_CONFLICT.
 	IdempotencyKey string `json:"idempotencyKey"`
 }
 

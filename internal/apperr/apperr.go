@@ -31,6 +31,7 @@ const (
 	BatchInactive           Code = "BATCH_INACTIVE"
 	AlreadyDecided          Code = "ALREADY_DECIDED"
 	InsufficientFunds       Code = "INSUFFICIENT_FUNDS"
+	IdempotencyConflict     Code = "IDEMPOTENCY_CONFLICT"
 	FileTooLarge            Code = "FILE_TOO_LARGE"
 	UnsupportedFileType     Code = "UNSUPPORTED_FILE_TYPE"
 )

@@ -95,7 +95,7 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Wallet, *Transac
 	case len(in.Description) > 500:
 		return nil, nil, apperr.List{apperr.OnField("description", apperr.TooLong, "Ensure this field has no more than 500 characters.")}
 	}
-	if w, t, err := s.replay(ctx, s.db, in); err != nil || t != nil {
+	if w, t, err := s.replay(ctx, s.db, in, amount); err != nil || t != nil {
 		return w, t, err
 	}
 	var w Wallet
@@ -107,7 +107,7 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Wallet, *Transac
 	})
 	if db.IsUniqueViolation(err, "idempotency_key") {
 		// A concurrent request with the same key won; answer with its result.
-		return s.replay(ctx, s.db, in)
+		return s.replay(ctx, s.db, in, amount)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -115,8 +115,12 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Wallet, *Transac
 	return &w, t, nil
 }
 
-// replay returns the earlier result of in.IdempotencyKey, if there is one.
-func (s *Service) replay(ctx context.Context, idb bun.IDB, in AdjustInput) (*Wallet, *Transaction, error) {
+var errIdempotencyConflict = apperr.List{apperr.OnField("idempotencyKey", apperr.IdempotencyConflict,
+	"This key was used before for a different adjustment.")}
+
+// replay returns the earlier result of in.IdempotencyKey, if there is one;
+// an earlier use for a different adjustment is IDEMPOTENCY_CONFLICT.
+func (s *Service) replay(ctx context.Context, idb bun.IDB, in AdjustInput, amount int64) (*Wallet, *Transaction, error) {
 	t := new(Transaction)
 	err := idb.NewSelect().Model(t).Where("t.user_id = ? AND t.idempotency_key = ?", in.UserID, in.IdempotencyKey).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -124,6 +128,9 @@ func (s *Service) replay(ctx context.Context, idb bun.IDB, in AdjustInput) (*Wal
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if t.Type != in.Type || t.Amount != amount || t.Description != in.Description {
+		return nil, nil, errIdempotencyConflict
 	}
 	w := new(Wallet)
 	if err := idb.NewSelect().Model(w).Where("w.user_id = ?", in.UserID).Scan(ctx); err != nil {

@@ -63,3 +63,34 @@ func TestOnlyAdminsAdjust(t *testing.T) {
 		}
 	})
 }
+
+// The same idempotency key: the same request returns the first result, a
+// different one is IDEMPOTENCY_CONFLICT and changes nothing.
+func TestIdempotencyKeys(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		s, id, adminID := service(t, dbURL)
+		admin := auth.WithViewer(context.Background(), auth.Viewer{UserID: adminID, Role: auth.RoleAdmin})
+		in := AdjustInput{UserID: id, Type: Credit, Amount: "5.00", Description: "bonus", IdempotencyKey: "once"}
+		_, first, err := s.Adjust(admin, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, again, err := s.Adjust(admin, in)
+		if err != nil || again.ID != first.ID || w.Balance != 10500 {
+			t.Errorf("retry: %+v %+v %v", w, again, err)
+		}
+		for name, other := range map[string]AdjustInput{
+			"another amount":      {UserID: id, Type: Credit, Amount: "6.00", Description: "bonus", IdempotencyKey: "once"},
+			"another type":        {UserID: id, Type: Debit, Amount: "5.00", Description: "bonus", IdempotencyKey: "once"},
+			"another description": {UserID: id, Type: Credit, Amount: "5.00", Description: "other", IdempotencyKey: "once"},
+		} {
+			_, _, err := s.Adjust(admin, other)
+			if coded := apperr.Errors(err); len(coded) != 1 || coded[0].Code != apperr.IdempotencyConflict {
+				t.Errorf("%s with the same key: %v, want IDEMPOTENCY_CONFLICT", name, err)
+			}
+		}
+		if w, err := s.Get(admin, id); err != nil || w.Balance != 10500 {
+			t.Errorf("balance after the conflicts: %+v %v", w, err)
+		}
+	})
+}
