@@ -116,6 +116,7 @@ func TestMultipartRequestsAreBounded(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
 		env["MAX_REQUEST_BYTES"] = "4096"
+		env["CORS_ALLOWED_ORIGINS"] = "https://app.example.com"
 		srv := startServer(t, env)
 		register := func(email string) string {
 			b, _ := json.Marshal(map[string]any{
@@ -296,7 +297,7 @@ func TestChangePasswordGuessesAreLimited(t *testing.T) {
 func TestIPv6ClientsAreCountedPerSlash64(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
-		env["RATE_LIMIT_PER_IP_PER_MINUTE"], env["TRUST_PROXY_HEADERS"] = "3", "true"
+		env["RATE_LIMIT_PER_IP_PER_MINUTE"], env["TRUSTED_PROXIES"] = "3", "127.0.0.1/32"
 		srv := startServer(t, env)
 		from := func(ip string) string {
 			c := srv.Client()

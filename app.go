@@ -131,7 +131,8 @@ func (a *app) handler(cfg config.Config, log *slog.Logger) http.Handler {
 		playground = graph.Playground("/graphql", cfg.PlaygroundAssetsURL)
 	}
 	return httpserver.NewServer(httpserver.Deps{
-		Config: cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
+		TrustedProxies: cfg.TrustedNetworks(),
+		Config:         cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
 		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
 	})
 }

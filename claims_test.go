@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -260,6 +261,37 @@ func TestNoTokenFromAnyEmailIsInTheDatabase(t *testing.T) {
 		}
 		if len(tables) < 8 || rows < 10 {
 			t.Fatalf("dumped %d rows of %d tables", rows, len(tables))
+		}
+	})
+}
+
+// Files the server writes are its own: 0600 in a 0700 data folder.
+func TestDataFilesArePrivate(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		createB2BAdmin(t, admin, "files@corp.test", "+4931900001")
+		srv.waitEmails("files@corp.test", 1)
+		me := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("files@example.com", "+4931900002"))).AccessToken)
+		if up, _ := me.upload("a.png", pngImage(t, 4, 4)); len(up.Errors) > 0 {
+			t.Fatal(codes(up.Errors))
+		}
+		checked := 0
+		err := filepath.WalkDir(srv.dataDir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if perm := info.Mode().Perm(); perm&0o077 != 0 {
+				t.Errorf("%s is %v: others may read it", path, perm)
+			}
+			checked++
+			return nil
+		})
+		if err != nil || checked < 6 {
+			t.Errorf("walked %d files (%v)", checked, err)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -341,6 +342,49 @@ func TestPasswordChangesVoidOutstandingLinks(t *testing.T) {
 		}
 		if p := anon.setupPassword(setup, goodPassword); !slices.Equal(codes(p.Errors), []string{"INVALID_TOKEN@input.token"}) {
 			t.Errorf("setup link after a reset: %v, want INVALID_TOKEN", codes(p.Errors))
+		}
+	})
+}
+
+// CORS answers only the configured origins (none by default), GraphQL
+// answers are never cached, and HOST binds one address.
+func TestBrowserFacingHeaders(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		preflight := func(srv *testServer, origin string) string {
+			req, _ := http.NewRequest(http.MethodOptions, srv.URL+"/graphql", nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "content-type")
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp.Header.Get("Access-Control-Allow-Origin")
+		}
+		env := testEnv(t, dbURL)
+		env["HOST"] = "127.0.0.1"
+		closed := startServer(t, env)
+		if got := preflight(closed, "https://evil.example"); got != "" {
+			t.Errorf("no CORS_ALLOWED_ORIGINS, yet %q was allowed", got)
+		}
+		resp, err := httpClient.Post(closed.URL+"/graphql", "application/json", strings.NewReader(`{"query":"{ __typename }"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("GraphQL answer Cache-Control %q, want no-store", resp.Header.Get("Cache-Control"))
+		}
+
+		env = testEnv(t, dbURL)
+		env["CORS_ALLOWED_ORIGINS"] = "https://app.example.com"
+		open := startServer(t, env)
+		if got := preflight(open, "https://app.example.com"); got != "https://app.example.com" {
+			t.Errorf("configured origin: %q", got)
+		}
+		if got := preflight(open, "https://evil.example"); got != "" {
+			t.Errorf("another origin: %q", got)
 		}
 	})
 }

@@ -54,6 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, usage)
 		return nil
 	}
+	privateFiles()
 	envFile := getenv("ENV_FILE")
 	if envFile == "" {
 		envFile = ".env"

@@ -60,7 +60,16 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 		}
 		return next(ctx)
 	})
-	return WithRequestState(res, limitBody(cfg.MaxRequestBytes, multipart.BodyLimit(), codedErrors(srv)))
+	return WithRequestState(res, noStore(limitBody(cfg.MaxRequestBytes, multipart.BodyLimit(), codedErrors(srv))))
+}
+
+// noStore keeps answers, which carry tokens and personal data, out of
+// every cache.
+func noStore(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // Playground serves GraphiQL for endpoint. With assetsURL set, its scripts

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -21,7 +23,9 @@ import (
 // Config is every setting of usergraph. `.env.example` documents each one; keep
 // the two in step (a test checks that every key here is listed there).
 type Config struct {
-	Port    int    `env:"PORT" envDefault:"8080" validate:"min=0,max=65535"` // 0: any free port
+	Port int `env:"PORT" envDefault:"8080" validate:"min=0,max=65535"` // 0: any free port
+	// Host is the address to listen on; empty: every interface.
+	Host    string `env:"HOST" validate:"omitempty,ip|hostname"`
 	DataDir string `env:"DATA_DIR" envDefault:"./data" validate:"required"`
 	// DatabaseURL empty selects the embedded SQLite file in DataDir.
 	DatabaseURL string `env:"DATABASE_URL" validate:"omitempty,dburl"`
@@ -37,12 +41,17 @@ type Config struct {
 	// JWTKeysFile empty means: generate an Ed25519 key once and keep it in DataDir.
 	JWTKeysFile string `env:"JWT_KEYS_FILE"`
 
-	PlaygroundEnabled    bool     `env:"PLAYGROUND_ENABLED" envDefault:"true"`
-	PlaygroundAssetsURL  string   `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url"`
-	IntrospectionEnabled bool     `env:"INTROSPECTION_ENABLED" envDefault:"true"`
-	CORSAllowedOrigins   []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:"," validate:"dive,url"`
-	// TrustProxyHeaders makes X-Forwarded-For the client IP; only behind a proxy that sets it.
-	TrustProxyHeaders bool `env:"TRUST_PROXY_HEADERS" envDefault:"false"`
+	PlaygroundEnabled    bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`
+	PlaygroundAssetsURL  string `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url"`
+	IntrospectionEnabled bool   `env:"INTROSPECTION_ENABLED" envDefault:"true"`
+	// CORSAllowedOrigins may call the API from a browser on another origin;
+	// empty: none (the playground at / is same-origin).
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:"," validate:"dive,origin"`
+	// TrustedProxies are the networks whose X-Forwarded-For is believed: the
+	// client is the right-most address not in them. Empty: none.
+	TrustedProxies []string `env:"TRUSTED_PROXIES" envSeparator:"," validate:"dive,cidr"`
+	// HSTSMaxAge, when set, sends Strict-Transport-Security (behind TLS only).
+	HSTSMaxAge time.Duration `env:"HSTS_MAX_AGE" envDefault:"0s" validate:"min=0s"`
 
 	MaxRequestBytes   int64         `env:"MAX_REQUEST_BYTES" envDefault:"1048576" validate:"min=1024"`
 	RequestTimeout    time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s" validate:"min=100ms"`
@@ -95,7 +104,18 @@ type Config struct {
 }
 
 // Addr is the listen address.
-func (c Config) Addr() string { return fmt.Sprintf(":%d", c.Port) }
+func (c Config) Addr() string { return net.JoinHostPort(c.Host, strconv.Itoa(c.Port)) }
+
+// TrustedNetworks are TrustedProxies parsed (they were validated at Load).
+func (c Config) TrustedNetworks() []*net.IPNet {
+	out := make([]*net.IPNet, 0, len(c.TrustedProxies))
+	for _, cidr := range c.TrustedProxies {
+		if _, n, err := net.ParseCIDR(strings.TrimSpace(cidr)); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
 
 // UsesSQLite reports whether the embedded SQLite database is selected.
 func (c Config) UsesSQLite() bool { return c.DatabaseURL == "" }
@@ -188,6 +208,11 @@ func parseErrors(err error) string {
 var validate = func() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
 	v.RegisterTagNameFunc(func(f reflect.StructField) string { return f.Tag.Get("env") })
+	_ = v.RegisterValidation("origin", func(fl validator.FieldLevel) bool {
+		u, err := url.Parse(fl.Field().String())
+		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
+			u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
+	})
 	_ = v.RegisterValidation("dburl", func(fl validator.FieldLevel) bool {
 		u, err := url.Parse(fl.Field().String())
 		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
@@ -230,11 +255,23 @@ func explain(fe validator.FieldError) string {
 		return "must name a readable file"
 	case "url", "http_url":
 		return "must be an absolute URL"
+	case "origin":
+		return "must be an origin: scheme://host[:port], nothing after it"
+	case "cidr":
+		return "must be a network such as 10.0.0.0/8 or 2001:db8::/32"
 	}
 	return "is not valid (" + fe.Tag() + ")"
 }
 
-// EnsureDataDir creates DataDir if needed.
+// EnsureDataDir creates DataDir if needed and makes it the owner's alone
+// (0700): it holds the database, the signing keys, emails and uploads. A
+// folder this process may not change keeps its permissions.
 func (c Config) EnsureDataDir() error {
-	return os.MkdirAll(c.DataDir, 0o700)
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(c.DataDir, 0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	return nil
 }

@@ -83,3 +83,23 @@ func TestEnvExampleListsEverySetting(t *testing.T) {
 		t.Errorf(".env.example lists %d settings, Config has %d", len(documented), len(keys))
 	}
 }
+
+func TestOriginsAndNetworksAreValidated(t *testing.T) {
+	for _, bad := range []map[string]string{
+		{"CORS_ALLOWED_ORIGINS": "app.example.com"},
+		{"CORS_ALLOWED_ORIGINS": "https://app.example.com/path"},
+		{"CORS_ALLOWED_ORIGINS": "ftp://app.example.com"},
+		{"TRUSTED_PROXIES": "10.0.0.1"},
+		{"HOST": "not a host!"},
+	} {
+		if _, err := Load(func(k string) string { return bad[k] }, "/nonexistent.env"); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	c, err := Load(func(k string) string {
+		return map[string]string{"CORS_ALLOWED_ORIGINS": "https://app.example.com,http://localhost:5173", "TRUSTED_PROXIES": "10.0.0.0/8,fd00::/8", "HOST": "127.0.0.1"}[k]
+	}, "/nonexistent.env")
+	if err != nil || len(c.TrustedNetworks()) != 2 || c.Addr() != "127.0.0.1:8080" {
+		t.Errorf("valid settings: %v %v %s", err, c.TrustedNetworks(), c.Addr())
+	}
+}

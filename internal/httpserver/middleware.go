@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -51,18 +52,34 @@ var errBadToken = apperr.New(apperr.Unauthenticated, "Invalid or expired access 
 func isCoded(err error) bool { return len(apperr.Errors(err)) > 0 }
 
 // withClient records the client's address and user agent. X-Forwarded-For
-// is trusted only when configured (behind a proxy that sets it); then the
-// last address in it, the one the proxy saw, is the client.
-func withClient(trustProxy bool, next http.Handler) http.Handler {
+// is believed only from a trusted proxy: then the client is the right-most
+// address in it that is not a trusted proxy too (entries to its left can be
+// written by anyone).
+func withClient(trusted []*net.IPNet, next http.Handler) http.Handler {
+	isTrusted := func(ip net.IP) bool {
+		for _, n := range trusted {
+			if ip != nil && n.Contains(ip) {
+				return true
+			}
+		}
+		return false
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			ip = r.RemoteAddr
 		}
-		if fwd := r.Header.Get("X-Forwarded-For"); trustProxy && fwd != "" {
-			parts := strings.Split(fwd, ",")
-			if last := strings.TrimSpace(parts[len(parts)-1]); net.ParseIP(last) != nil {
-				ip = last
+		if fwd := r.Header.Values("X-Forwarded-For"); len(fwd) > 0 && isTrusted(net.ParseIP(ip)) {
+			hops := strings.Split(strings.Join(fwd, ","), ",")
+			for i := len(hops) - 1; i >= 0; i-- {
+				hop := net.ParseIP(strings.TrimSpace(hops[i]))
+				if hop == nil {
+					break // not an address: stop at what the proxies vouched for
+				}
+				ip = hop.String()
+				if !isTrusted(hop) {
+					break
+				}
 			}
 		}
 		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: userAgent(r)})
@@ -91,12 +108,17 @@ func withTimeout(timeout time.Duration, next http.Handler) http.Handler {
 	})
 }
 
-func securityHeaders(next http.Handler) http.Handler {
+// securityHeaders sets the headers every answer carries; hsts, when set,
+// is the Strict-Transport-Security max-age.
+func securityHeaders(hsts time.Duration, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("X-Frame-Options", "DENY")
+		if hsts > 0 {
+			h.Set("Strict-Transport-Security", "max-age="+strconv.Itoa(int(hsts.Seconds())))
+		}
 		next.ServeHTTP(w, r)
 	})
 }

@@ -7,6 +7,7 @@ package httpserver
 import (
 	"context"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 
@@ -33,6 +34,8 @@ type Deps struct {
 	GraphQL, Playground http.Handler
 	// RequestHeaders are the headers browsers may send (CORS).
 	RequestHeaders []string
+	// TrustedProxies are config.TrustedProxies, parsed.
+	TrustedProxies []*net.IPNet
 	SchemaSDL      []byte // served at /schema.graphql
 }
 
@@ -68,15 +71,17 @@ func NewServer(d Deps) http.Handler {
 	var h http.Handler = mux
 	h = authenticate(d.Log, d.Tokens, d.Accounts, h)
 	h = withTimeout(d.Config.RequestTimeout, h)
-	h = cors.New(cors.Options{
-		AllowedOrigins: d.Config.CORSAllowedOrigins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders: d.RequestHeaders,
-		MaxAge:         600,
-	}).Handler(h)
-	h = securityHeaders(h)
+	if len(d.Config.CORSAllowedOrigins) > 0 { // none configured: same-origin only
+		h = cors.New(cors.Options{
+			AllowedOrigins: d.Config.CORSAllowedOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: d.RequestHeaders,
+			MaxAge:         600,
+		}).Handler(h)
+	}
+	h = securityHeaders(d.Config.HSTSMaxAge, h)
 	h = logRequests(d.Log, h)
-	h = withClient(d.Config.TrustProxyHeaders, h)
+	h = withClient(d.TrustedProxies, h)
 	return h
 }
 

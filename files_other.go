@@ -1,0 +1,7 @@
+//go:build !unix
+
+package main
+
+// privateFiles has nothing to set where there is no umask; permissions
+// follow the folder's.
+func privateFiles() {}
