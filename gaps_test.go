@@ -388,3 +388,34 @@ func TestBrowserFacingHeaders(t *testing.T) {
 		}
 	})
 }
+
+// Control characters and oversized searches are refused with a clear error,
+// never an INTERNAL one (PostgreSQL cannot store NUL).
+func TestControlCharactersAndLongSearches(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		anon := srv.Client()
+		in := registerInput("nul@example.com", "+4932000001")
+		in["firstName"] = "Ann\x00"
+		var reg struct{ Register authPayload }
+		anon.MustData(registerMutation, map[string]any{"input": in}, &reg)
+		if !slices.Equal(codes(reg.Register.Errors), []string{"INVALID@input.firstName"}) {
+			t.Errorf("register with a NUL in a name: %v", codes(reg.Register.Errors))
+		}
+		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "nul\x00@example.com", "password": "x"})); code != "INVALID_CREDENTIALS" {
+			t.Errorf("login with a NUL in the email: %s", code)
+		}
+		if code := anon.Do(requestResetMutation, map[string]any{"e": "nul\x00@example.com"}).Code(); code != "" {
+			t.Errorf("reset request with a NUL: %s", code)
+		}
+		for name, search := range map[string]string{"NUL": "ann\x00", "3,000 words": strings.Repeat("lee ", 3000), "a 500-letter word": strings.Repeat("a", 500)} {
+			if code := admin.Do(usersQuery, map[string]any{"f": map[string]any{"search": search}}).Code(); code != "BAD_REQUEST" {
+				t.Errorf("users search with %s: %q, want BAD_REQUEST", name, code)
+			}
+		}
+		id := mustSignIn(t, anon.register(registerInput("nul2@example.com", "+4932000002"))).User.ID
+		if p := adjust(t, admin, id, "CREDIT", "1.00", "key\x00"); !slices.Equal(codes(p.Errors), []string{"INVALID@input.idempotencyKey"}) {
+			t.Errorf("adjustWallet with a NUL in the key: %v", codes(p.Errors))
+		}
+	})
+}

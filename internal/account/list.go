@@ -2,7 +2,6 @@ package account
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,6 +11,7 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/page"
+	"github.com/usergraph/usergraph/internal/validate"
 )
 
 // UserFilter narrows users(); nil fields do not filter.
@@ -64,7 +64,10 @@ func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args
 	default:
 		return page.Page[*User]{}, apperr.ErrForbidden
 	}
-	q = applyFilter(q, f)
+	q, err = applyFilter(q, f)
+	if err != nil {
+		return page.Page[*User]{}, err
+	}
 	key := page.Key{Expr: "u.date_joined", Time: true, Desc: !order.Asc}
 	pos := byDateJoined
 	switch order.Field {
@@ -88,20 +91,24 @@ func quoteTime(q *bun.SelectQuery, t time.Time) string {
 	return string(q.Dialect().AppendTime(nil, t))
 }
 
-func applyFilter(q *bun.SelectQuery, f UserFilter) *bun.SelectQuery {
+func applyFilter(q *bun.SelectQuery, f UserFilter) (*bun.SelectQuery, error) {
 	q = db.WhereSet(q, "u.role = ?", f.Role)
 	q = db.WhereSet(q, "u.is_active = ?", f.IsActive)
 	q = db.WhereSet(q, "u.is_approved = ?", f.IsApproved)
 	q = db.WhereSet(q, "u.batch_id = ?", f.BatchID)
 	q = db.WhereSet(q, "u.created_by_id = ?", f.CreatedByID)
 	if f.Search != nil {
-		for _, word := range strings.Fields(strings.ToLower(*f.Search)) {
+		words, err := validate.SearchWords(*f.Search)
+		if err != nil {
+			return q, err
+		}
+		for _, word := range words {
 			like := "%" + db.EscapeLike(word) + "%"
 			q = q.Where(`(u.email_key LIKE ? ESCAPE '\' OR lower(u.first_name) LIKE ? ESCAPE '\'
 				OR lower(u.last_name) LIKE ? ESCAPE '\' OR u.mobile LIKE ? ESCAPE '\')`, like, like, like, like)
 		}
 	}
-	return q
+	return q, nil
 }
 
 // User returns the user with id if the caller may see it; otherwise, like a

@@ -12,6 +12,7 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/validate"
 )
 
 var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email or password.")
@@ -44,7 +45,9 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	}
 
 	u := new(User)
-	err = s.db.NewSelect().Model(u).Where("email_key = ?", key).Scan(ctx)
+	if validate.Text(email) { // no account has an email with control characters
+		err = s.db.NewSelect().Model(u).Where("email_key = ?", key).Scan(ctx)
+	}
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, s.refundIfBusy(ctx, err, ipKey, accountKey)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/validate"
 )
 
 // newPasswordHash checks a new password for u and hashes it.
@@ -105,6 +106,9 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	defer sleepUntil(ctx, time.Now().Add(resetRequestFloor))
 	if _, err := s.take(ctx, addressKey(ctx, "reset"), s.limits.resetPerIP); err != nil {
 		return err
+	}
+	if !validate.Text(email) { // no account has such an email: the same answer
+		return nil
 	}
 	if v, err := s.limiter.Take(ctx, "reset:email:"+EmailKey(email), s.limits.resetPerEmail); err != nil || v.Wait > 0 {
 		// Limited per email silently: an error here would reveal the address was asked for.

@@ -223,7 +223,11 @@ func (s *Service) List(ctx context.Context, search string, args page.Args) (page
 	if !v.IsAdmin() {
 		q = q.Where("b.created_by_id = ?", v.UserID)
 	}
-	for _, word := range strings.Fields(strings.ToLower(search)) {
+	words, err := validate.SearchWords(search)
+	if err != nil {
+		return page.Page[*Batch]{}, err
+	}
+	for _, word := range words {
 		q = q.Where("b.name_key LIKE ? ESCAPE '\\'", "%"+db.EscapeLike(word)+"%")
 	}
 	return page.Load(ctx, q, page.Key{Expr: "b.created_at", Time: true, Desc: true}, args,

@@ -8,8 +8,12 @@ package ratelimit
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net"
+	"strings"
 	"time"
+	"unicode"
 
 	"github.com/uptrace/bun"
 )
@@ -64,6 +68,7 @@ type Verdict struct {
 // Attempts made while the key is blocked are not counted; the first one
 // over the limit starts the lockout if the last allowed one has not.
 func (l *Limiter) Take(ctx context.Context, key string, r Rule) (Verdict, error) {
+	key = storable(key)
 	now := l.now().UTC()
 	windowOpen := now.Add(-r.Window)
 	var c counter
@@ -95,6 +100,7 @@ RETURNING key, window_start, hits, blocked_until, locks`, key, now, now, windowO
 // Lock blocks key for r.Lockout, doubled for each recent lock before, unless
 // it is blocked already.
 func (l *Limiter) Lock(ctx context.Context, key string, r Rule) (Verdict, error) {
+	key = storable(key)
 	var c counter
 	if err := l.db.NewSelect().Model(&c).Where("key = ?", key).Scan(ctx); err != nil {
 		return Verdict{}, err
@@ -127,6 +133,7 @@ func (l *Limiter) lock(ctx context.Context, key string, r Rule, c counter, now t
 // Refund takes back one attempt counted for key, when the work it was
 // counted for could not be done at all (the server was too busy).
 func (l *Limiter) Refund(ctx context.Context, key string) error {
+	key = storable(key)
 	_, err := l.db.NewUpdate().Model((*counter)(nil)).Set("hits = hits - 1").
 		Where("key = ? AND hits > 0", key).Exec(ctx)
 	return err
@@ -134,6 +141,7 @@ func (l *Limiter) Refund(ctx context.Context, key string) error {
 
 // Reset forgets key's attempts and locks, as after a successful sign-in.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
+	key = storable(key)
 	_, err := l.db.NewDelete().Model((*counter)(nil)).Where("key = ?", key).Exec(ctx)
 	return err
 }
@@ -147,4 +155,14 @@ func Address(ip string) string {
 		return ip
 	}
 	return (&net.IPNet{IP: parsed.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
+}
+
+// storable turns a key holding control characters (an email typed with a
+// NUL, say) into its SHA-256, which every database stores as it is.
+func storable(key string) string {
+	if !strings.ContainsFunc(key, unicode.IsControl) {
+		return key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return "sha256:" + hex.EncodeToString(sum[:])
 }

@@ -8,7 +8,11 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
 
@@ -29,19 +33,69 @@ var v = func() *validator.Validate {
 	return v
 }()
 
-// Struct validates in and returns every problem, or nil.
+// Struct validates in and returns every problem, or nil. Besides the
+// struct's tags, no text field may hold NUL or other control characters
+// (tabs and line breaks excepted): they cannot be stored in PostgreSQL and
+// have no place in names, emails or descriptions.
 func Struct(in any) apperr.List {
+	list := controlCharacters(reflect.ValueOf(in), nil)
 	err := v.Struct(in)
 	var verrs validator.ValidationErrors
 	if !errors.As(err, &verrs) {
 		if err != nil {
-			return apperr.List{apperr.New(apperr.Invalid, err.Error())}
+			list = append(list, apperr.New(apperr.Invalid, err.Error()))
 		}
-		return nil
+		if len(list) == 0 {
+			return nil
+		}
+		return list
 	}
-	list := make(apperr.List, 0, len(verrs))
 	for _, fe := range verrs {
 		list = append(list, fieldError(fe))
+	}
+	return list
+}
+
+// Text reports whether s holds no NUL or other control character (tabs and
+// line breaks excepted).
+func Text(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool {
+		return unicode.IsControl(r) && r != '\t' && r != '\n' && r != '\r'
+	})
+}
+
+// controlCharacters finds text fields of v, by their input names, that
+// are not Text.
+func controlCharacters(v reflect.Value, path []string) apperr.List {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			return nil
+		}
+		v = v.Elem()
+	}
+	var list apperr.List
+	switch v.Kind() {
+	case reflect.String:
+		if !Text(v.String()) {
+			list = append(list, &apperr.Error{Code: apperr.Invalid, Field: slices.Clone(path), Message: "Remove the control characters from this field."})
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name := strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
+			if !f.IsExported() || name == "-" {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			list = append(list, controlCharacters(v.Field(i), append(path, name))...)
+		}
+	case reflect.Slice, reflect.Array:
+		for i := range v.Len() {
+			list = append(list, controlCharacters(v.Index(i), append(path, strconv.Itoa(i)))...)
+		}
 	}
 	return list
 }
@@ -80,4 +134,30 @@ func fieldError(fe validator.FieldError) *apperr.Error {
 		e.Code, e.Message = apperr.Invalid, "Enter a valid value."
 	}
 	return e
+}
+
+// The bounds of a search: enough for any person's name or address, small
+// enough that a search stays one cheap query.
+const (
+	MaxSearchWords    = 10
+	MaxSearchWordRune = 100
+)
+
+// SearchWords splits a search into its lower-cased words, or returns a
+// BAD_REQUEST error when it has control characters, more than
+// MaxSearchWords words or a word longer than MaxSearchWordRune characters.
+func SearchWords(search string) ([]string, error) {
+	words := strings.Fields(strings.ToLower(search))
+	switch {
+	case !Text(search):
+		return nil, apperr.New(apperr.BadRequest, "The search may not contain control characters.")
+	case len(words) > MaxSearchWords:
+		return nil, apperr.New(apperr.BadRequest, fmt.Sprintf("Search with at most %d words.", MaxSearchWords))
+	}
+	for _, w := range words {
+		if utf8.RuneCountInString(w) > MaxSearchWordRune {
+			return nil, apperr.New(apperr.BadRequest, fmt.Sprintf("Search words have at most %d characters.", MaxSearchWordRune))
+		}
+	}
+	return words, nil
 }

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -55,4 +56,22 @@ func joinPath(p []string) string {
 		out += s
 	}
 	return out
+}
+
+func TestControlCharactersAreRefused(t *testing.T) {
+	got := Struct(form{Email: "a@b.co\x00", Mobile: "123456789", Name: "A\x1b[2J", Seats: 1, Rows: []row{{"x@y.io\u0007"}}})
+	var paths []string
+	for _, e := range got {
+		if e.Code == "INVALID" && strings.Contains(e.Message, "control characters") {
+			paths = append(paths, joinPath(e.Field))
+		}
+	}
+	if !slices.Equal(paths, []string{"email", "firstName", "users.0.email"}) {
+		t.Errorf("control characters reported at %v (%v)", paths, got)
+	}
+	for s, want := range map[string]bool{"Ann Lee": true, "line\nbreak\tand tab": true, "nul\x00": false, "del\x7f": false, "é ü 漢": true} {
+		if Text(s) != want {
+			t.Errorf("Text(%q) = %v", s, !want)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/validate"
 )
 
 // maxAmount bounds one adjustment (10^13 minor units), far from int64 overflow.
@@ -94,6 +95,10 @@ func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Wallet, *Transac
 		return nil, nil, apperr.List{apperr.OnField("idempotencyKey", apperr.TooLong, "Ensure this field has no more than 200 characters.")}
 	case len(in.Description) > 500:
 		return nil, nil, apperr.List{apperr.OnField("description", apperr.TooLong, "Ensure this field has no more than 500 characters.")}
+	case !validate.Text(in.IdempotencyKey):
+		return nil, nil, apperr.List{apperr.OnField("idempotencyKey", apperr.Invalid, "Remove the control characters from this field.")}
+	case !validate.Text(in.Description):
+		return nil, nil, apperr.List{apperr.OnField("description", apperr.Invalid, "Remove the control characters from this field.")}
 	}
 	if w, t, err := s.replay(ctx, s.db, in, amount); err != nil || t != nil {
 		return w, t, err
