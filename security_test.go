@@ -164,6 +164,9 @@ func TestAuditLog(t *testing.T) {
 			if e.Node.Target == nil || e.Node.Target.Email != "audstaff@corp.test" {
 				t.Errorf("B2B admin sees an event about %+v", e.Node.Target)
 			}
+			if e.Node.IP != "" || e.Node.UserAgent != "" {
+				t.Errorf("B2B admin sees where an event came from: %q %q", e.Node.IP, e.Node.UserAgent)
+			}
 		}
 		// A B2C user with a live session may not read it.
 		b2c := srv.Client().As(*mustSignIn(t, srv.Client().login("aud2@example.com", goodPassword)).AccessToken)

@@ -2024,9 +2024,9 @@ type AuditEvent {
   actor: User
   "Whom it is about; null when no account is concerned (a failed sign-in with an unknown email)."
   target: User
-  "The client's IP address."
+  "The client's IP address. Empty unless the caller is an admin."
   ip: String!
-  "The client's User-Agent."
+  "The client's User-Agent. Empty unless the caller is an admin."
   userAgent: String!
   "More about the event, as a JSON object (never secrets)."
   details: String!

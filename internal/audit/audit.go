@@ -133,7 +133,8 @@ type Filter struct {
 }
 
 // List returns events, newest first: all of them for an admin, those about
-// the users it created for an approved B2B admin.
+// the users it created for an approved B2B admin, without the address and
+// user agent they came from (only admins see those).
 func (l *Log) List(ctx context.Context, f Filter, args page.Args) (page.Page[*Event], error) {
 	v, err := auth.SignedIn(ctx)
 	if err != nil {
@@ -152,6 +153,13 @@ func (l *Log) List(ctx context.Context, f Filter, args page.Args) (page.Page[*Ev
 	q = db.WhereSet(q, "e.target_id = ?", f.TargetID)
 	q = db.WhereSet(q, "e.at >= ?", f.Since) // times are written in UTC, like every stored time
 	q = db.WhereSet(q, "e.at < ?", f.Until)
-	return page.Load(ctx, q, page.Key{Expr: "e.at", Time: true, Desc: true}, args,
+	p, err := page.Load(ctx, q, page.Key{Expr: "e.at", Time: true, Desc: true}, args,
 		func(e *Event) (any, uuid.UUID) { return e.At, e.ID })
+	if !v.IsAdmin() {
+		// Where an administrator acted from is not the business of a B2B admin.
+		for _, e := range p.Items {
+			e.IP, e.UserAgent = "", ""
+		}
+	}
+	return p, err
 }
