@@ -222,17 +222,32 @@ func TestReadsOfOtherUsersByID(t *testing.T) {
 		if code := srv.Client().Do(q, map[string]any{"id": staff}).Code(); code != "UNAUTHENTICATED" {
 			t.Errorf("anonymous user(id): %q", code)
 		}
-		// A B2B user sees its creator's name, not its private fields.
-		var creator struct {
-			Me struct{ CreatedBy *struct{ FirstName string } }
-		}
+		// Every other path to a user follows the rule of user(id): a B2B
+		// user reaches neither its creator nor its batch's other members.
+		var creator struct{ Me struct{ CreatedBy *struct{ FirstName string } } }
 		b2bUser.MustData(`{ me { createdBy { firstName } } }`, nil, &creator)
-		if creator.Me.CreatedBy == nil || creator.Me.CreatedBy.FirstName == "" {
-			t.Errorf("B2B user reading its creator's name: %+v", creator.Me.CreatedBy)
+		if creator.Me.CreatedBy != nil {
+			t.Errorf("B2B user reading its creator: %+v, want null", creator.Me.CreatedBy)
 		}
-		resp := b2bUser.Do(`{ me { createdBy { firstName email } } }`, nil)
-		if resp.Code() != "FORBIDDEN" || fmt.Sprint(resp.Errors[0].Path) != "[me createdBy email]" {
-			t.Errorf("B2B user reading its creator's email: %s %+v", resp.Data, resp.Errors)
+		for _, q := range []string{`{ me { batch { users { edges { node { email } } } } } }`, `{ me { batch { createdBy { firstName } } } }`} {
+			if code := b2bUser.Do(q, nil).Code(); code != "FORBIDDEN" {
+				t.Errorf("B2B user: %s: %q, want FORBIDDEN", q, code)
+			}
+		}
+		// The admin who adjusted a wallet is not shown to the wallet's owner.
+		adjust(t, admin, b2cSignIn.User.ID, "CREDIT", "1.00", "read-actor")
+		var w struct {
+			Wallet struct {
+				Transactions struct {
+					Edges []struct{ Node struct{ Actor *struct{ ID string } } }
+				}
+			}
+		}
+		b2c.MustData(`{ wallet { transactions { edges { node { actor { id } } } } } }`, nil, &w)
+		for _, e := range w.Wallet.Transactions.Edges {
+			if e.Node.Actor != nil {
+				t.Errorf("B2C user sees the admin who adjusted its wallet: %+v", e.Node.Actor)
+			}
 		}
 		// A batch of another B2B admin is not found.
 		rival := approvedB2BAdmin(t, srv, admin, "read-rival@corp.test", "+4933000005")

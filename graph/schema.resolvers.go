@@ -21,22 +21,22 @@ import (
 
 // User is the resolver for the user field.
 func (r *approvalResolver) User(ctx context.Context, obj *account.Approval) (*account.User, error) {
-	return load(ctx, loaders(ctx).UserByID, &obj.UserID)
+	return load(ctx, loaders(ctx).UserByID, &obj.UserID) // approvals are the admins' and their subjects'
 }
 
 // DecidedBy is the resolver for the decidedBy field.
 func (r *approvalResolver) DecidedBy(ctx context.Context, obj *account.Approval) (*account.User, error) {
-	return load(ctx, loaders(ctx).UserByID, obj.DecidedByID)
+	return visibleUser(ctx, obj.DecidedByID)
 }
 
 // Actor is the resolver for the actor field.
 func (r *auditEventResolver) Actor(ctx context.Context, obj *audit.Event) (*account.User, error) {
-	return load(ctx, loaders(ctx).UserByID, obj.ActorID)
+	return visibleUser(ctx, obj.ActorID)
 }
 
 // Target is the resolver for the target field.
 func (r *auditEventResolver) Target(ctx context.Context, obj *audit.Event) (*account.User, error) {
-	return load(ctx, loaders(ctx).UserByID, obj.TargetID)
+	return visibleUser(ctx, obj.TargetID)
 }
 
 // UserCount is the resolver for the userCount field.
@@ -53,11 +53,17 @@ func (r *batchResolver) CanAddUsers(ctx context.Context, obj *batch.Batch) (bool
 
 // CreatedBy is the resolver for the createdBy field.
 func (r *batchResolver) CreatedBy(ctx context.Context, obj *batch.Batch) (*account.User, error) {
+	if err := mayManage(ctx, obj); err != nil {
+		return nil, err
+	}
 	return load(ctx, loaders(ctx).UserByID, &obj.CreatedByID)
 }
 
 // Users is the resolver for the users field.
 func (r *batchResolver) Users(ctx context.Context, obj *batch.Batch, first *int, after *string) (*model.UserConnection, error) {
+	if err := mayManage(ctx, obj); err != nil {
+		return nil, err
+	}
 	args := page.Args{First: first, After: after}
 	if after == nil || *after == "" {
 		// First pages load together for every batch of a list.
@@ -397,7 +403,7 @@ func (r *sessionResolver) Current(ctx context.Context, obj *account.Session) (bo
 
 // CreatedBy is the resolver for the createdBy field.
 func (r *userResolver) CreatedBy(ctx context.Context, obj *account.User) (*account.User, error) {
-	return load(ctx, loaders(ctx).UserByID, obj.CreatedByID)
+	return visibleUser(ctx, obj.CreatedByID)
 }
 
 // Batch is the resolver for the batch field.
@@ -477,7 +483,7 @@ func (r *walletTransactionResolver) BalanceAfter(ctx context.Context, obj *walle
 
 // Actor is the resolver for the actor field.
 func (r *walletTransactionResolver) Actor(ctx context.Context, obj *wallet.Transaction) (*account.User, error) {
-	return load(ctx, loaders(ctx).UserByID, obj.ActorID)
+	return visibleUser(ctx, obj.ActorID)
 }
 
 // Approval returns ApprovalResolver implementation.
