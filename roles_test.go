@@ -224,7 +224,9 @@ func TestReadsOfOtherUsersByID(t *testing.T) {
 		}
 		// Every other path to a user follows the rule of user(id): a B2B
 		// user reaches neither its creator nor its batch's other members.
-		var creator struct{ Me struct{ CreatedBy *struct{ FirstName string } } }
+		var creator struct {
+			Me struct{ CreatedBy *struct{ FirstName string } }
+		}
 		b2bUser.MustData(`{ me { createdBy { firstName } } }`, nil, &creator)
 		if creator.Me.CreatedBy != nil {
 			t.Errorf("B2B user reading its creator: %+v, want null", creator.Me.CreatedBy)
@@ -239,7 +241,9 @@ func TestReadsOfOtherUsersByID(t *testing.T) {
 		var w struct {
 			Wallet struct {
 				Transactions struct {
-					Edges []struct{ Node struct{ Actor *struct{ ID string } } }
+					Edges []struct {
+						Node struct{ Actor *struct{ ID string } }
+					}
 				}
 			}
 		}
