@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/config"
+	"github.com/usergraph/usergraph/internal/retention"
 )
 
 func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, stdout io.Writer) error {
@@ -33,15 +35,19 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	}
 
 	handler := a.handler(cfg, log)
+	// Background work: the mail outbox and the retention purge.
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
-	workerDone := make(chan struct{})
-	go func() {
-		defer close(workerDone)
-		a.outbox.Run(workerCtx)
-	}()
+	var workers sync.WaitGroup
+	workers.Go(func() { a.outbox.Run(workerCtx) })
+	workers.Go(func() {
+		retention.New(a.db, retention.Policy{
+			Sessions: cfg.RetentionSessions, Tokens: cfg.RetentionTokens, Mail: cfg.RetentionMail,
+			RateLimits: cfg.RetentionRateLimits, Interval: cfg.RetentionInterval,
+		}, log).Run(workerCtx)
+	})
 	defer func() {
 		stopWorker()
-		<-workerDone
+		workers.Wait()
 	}()
 	ln, err := net.Listen("tcp", cfg.Addr())
 	if err != nil {

@@ -95,6 +95,14 @@ type Config struct {
 
 	WalletOpeningBalance string `env:"WALLET_OPENING_BALANCE" envDefault:"1000000.00" validate:"required"`
 	WalletCurrency       string `env:"WALLET_CURRENCY" envDefault:"COIN" validate:"required,max=10"`
+	// Retention: how long ended sessions, spent tokens, delivered mail and
+	// stale rate-limit counters are kept, and how often they are purged.
+	RetentionSessions   time.Duration `env:"RETENTION_SESSIONS" envDefault:"720h" validate:"min=1h"`
+	RetentionTokens     time.Duration `env:"RETENTION_TOKENS" envDefault:"168h" validate:"min=1h"`
+	RetentionMail       time.Duration `env:"RETENTION_MAIL" envDefault:"720h" validate:"min=1h"`
+	RetentionRateLimits time.Duration `env:"RETENTION_RATE_LIMITS" envDefault:"48h" validate:"min=25h"`
+	RetentionInterval   time.Duration `env:"RETENTION_INTERVAL" envDefault:"1h" validate:"min=1m"`
+
 	// SecurityLog is where security events are logged: "stderr" or a file path (appended).
 	SecurityLog string `env:"SECURITY_LOG" envDefault:"stderr" validate:"required"`
 
