@@ -165,5 +165,38 @@ func TestConcurrentWalletAdjustments(t *testing.T) {
 			t.Errorf("wallet %d/%d, ledger sums %d/%d over %d entries (applied %d + opening)",
 				sums.Balance, sums.Blocked, balance, blocked, len(rows), results["applied"])
 		}
+
+		// The ledger as the API lists it (newest first) is numbered 1..n in
+		// the order the changes were applied: each entry starts where the
+		// one before it ended.
+		var w struct {
+			Wallet struct {
+				Transactions struct {
+					Edges []struct {
+						Node struct{ BalanceBefore, BalanceAfter string }
+					}
+				}
+			}
+		}
+		owner := srv.Client().As(*mustSignIn(t, srv.Client().login("race@example.com", goodPassword)).AccessToken)
+		owner.MustData(`{ wallet { transactions(first: 100) { edges { node { balanceBefore balanceAfter } } } } }`, nil, &w)
+		edges := w.Wallet.Transactions.Edges
+		if len(edges) != len(rows) {
+			t.Fatalf("listed %d entries, stored %d", len(edges), len(rows))
+		}
+		for i := 0; i+1 < len(edges); i++ { // edges[i] is newer than edges[i+1]
+			if edges[i].Node.BalanceBefore != edges[i+1].Node.BalanceAfter {
+				t.Errorf("entry %d starts at %s, the one before it ended at %s", len(edges)-i, edges[i].Node.BalanceBefore, edges[i+1].Node.BalanceAfter)
+			}
+		}
+		var seqs []int64
+		if err := conn.NewRaw("SELECT seq FROM wallet_transactions WHERE user_id = ? ORDER BY seq", id).Scan(ctx, &seqs); err != nil {
+			t.Fatal(err)
+		}
+		for i, n := range seqs {
+			if n != int64(i+1) {
+				t.Fatalf("entries are numbered %v, want 1..%d", seqs, len(seqs))
+			}
+		}
 	})
 }

@@ -157,7 +157,7 @@ func (s *Service) apply(ctx context.Context, tx bun.Tx, actor uuid.UUID, amount 
 	// update a no-op instead of a negative balance.
 	err := tx.NewUpdate().Model(&w).
 		Set("balance = balance + ?", d[0]*amount).Set("blocked = blocked + ?", d[1]*amount).
-		Set("updated_at = ?", nowUTC()).
+		Set("updated_at = ?", nowUTC()).Set("entries = entries + 1").
 		Where("user_id = ?", in.UserID).
 		Where("balance + ? >= 0 AND blocked + ? >= 0", d[0]*amount, d[1]*amount).
 		Returning("*").Scan(ctx)
@@ -180,6 +180,7 @@ func (s *Service) apply(ctx context.Context, tx bun.Tx, actor uuid.UUID, amount 
 		BalanceBefore: w.Balance - d[0]*amount, BalanceAfter: w.Balance,
 		BlockedBefore: w.Blocked - d[1]*amount, BlockedAfter: w.Blocked,
 		Description: in.Description, ActorID: &actor, IdempotencyKey: &key, CreatedAt: w.UpdatedAt,
+		Seq: w.Entries, // numbered in the locked update that applied it
 	}
 	if _, err := tx.NewInsert().Model(t).Exec(ctx); err != nil {
 		return w, nil, err

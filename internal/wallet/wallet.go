@@ -30,6 +30,8 @@ type Wallet struct {
 	Blocked   int64     `bun:"blocked"` // held, minor units
 	Currency  string    `bun:"currency"`
 	UpdatedAt time.Time `bun:"updated_at"`
+	// Entries counts the ledger entries; the next one gets Entries+1.
+	Entries int64 `bun:"entries"`
 }
 
 // Type is the kind of a ledger entry.
@@ -60,6 +62,8 @@ type Transaction struct {
 	ActorID        *uuid.UUID `bun:"actor_id,type:uuid"`
 	IdempotencyKey *string    `bun:"idempotency_key"`
 	CreatedAt      time.Time  `bun:"created_at"`
+	// Seq numbers the wallet's entries in the order they were applied.
+	Seq int64 `bun:"seq"`
 }
 
 // Service manages wallets.
@@ -85,8 +89,9 @@ func (s *Service) Open(ctx context.Context, tx bun.IDB, userIDs ...uuid.UUID) er
 	for i, id := range userIDs {
 		wallets[i] = Wallet{UserID: id, Balance: s.opening, Currency: s.currency, UpdatedAt: now}
 		if s.opening > 0 {
+			wallets[i].Entries = 1
 			entries = append(entries, Transaction{ID: uuid.New(), UserID: id, Type: Credit, Amount: s.opening,
-				BalanceAfter: s.opening, Description: "Opening balance", CreatedAt: now})
+				BalanceAfter: s.opening, Description: "Opening balance", CreatedAt: now, Seq: 1})
 		}
 	}
 	if _, err := tx.NewInsert().Model(&wallets).Exec(ctx); err != nil {
@@ -141,6 +146,6 @@ func (s *Service) Transactions(ctx context.Context, userID uuid.UUID, args page.
 		return page.Page[*Transaction]{}, err
 	}
 	q := s.db.NewSelect().Model((*Transaction)(nil)).Where("t.user_id = ?", userID)
-	return page.Load(ctx, q, page.Key{Expr: "t.created_at", Time: true, Desc: true}, args,
-		func(t *Transaction) (any, uuid.UUID) { return t.CreatedAt, t.ID })
+	return page.Load(ctx, q, page.Key{Expr: "t.seq", Desc: true}, args,
+		func(t *Transaction) (any, uuid.UUID) { return t.Seq, t.ID })
 }
