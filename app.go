@@ -100,6 +100,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Links:               links,
 		AvatarMaxBytes:      cfg.AvatarMaxBytes,
 		AvatarTypes:         cfg.AvatarTypes,
+		AvatarMaxPixels:     cfg.AvatarMaxPixels,
 	})
 	return &app{
 		db: database, keys: keys, tokens: tokens, outbox: outbox, audit: auditLog, media: store,

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -156,4 +158,34 @@ func TestAvatarTypesSetting(t *testing.T) {
 			t.Errorf("PNG with AVATAR_TYPES=image/png: %v", codes(ok.Errors))
 		}
 	})
+}
+
+// An image is judged by the size its header claims, before any pixel is
+// decoded: a small PNG claiming 65535 × 65535 is refused.
+func TestAvatarPixelLimit(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["AVATAR_MAX_PIXELS"] = "10000"
+		srv := startServer(t, env)
+		me := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("pixels@example.com", "+4950000003"))).AccessToken)
+		if bad, _ := me.upload("huge.png", pngClaiming(t, 65535, 65535)); !slices.Equal(codes(bad.Errors), []string{"FILE_TOO_LARGE@input.file"}) {
+			t.Errorf("a PNG claiming 65535 x 65535: %v", codes(bad.Errors))
+		}
+		if bad, _ := me.upload("wide.png", pngImage(t, 101, 100)); !slices.Equal(codes(bad.Errors), []string{"FILE_TOO_LARGE@input.file"}) {
+			t.Errorf("101 x 100 with a 10,000-pixel limit: %v", codes(bad.Errors))
+		}
+		if ok, _ := me.upload("ok.png", pngImage(t, 100, 100)); len(ok.Errors) > 0 {
+			t.Errorf("100 x 100: %v", codes(ok.Errors))
+		}
+	})
+}
+
+// pngClaiming is a tiny PNG whose header claims w × h pixels.
+func pngClaiming(t *testing.T, w, h uint32) []byte {
+	b := pngImage(t, 1, 1)
+	// IHDR follows the 8-byte signature: length (4), "IHDR" (4), width, height.
+	binary.BigEndian.PutUint32(b[16:], w)
+	binary.BigEndian.PutUint32(b[20:], h)
+	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
+	return b
 }

@@ -1,6 +1,13 @@
 package account
 
 import (
+	"image"
+	_ "image/gif" // the avatar types, for image.DecodeConfig
+	_ "image/jpeg"
+	_ "image/png"
+
+	_ "golang.org/x/image/webp"
+
 	"bytes"
 	"context"
 	"fmt"
@@ -109,6 +116,16 @@ func (s *Service) SetAvatar(ctx context.Context, file io.Reader) (*User, error) 
 	if !known || !slices.Contains(s.policy.AvatarTypes, kind) {
 		return nil, apperr.List{apperr.OnField("file", apperr.UnsupportedFileType,
 			"Upload an image: "+strings.Join(s.policy.AvatarTypes, ", ")+".")}
+	}
+	// The header's size, read without decoding the pixels: a small file can
+	// claim a picture of billions of pixels.
+	img, _, err := image.DecodeConfig(bytes.NewReader(data))
+	switch {
+	case err != nil:
+		return nil, apperr.List{apperr.OnField("file", apperr.UnsupportedFileType, "The image could not be read.")}
+	case int64(img.Width)*int64(img.Height) > s.policy.AvatarMaxPixels:
+		return nil, apperr.List{apperr.OnField("file", apperr.FileTooLarge,
+			fmt.Sprintf("The image has more than %d pixels.", s.policy.AvatarMaxPixels))}
 	}
 	name := media.RandomName("avatars", ext)
 	if err := s.media.Put(ctx, name, bytes.NewReader(data)); err != nil {

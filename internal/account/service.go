@@ -48,6 +48,8 @@ type Policy struct {
 	// AvatarMaxBytes and AvatarTypes limit avatar uploads (types by content sniffing).
 	AvatarMaxBytes int64
 	AvatarTypes    []string
+	// AvatarMaxPixels bounds width × height, read from the image's header.
+	AvatarMaxPixels int64
 }
 
 func (p Policy) limits() limits {

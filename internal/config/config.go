@@ -89,9 +89,11 @@ type Config struct {
 	ResendAPIURL     string        `env:"RESEND_API_URL" validate:"omitempty,http_url"`
 
 	// PublicURL prefixes media URLs (avatars); empty: they are paths such as /media/avatars/….
-	PublicURL      string   `env:"PUBLIC_URL" validate:"omitempty,http_url"`
-	AvatarMaxBytes int64    `env:"AVATAR_MAX_BYTES" envDefault:"5242880" validate:"min=1024"`
-	AvatarTypes    []string `env:"AVATAR_TYPES" envSeparator:"," envDefault:"image/png,image/jpeg,image/webp,image/gif" validate:"min=1,dive,oneof=image/png image/jpeg image/webp image/gif"`
+	PublicURL      string `env:"PUBLIC_URL" validate:"omitempty,http_url"`
+	AvatarMaxBytes int64  `env:"AVATAR_MAX_BYTES" envDefault:"5242880" validate:"min=1024"`
+	// AvatarMaxPixels bounds an avatar's width × height (16 megapixels).
+	AvatarMaxPixels int64    `env:"AVATAR_MAX_PIXELS" envDefault:"16777216" validate:"min=1"`
+	AvatarTypes     []string `env:"AVATAR_TYPES" envSeparator:"," envDefault:"image/png,image/jpeg,image/webp,image/gif" validate:"min=1,dive,oneof=image/png image/jpeg image/webp image/gif"`
 
 	WalletOpeningBalance string `env:"WALLET_OPENING_BALANCE" envDefault:"1000000.00" validate:"required"`
 	WalletCurrency       string `env:"WALLET_CURRENCY" envDefault:"COIN" validate:"required,max=10"`
