@@ -419,3 +419,42 @@ func TestControlCharactersAndLongSearches(t *testing.T) {
 		}
 	})
 }
+
+// Bulk creation does not tell a B2B admin whether an address has an account
+// elsewhere: a neutral row error, an audit event, and a limit on such calls.
+func TestBulkCreationDoesNotRevealOtherAccounts(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		mustSignIn(t, srv.Client().register(registerInput("someone@example.com", "+4932100001")))
+		boss := approvedB2BAdmin(t, srv, admin, "prober@corp.test", "+4932100002")
+		batchID := createBatch(t, boss, "Probe", 100).Batch.ID
+		createB2BUser(t, boss, batchID, "mine@corp.test", "+4932100003")
+
+		res := createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS",
+			row("someone@example.com", "+4932100004"), // an account outside the caller's users
+			row("mine@corp.test", "+4932100005"),      // one of its own users
+			row("fresh@corp.test", "+4932100006"))
+		if got := codes(res.Results[0].Errors); !slices.Equal(got, []string{"INVALID@input.users.0"}) {
+			t.Errorf("someone else's email: %v, want a neutral INVALID on the row", got)
+		}
+		if got := codes(res.Results[1].Errors); !slices.Equal(got, []string{"DUPLICATE@input.users.1.email"}) {
+			t.Errorf("its own user's email: %v, want DUPLICATE", got)
+		}
+		if res.Count != 1 {
+			t.Errorf("created %d, want 1", res.Count)
+		}
+		var events int
+		if err := srv.DB().NewRaw("SELECT count(*) FROM audit_events WHERE action = 'ADDRESSES_ELSEWHERE'").Scan(context.Background(), &events); err != nil || events != 1 {
+			t.Errorf("%d ADDRESSES_ELSEWHERE events (%v), want 1", events, err)
+		}
+		// Twenty such calls an hour; the next is refused whole.
+		for range 19 {
+			createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS", row("someone@example.com", "+4932100007"))
+		}
+		resp := boss.Do(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID,
+			"users": []any{row("someone@example.com", "+4932100008")}}})
+		if resp.Code() != "RATE_LIMITED" {
+			t.Errorf("the 21st probing call: %q, want RATE_LIMITED", resp.Code())
+		}
+	})
+}

@@ -2010,6 +2010,8 @@ enum AuditAction {
   AVATAR_CHANGED
   "Profile fields changed."
   PROFILE_UPDATED
+  "A bulk creation met emails or mobiles of accounts outside the B2B admin's users (refused without saying so)."
+  ADDRESSES_ELSEWHERE
 }
 
 "One security-relevant event."
@@ -14534,6 +14536,7 @@ var (
 		"SESSION_REVOKED":          audit.SessionRevoked,
 		"AVATAR_CHANGED":           audit.AvatarChanged,
 		"PROFILE_UPDATED":          audit.ProfileUpdated,
+		"ADDRESSES_ELSEWHERE":      audit.AddressesElsewhere,
 	}
 	marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
@@ -14555,6 +14558,7 @@ var (
 		audit.SessionRevoked:         "SESSION_REVOKED",
 		audit.AvatarChanged:          "AVATAR_CHANGED",
 		audit.ProfileUpdated:         "PROFILE_UPDATED",
+		audit.AddressesElsewhere:     "ADDRESSES_ELSEWHERE",
 	}
 )
 
@@ -15550,6 +15554,7 @@ var (
 		"SESSION_REVOKED":          audit.SessionRevoked,
 		"AVATAR_CHANGED":           audit.AvatarChanged,
 		"PROFILE_UPDATED":          audit.ProfileUpdated,
+		"ADDRESSES_ELSEWHERE":      audit.AddressesElsewhere,
 	}
 	marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
@@ -15571,6 +15576,7 @@ var (
 		audit.SessionRevoked:         "SESSION_REVOKED",
 		audit.AvatarChanged:          "AVATAR_CHANGED",
 		audit.ProfileUpdated:         "PROFILE_UPDATED",
+		audit.AddressesElsewhere:     "ADDRESSES_ELSEWHERE",
 	}
 )
 

@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/db"
@@ -93,8 +94,21 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		return nil, apperr.List{apperr.OnField("users", apperr.Invalid, fmt.Sprintf("Give at most %d users per call.", MaxBulkRows))}
 	}
 	result := &BulkResult{Rows: make([]RowResult, len(rows))}
-	if err := s.checkRows(ctx, rows, result); err != nil {
+	elsewhere, err := s.checkRows(ctx, v.UserID, rows, result)
+	if err != nil {
 		return nil, err
+	}
+	if elsewhere > 0 {
+		// Rows whose email or mobile belongs to an account outside the
+		// caller's: each call that meets one is counted and recorded, so
+		// bulk creation cannot be used to probe who has an account.
+		if _, err := s.take(ctx, "bulk:elsewhere:"+v.UserID.String(), s.limits.bulkProbes); err != nil {
+			return nil, err
+		}
+		if err := s.audit.Record(ctx, s.db, audit.Entry{Action: audit.AddressesElsewhere,
+			Details: map[string]any{"rows": elsewhere, "batchId": batchID.String()}}); err != nil {
+			return nil, err
+		}
 	}
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		_, free, err := batch.Reserve(ctx, tx, v.UserID, batchID)
@@ -136,8 +150,10 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 }
 
 // checkRows validates every row and finds emails and mobiles that are taken,
-// by another account or by an earlier row, with one query for all rows.
-func (s *Service) checkRows(ctx context.Context, rows []PersonInput, result *BulkResult) error {
+// by an earlier row, by one of the caller's own users (DUPLICATE), or by an
+// account outside them (a neutral INVALID that does not say it exists),
+// with one query for all rows. It returns how many rows met the last kind.
+func (s *Service) checkRows(ctx context.Context, owner uuid.UUID, rows []PersonInput, result *BulkResult) (int, error) {
 	emails, mobiles := make([]string, len(rows)), make([]string, len(rows))
 	for i := range rows {
 		rows[i].trim()
@@ -147,21 +163,43 @@ func (s *Service) checkRows(ctx context.Context, rows []PersonInput, result *Bul
 		}
 		emails[i], mobiles[i] = EmailKey(rows[i].Email), rows[i].Mobile
 	}
-	usedEmail, usedMobile, err := takenBy(ctx, s.db, emails, mobiles)
+	var taken []User
+	err := s.db.NewSelect().Model(&taken).Column("email_key", "mobile", "created_by_id").
+		Where("email_key IN (?) OR mobile IN (?)", bun.List(emails), bun.List(mobiles)).Scan(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
+	ownEmail, ownMobile := map[string]bool{}, map[string]bool{}
+	otherEmail, otherMobile := map[string]bool{}, map[string]bool{}
+	for _, u := range taken {
+		mine := u.CreatedByID != nil && *u.CreatedByID == owner
+		if mine {
+			ownEmail[u.EmailKey], ownMobile[u.Mobile] = true, true
+		} else {
+			otherEmail[u.EmailKey], otherMobile[u.Mobile] = true, true
+		}
+	}
+	elsewhere := 0
 	for i := range rows {
-		if emails[i] != "" && usedEmail[emails[i]] {
-			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "email", errEmailTaken))
+		r := &result.Rows[i]
+		if emails[i] != "" && ownEmail[emails[i]] {
+			r.Errors = append(r.Errors, rowError(i, "email", errEmailTaken))
 		}
-		if mobiles[i] != "" && usedMobile[mobiles[i]] {
-			result.Rows[i].Errors = append(result.Rows[i].Errors, rowError(i, "mobile", errMobileTaken))
+		if mobiles[i] != "" && ownMobile[mobiles[i]] {
+			r.Errors = append(r.Errors, rowError(i, "mobile", errMobileTaken))
 		}
-		usedEmail[emails[i]], usedMobile[mobiles[i]] = true, true
+		if emails[i] != "" && otherEmail[emails[i]] || mobiles[i] != "" && otherMobile[mobiles[i]] {
+			r.Errors = append(r.Errors, rowError(i, "", errCannotUse))
+			elsewhere++
+		}
+		ownEmail[emails[i]], ownMobile[mobiles[i]] = true, true // later rows with the same values
 	}
-	return nil
+	return elsewhere, nil
 }
+
+// errCannotUse refuses a row whose email or mobile an account outside the
+// caller's users has, without saying which or that it exists.
+var errCannotUse = apperr.New(apperr.Invalid, "This email address or mobile number cannot be used for a new account.")
 
 // rowError places e on users[index].field, or on the row when field is "".
 func rowError(index int, field string, e *apperr.Error) *apperr.Error {

@@ -30,6 +30,7 @@ type limits struct {
 	refreshPerIP          ratelimit.Rule
 	resetPerIP            ratelimit.Rule
 	resetPerEmail         ratelimit.Rule // reset emails to one address
+	bulkProbes            ratelimit.Rule // bulk calls meeting addresses outside the caller's users
 }
 
 // Policy is the account settings (config.Config fills it).
@@ -59,6 +60,7 @@ func (p Policy) limits() limits {
 		loginPerAccount: perAccount, loginPerIP: perIP, passwordChangePerUser: perAccount, tokenPerIP: perIP,
 		registerPerIP: perIP, refreshPerIP: ratelimit.Rule{Limit: 6 * p.PerAddressPerMinute, Window: time.Minute},
 		resetPerIP: perIP, resetPerEmail: ratelimit.Rule{Limit: 3, Window: time.Hour},
+		bulkProbes: ratelimit.Rule{Limit: 20, Window: time.Hour},
 	}
 }
 

@@ -47,6 +47,7 @@ const (
 	SessionRevoked         Action = "SESSION_REVOKED"
 	AvatarChanged          Action = "AVATAR_CHANGED"
 	ProfileUpdated         Action = "PROFILE_UPDATED"
+	AddressesElsewhere     Action = "ADDRESSES_ELSEWHERE"
 )
 
 // Event is one entry of the audit log.
