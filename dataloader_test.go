@@ -170,11 +170,8 @@ func TestBatchesWithUsersHaveNoNPlusOne(t *testing.T) {
 						Name      string `json:"name"`
 						UserCount int    `json:"userCount"`
 						Users     struct {
-							TotalCount int `json:"totalCount"`
-							PageInfo   struct {
-								HasNextPage bool    `json:"hasNextPage"`
-								EndCursor   *string `json:"endCursor"`
-							} `json:"pageInfo"`
+							TotalCount int      `json:"totalCount"`
+							PageInfo   pageInfo `json:"pageInfo"`
 							emailEdges
 						} `json:"users"`
 					} `json:"node"`

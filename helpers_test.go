@@ -628,14 +628,17 @@ const usersQuery = `query($f: UserFilter, $o: UserOrder, $first: Int, $after: St
   }
 }`
 
+// pageInfo is a connection's pageInfo.
+type pageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor"`
+}
+
 type usersResult struct {
 	Users struct {
-		TotalCount int `json:"totalCount"`
-		PageInfo   struct {
-			HasNextPage bool    `json:"hasNextPage"`
-			EndCursor   *string `json:"endCursor"`
-		} `json:"pageInfo"`
-		Edges []struct {
+		TotalCount int      `json:"totalCount"`
+		PageInfo   pageInfo `json:"pageInfo"`
+		Edges      []struct {
 			Node struct {
 				ID         string     `json:"id"`
 				Email      string     `json:"email"`
