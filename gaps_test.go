@@ -458,3 +458,22 @@ func TestBulkCreationDoesNotRevealOtherAccounts(t *testing.T) {
 		}
 	})
 }
+
+// Look-alike and invisible characters cannot register an address that
+// would shadow another, and a domain's Unicode and ASCII forms are one address.
+func TestLookAlikeEmailsAreRefused(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		anon := startServer(t, testEnv(t, dbURL)).Client()
+		for i, email := range []string{"\u212aate@example.com", "ｋate@example.com", "аnn@example.com", "an\u200bn@example.com"} {
+			got := anon.register(registerInput(email, fmt.Sprintf("+49322000%02d", i)))
+			if !slices.Equal(codes(got.Errors), []string{"INVALID@input.email"}) {
+				t.Errorf("register %q: %v, want INVALID", email, codes(got.Errors))
+			}
+		}
+		mustSignIn(t, anon.register(registerInput("ann@bücher.example", "+4932200010")))
+		if got := anon.register(registerInput("ann@xn--bcher-kva.example", "+4932200011")); !slices.Equal(codes(got.Errors), []string{"DUPLICATE@input.email"}) {
+			t.Errorf("the same address with an ASCII domain: %v, want DUPLICATE", codes(got.Errors))
+		}
+		mustSignIn(t, anon.login("ANN@BÜCHER.example", goodPassword))
+	})
+}

@@ -13,7 +13,7 @@ import (
 // AdminInput describes an administrator created from the command line or
 // the bootstrap settings.
 type AdminInput struct {
-	Email     string `json:"email" validate:"required,max=254,email"`
+	Email     string `json:"email" validate:"required,max=254,mailbox"`
 	Mobile    string `json:"mobile" validate:"required,mobile"`
 	FirstName string `json:"firstName" validate:"max=150"`
 	LastName  string `json:"lastName" validate:"max=150"`

@@ -13,7 +13,7 @@ import (
 
 // PersonInput is who is invited: the fields every invited account needs.
 type PersonInput struct {
-	Email     string `json:"email" validate:"required,max=254,email"`
+	Email     string `json:"email" validate:"required,max=254,mailbox"`
 	Mobile    string `json:"mobile" validate:"required,mobile"`
 	FirstName string `json:"firstName" validate:"required,max=150"`
 	LastName  string `json:"lastName" validate:"required,max=150"`

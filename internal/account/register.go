@@ -13,7 +13,7 @@ import (
 // RegisterInput is a self-registration form. Field names (json tags) are the
 // GraphQL input field names, so errors point at the right field.
 type RegisterInput struct {
-	Email           string `json:"email" validate:"required,max=254,email"`
+	Email           string `json:"email" validate:"required,max=254,mailbox"`
 	Mobile          string `json:"mobile" validate:"required,mobile"`
 	FirstName       string `json:"firstName" validate:"required,max=150"`
 	LastName        string `json:"lastName" validate:"required,max=150"`

@@ -14,6 +14,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/validate"
 )
 
 // User is an account.
@@ -48,4 +49,7 @@ func (u *User) FullName() string {
 }
 
 // EmailKey is the form of an email used for uniqueness and look-ups.
-func EmailKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+func EmailKey(email string) string {
+	key, _ := validate.EmailKey(email)
+	return key
+}

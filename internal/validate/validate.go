@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"golang.org/x/net/idna"
 
 	"github.com/usergraph/usergraph/internal/apperr"
 )
@@ -29,6 +30,10 @@ var v = func() *validator.Validate {
 	})
 	_ = v.RegisterValidation("mobile", func(fl validator.FieldLevel) bool {
 		return MobilePattern.MatchString(fl.Field().String())
+	})
+	_ = v.RegisterValidation("mailbox", func(fl validator.FieldLevel) bool {
+		_, ok := EmailKey(fl.Field().String())
+		return ok
 	})
 	return v
 }()
@@ -126,7 +131,7 @@ func fieldError(fe validator.FieldError) *apperr.Error {
 		if numeric {
 			e.Code, e.Message = apperr.Invalid, "Ensure this value is at least "+fe.Param()+"."
 		}
-	case "email":
+	case "email", "mailbox":
 		e.Code, e.Message = apperr.Invalid, "Enter a valid email address."
 	case "mobile":
 		e.Code, e.Message = apperr.Invalid, "Enter a valid mobile number: optional + then 9 to 15 digits."
@@ -160,4 +165,29 @@ func SearchWords(search string) ([]string, error) {
 		}
 	}
 	return words, nil
+}
+
+// EmailKey is the form of an email address that uniqueness and sign-in
+// compare: the local part lower-cased, the domain in its ASCII (IDNA) form,
+// lower-cased. ok is false for an address usergraph does not accept: a local
+// part outside printable ASCII (look-alike letters such as Cyrillic "а", a
+// Kelvin sign or fullwidth letters, invisible characters), or a domain that
+// is not a valid internationalised name.
+func EmailKey(email string) (key string, ok bool) {
+	email = strings.TrimSpace(email)
+	at := strings.LastIndexByte(email, '@')
+	if at < 1 || at == len(email)-1 {
+		return strings.ToLower(email), false
+	}
+	local, domain := email[:at], email[at+1:]
+	for _, r := range local {
+		if r <= ' ' || r > '~' {
+			return strings.ToLower(email), false
+		}
+	}
+	ascii, err := idna.Lookup.ToASCII(domain)
+	if err != nil || !strings.Contains(ascii, ".") {
+		return strings.ToLower(email), false
+	}
+	return strings.ToLower(local) + "@" + strings.ToLower(ascii), true
 }

@@ -75,3 +75,29 @@ func TestControlCharactersAreRefused(t *testing.T) {
 		}
 	}
 }
+
+func TestEmailKey(t *testing.T) {
+	cases := []struct {
+		in, key string
+		ok      bool
+	}{
+		{"Ann.Lee@Example.COM", "ann.lee@example.com", true},
+		{" ann@example.com ", "ann@example.com", true},
+		{"ann@bücher.example", "ann@xn--bcher-kva.example", true},
+		{"ann@BÜCHER.example", "ann@xn--bcher-kva.example", true},
+		{"\u212aate@example.com", "", false}, // Kelvin sign, folds to k
+		{"ｋate@example.com", "", false},      // fullwidth
+		{"аnn@example.com", "", false},       // Cyrillic а
+		{"an\u200bn@example.com", "", false}, // zero-width space
+		{"ann@example", "", false},           // no dot in the domain
+		{"ann@exa mple.com", "", false},
+		{"@example.com", "", false},
+		{"ann@", "", false},
+	}
+	for _, tc := range cases {
+		key, ok := EmailKey(tc.in)
+		if ok != tc.ok || (ok && key != tc.key) {
+			t.Errorf("EmailKey(%q) = %q, %v; want %q, %v", tc.in, key, ok, tc.key, tc.ok)
+		}
+	}
+}
