@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -89,7 +90,7 @@ func TestRegisterValidation(t *testing.T) {
 		}
 		for i, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				in := registerInput("valid"+string(rune('a'+i))+"@example.com", "+100000000"+string(rune('0'+i)))
+				in := registerInput("valid"+string(rune('a'+i))+"@example.com", fmt.Sprintf("+4915110000%03d", i))
 				tc.edit(in)
 				got := anon.register(in)
 				if !slices.Equal(codes(got.Errors), tc.want) {

@@ -161,7 +161,7 @@ func TestReplicasShareState(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
 		env["LOGIN_MAX_FAILURES"], env["MAIL_POLL_INTERVAL"] = "2", "20ms"
-		env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
+		env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+12025550001", goodPassword
 		a, b := startServer(t, env), startServer(t, env)
 		onA, onB := a.Client(), b.Client()
 

@@ -33,7 +33,7 @@ func (c *queryCounter) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 // with a hook that counts the SQL statements it runs.
 func countingServer(t *testing.T, dbURL string) (*testServer, *client, *queryCounter) {
 	env := testEnv(t, dbURL)
-	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
+	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+12025550001", goodPassword
 	cfg, err := config.Load(func(k string) string { return env[k] }, env["ENV_FILE"])
 	if err != nil {
 		t.Fatal(err)

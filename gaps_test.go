@@ -477,3 +477,22 @@ func TestLookAlikeEmailsAreRefused(t *testing.T) {
 		mustSignIn(t, anon.login("ANN@BÜCHER.example", goodPassword))
 	})
 }
+
+// One phone number has one form (E.164): written three ways, it registers once.
+func TestMobileNumbersAreStoredInOneForm(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		anon := startServer(t, testEnv(t, dbURL)).Client()
+		p := mustSignIn(t, anon.register(registerInput("phone1@example.com", "+49 (151) 234-5678")))
+		var me struct{ Me struct{ Mobile string } }
+		anon.As(*p.AccessToken).MustData(`{ me { mobile } }`, nil, &me)
+		if me.Me.Mobile != "+491512345678" {
+			t.Errorf("stored mobile %q, want +491512345678", me.Me.Mobile)
+		}
+		for i, same := range []string{"0049 151 2345678", "+491512345678"} {
+			got := anon.register(registerInput(fmt.Sprintf("phone%d@example.com", i+2), same))
+			if !slices.Equal(codes(got.Errors), []string{"DUPLICATE@input.mobile"}) {
+				t.Errorf("%q again: %v, want DUPLICATE", same, codes(got.Errors))
+			}
+		}
+	})
+}

@@ -458,7 +458,7 @@ const adminEmail = "admin@usergraph.test"
 func b2bServer(t testing.TB, dbURL string, extra map[string]string) (*testServer, *client) {
 	t.Helper()
 	env := testEnv(t, dbURL)
-	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+10000000001", goodPassword
+	env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+12025550001", goodPassword
 	env["APP_URL"] = "https://app.example.test"
 	for k, v := range extra {
 		env[k] = v

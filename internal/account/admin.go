@@ -25,6 +25,7 @@ type AdminInput struct {
 // The password rules apply as everywhere else.
 func (s *Service) CreateAdmin(ctx context.Context, in AdminInput) (*User, error) {
 	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
+	normalizeMobile(&in.Mobile)
 	rules := passwordRules(in.Password, in.Password, in.Email, in.FirstName, in.LastName)
 	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
 		return nil, err

@@ -19,7 +19,10 @@ type PersonInput struct {
 	LastName  string `json:"lastName" validate:"required,max=150"`
 }
 
-func (p *PersonInput) trim() { trim(&p.Email, &p.Mobile, &p.FirstName, &p.LastName) }
+func (p *PersonInput) trim() {
+	trim(&p.Email, &p.Mobile, &p.FirstName, &p.LastName)
+	normalizeMobile(&p.Mobile)
+}
 
 // newInvitee builds an account without a password, created by creator.
 func (s *Service) newInvitee(p PersonInput, role auth.Role, creator uuid.UUID) *User {

@@ -30,6 +30,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		return nil, err
 	}
 	trim(&in.Email, &in.Mobile, &in.FirstName, &in.LastName)
+	normalizeMobile(&in.Mobile)
 	rules := passwordRules(in.Password, in.PasswordConfirm, in.Email, in.FirstName, in.LastName)
 	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, rules); err != nil {
 		return nil, err

@@ -50,3 +50,11 @@ func trim(fields ...*string) {
 		*f = strings.TrimSpace(*f)
 	}
 }
+
+// normalizeMobile writes a valid mobile number in its one E.164 form;
+// an invalid one is left for validation to report.
+func normalizeMobile(mobile *string) {
+	if e164, ok := validate.Mobile(*mobile); ok {
+		*mobile = e164
+	}
+}

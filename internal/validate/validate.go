@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,13 +14,11 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/net/idna"
 
 	"github.com/usergraph/usergraph/internal/apperr"
 )
-
-// MobilePattern is the mobile number format: optional + then 9 to 15 digits.
-var MobilePattern = regexp.MustCompile(`^\+?[0-9]{9,15}$`)
 
 var v = func() *validator.Validate {
 	v := validator.New(validator.WithRequiredStructEnabled())
@@ -29,7 +26,8 @@ var v = func() *validator.Validate {
 		return strings.SplitN(f.Tag.Get("json"), ",", 2)[0]
 	})
 	_ = v.RegisterValidation("mobile", func(fl validator.FieldLevel) bool {
-		return MobilePattern.MatchString(fl.Field().String())
+		_, ok := Mobile(fl.Field().String())
+		return ok
 	})
 	_ = v.RegisterValidation("mailbox", func(fl validator.FieldLevel) bool {
 		_, ok := EmailKey(fl.Field().String())
@@ -134,7 +132,7 @@ func fieldError(fe validator.FieldError) *apperr.Error {
 	case "email", "mailbox":
 		e.Code, e.Message = apperr.Invalid, "Enter a valid email address."
 	case "mobile":
-		e.Code, e.Message = apperr.Invalid, "Enter a valid mobile number: optional + then 9 to 15 digits."
+		e.Code, e.Message = apperr.Invalid, "Enter a mobile number in international form: + (or 00), the country code, then the number."
 	default:
 		e.Code, e.Message = apperr.Invalid, "Enter a valid value."
 	}
@@ -190,4 +188,23 @@ func EmailKey(email string) (key string, ok bool) {
 		return strings.ToLower(email), false
 	}
 	return strings.ToLower(local) + "@" + strings.ToLower(ascii), true
+}
+
+// Mobile is a phone number in E.164 form (+491511234567), read by
+// libphonenumber from an international number written with + or 00 and any
+// spaces, dots, dashes or brackets; ok is false for anything that cannot be
+// a number. One number has one form, so it cannot register twice.
+func Mobile(s string) (e164 string, ok bool) {
+	s = strings.TrimSpace(s)
+	if strings.HasPrefix(s, "00") {
+		s = "+" + s[2:]
+	}
+	if !strings.HasPrefix(s, "+") || len(s) > 32 || !Text(s) {
+		return s, false
+	}
+	n, err := phonenumbers.Parse(s, "ZZ")
+	if err != nil || !phonenumbers.IsPossibleNumber(n) {
+		return s, false
+	}
+	return phonenumbers.Format(n, phonenumbers.E164), true
 }

@@ -29,8 +29,9 @@ func TestStructNamesFieldsAsTheInputDoes(t *testing.T) {
 		{"malformed", form{Email: "nope", Mobile: "12-34", Name: "Annabelle", Seats: 0},
 			[]string{"INVALID@email", "INVALID@mobile", "TOO_LONG@firstName", "INVALID@maxUsers"}},
 		{"mobile bounds", form{Email: "a@b.co", Mobile: "12345678", Seats: 1}, []string{"INVALID@mobile"}},
-		{"mobile of 15 digits", form{Email: "a@b.co", Mobile: "123456789012345", Seats: 1}, nil},
-		{"row index in the path", form{Email: "a@b.co", Mobile: "123456789", Seats: 1, Rows: []row{{"ok@x.io"}, {""}}},
+		{"international mobile", form{Email: "a@b.co", Mobile: "+49 (151) 123-4567", Seats: 1}, nil},
+		{"mobile without a country code", form{Email: "a@b.co", Mobile: "1511234567", Seats: 1}, []string{"INVALID@mobile"}},
+		{"row index in the path", form{Email: "a@b.co", Mobile: "+12025550100", Seats: 1, Rows: []row{{"ok@x.io"}, {""}}},
 			[]string{"REQUIRED@users.1.email"}},
 	}
 	for _, tc := range cases {
@@ -59,7 +60,7 @@ func joinPath(p []string) string {
 }
 
 func TestControlCharactersAreRefused(t *testing.T) {
-	got := Struct(form{Email: "a@b.co\x00", Mobile: "123456789", Name: "A\x1b[2J", Seats: 1, Rows: []row{{"x@y.io\u0007"}}})
+	got := Struct(form{Email: "a@b.co\x00", Mobile: "+12025550100", Name: "A\x1b[2J", Seats: 1, Rows: []row{{"x@y.io\u0007"}}})
 	var paths []string
 	for _, e := range got {
 		if e.Code == "INVALID" && strings.Contains(e.Message, "control characters") {
@@ -98,6 +99,19 @@ func TestEmailKey(t *testing.T) {
 		key, ok := EmailKey(tc.in)
 		if ok != tc.ok || (ok && key != tc.key) {
 			t.Errorf("EmailKey(%q) = %q, %v; want %q, %v", tc.in, key, ok, tc.key, tc.ok)
+		}
+	}
+}
+
+func TestMobileHasOneForm(t *testing.T) {
+	for _, in := range []string{"+491511234567", "0049 151 1234567", "+49 (151) 123-45-67", " +49.151.1234567 "} {
+		if got, ok := Mobile(in); !ok || got != "+491511234567" {
+			t.Errorf("Mobile(%q) = %q, %v; want +491511234567", in, got, ok)
+		}
+	}
+	for _, bad := range []string{"", "1511234567", "+49", "+12", "+4915112345678901234", "+49151\x00", "+49 abc"} {
+		if got, ok := Mobile(bad); ok {
+			t.Errorf("Mobile(%q) accepted as %q", bad, got)
 		}
 	}
 }
