@@ -1839,7 +1839,7 @@ type User {
   id: ID!
   "Email address as entered; unique regardless of letter case."
   email: String! @private
-  "Mobile number: optional ` + "`" + `+` + "`" + ` then 9 to 15 digits; unique."
+  "Mobile number in E.164 form, such as ` + "`" + `+491511234567` + "`" + `; unique."
   mobile: String! @private
   "Given name."
   firstName: String!
@@ -2257,7 +2257,7 @@ type LogoutPayload {
 input RegisterInput {
   "Email address; must not be used by another account (letter case ignored)."
   email: String!
-  "Mobile number: optional ` + "`" + `+` + "`" + ` then 9 to 15 digits."
+  "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String!
   "Given name, 1 to 150 characters."
   firstName: String!
@@ -2536,7 +2536,7 @@ input RevokeSessionInput {
 input CreateB2BAdminInput {
   "Email address; must not be used by another account (letter case ignored)."
   email: String!
-  "Mobile number: optional ` + "`" + `+` + "`" + ` then 9 to 15 digits."
+  "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String!
   "Given name, 1 to 150 characters."
   firstName: String!
@@ -2590,7 +2590,7 @@ input CreateB2BUserInput {
   batchId: ID!
   "Email address; must not be used by another account (letter case ignored)."
   email: String!
-  "Mobile number: optional ` + "`" + `+` + "`" + ` then 9 to 15 digits."
+  "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String!
   "Given name, 1 to 150 characters."
   firstName: String!
@@ -2602,7 +2602,7 @@ input CreateB2BUserInput {
 input B2BUserRowInput {
   "Email address; must not be used by another account or row (letter case ignored)."
   email: String!
-  "Mobile number: optional ` + "`" + `+` + "`" + ` then 9 to 15 digits."
+  "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String!
   "Given name, 1 to 150 characters."
   firstName: String!

@@ -124,7 +124,7 @@ type AuthPayload struct {
 type B2BUserRowInput struct {
 	// Email address; must not be used by another account or row (letter case ignored).
 	Email string `json:"email"`
-	// Mobile number: optional `+` then 9 to 15 digits.
+	// Mobile number in international form (`+` or `00`, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164.
 	Mobile string `json:"mobile"`
 	// Given name, 1 to 150 characters.
 	FirstName string `json:"firstName"`
@@ -172,7 +172,7 @@ type ChangePasswordPayload struct {
 type CreateB2BAdminInput struct {
 	// Email address; must not be used by another account (letter case ignored).
 	Email string `json:"email"`
-	// Mobile number: optional `+` then 9 to 15 digits.
+	// Mobile number in international form (`+` or `00`, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164.
 	Mobile string `json:"mobile"`
 	// Given name, 1 to 150 characters.
 	FirstName string `json:"firstName"`
@@ -196,7 +196,7 @@ type CreateB2BUserInput struct {
 	BatchID string `json:"batchId"`
 	// Email address; must not be used by another account (letter case ignored).
 	Email string `json:"email"`
-	// Mobile number: optional `+` then 9 to 15 digits.
+	// Mobile number in international form (`+` or `00`, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164.
 	Mobile string `json:"mobile"`
 	// Given name, 1 to 150 characters.
 	FirstName string `json:"firstName"`
@@ -324,7 +324,7 @@ type RefreshTokenInput struct {
 type RegisterInput struct {
 	// Email address; must not be used by another account (letter case ignored).
 	Email string `json:"email"`
-	// Mobile number: optional `+` then 9 to 15 digits.
+	// Mobile number in international form (`+` or `00`, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164.
 	Mobile string `json:"mobile"`
 	// Given name, 1 to 150 characters.
 	FirstName string `json:"firstName"`
