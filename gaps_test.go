@@ -496,3 +496,41 @@ func TestMobileNumbersAreStoredInOneForm(t *testing.T) {
 		}
 	})
 }
+
+// Accounts stored before emails were keyed by their ASCII domain and mobiles
+// kept in E.164 are brought to those forms once, at the next start.
+func TestStoredContactsAreNormalizedOnce(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		srv := startServer(t, env)
+		anon := srv.Client()
+		mustSignIn(t, anon.register(registerInput("old@bücher.example", "+4915120000001")))
+		mustSignIn(t, anon.register(registerInput("taken@example.com", "+4915120000002")))
+		srv.Stop()
+		db := srv.DB()
+		ctx := context.Background()
+		// As an earlier release stored them: the Unicode domain in the key, a mobile without +.
+		for _, q := range []string{
+			"UPDATE users SET email_key = 'old@bücher.example', mobile = '4915120000001' WHERE email = 'old@bücher.example'",
+			"UPDATE users SET mobile = '004915120000002' WHERE email = 'taken@example.com'",
+			"DELETE FROM job_leases",
+		} {
+			if _, err := db.ExecContext(ctx, q); err != nil {
+				t.Fatal(err)
+			}
+		}
+		srv = startServer(t, env)
+		var rows []struct {
+			EmailKey string `bun:"email_key"`
+			Mobile   string `bun:"mobile"`
+		}
+		if err := db.NewRaw("SELECT email_key, mobile FROM users WHERE email IN ('old@bücher.example', 'taken@example.com') ORDER BY email").Scan(ctx, &rows); err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != 2 || rows[0].EmailKey != "old@xn--bcher-kva.example" || rows[0].Mobile != "+4915120000001" || rows[1].Mobile != "+4915120000002" {
+			t.Errorf("after the start: %+v", rows)
+		}
+		// The sign-in that looks the email up by its new key works.
+		mustSignIn(t, srv.Client().login("OLD@BÜCHER.example", goodPassword))
+	})
+}

@@ -24,6 +24,13 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		return err
 	}
 	defer a.db.Close()
+	changed, conflicts, err := a.accounts.NormalizeStoredContacts(ctx)
+	if err != nil {
+		return fmt.Errorf("normalizing stored emails and mobiles: %w", err)
+	}
+	if changed+conflicts > 0 {
+		log.Info("stored emails and mobiles normalized", "changed", changed, "left_for_an_operator", conflicts)
+	}
 	if cfg.BootstrapAdminEmail != "" {
 		created, err := a.accounts.EnsureBootstrapAdmin(ctx, bootstrapInput(cfg))
 		if err != nil {
