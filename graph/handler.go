@@ -2,9 +2,16 @@ package graph
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
+	"html"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -74,7 +81,9 @@ func noStore(next http.Handler) http.Handler {
 
 // Playground serves GraphiQL for endpoint. With assetsURL set, its scripts
 // and styles come from there (self-hosted copies of the graphiql, react and
-// react-dom npm files) instead of the public CDN.
+// react-dom npm files) instead of the public CDN. The page is rendered once
+// and served with a Content-Security-Policy that allows its one inline
+// script by hash, its assets' origins, and requests to this origin only.
 func Playground(endpoint, assetsURL string) http.Handler {
 	var opts []playground.GraphiqlConfigOption
 	if base := strings.TrimRight(assetsURL, "/"); base != "" {
@@ -83,7 +92,51 @@ func Playground(endpoint, assetsURL string) http.Handler {
 			playground.WithGraphiqlReactVersion(base+"/react.production.min.js", base+"/react-dom.production.min.js", "", ""),
 		)
 	}
-	return playground.Handler("usergraph", endpoint, opts...)
+	rec := httptest.NewRecorder()
+	playground.Handler("usergraph", endpoint, opts...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	page, csp := rec.Body.Bytes(), playgroundPolicy(rec.Body.String())
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Content-Security-Policy", csp)
+		w.Write(page)
+	})
+}
+
+var (
+	inlineScript = regexp.MustCompile(`(?s)<script>(.*?)</script>`)
+	assetURL     = regexp.MustCompile(`(?:src|href)="(https?://[^"]+)"`)
+)
+
+// playgroundPolicy is the Content-Security-Policy of page: its inline
+// scripts by hash, the origins of its scripts and styles, and requests
+// (the GraphQL endpoint) to this origin only.
+func playgroundPolicy(page string) string {
+	scripts := []string{"'self'"}
+	for _, m := range inlineScript.FindAllStringSubmatch(page, -1) {
+		sum := sha256.Sum256([]byte(m[1]))
+		scripts = append(scripts, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'")
+	}
+	assets := []string{"'self'"}
+	for _, m := range assetURL.FindAllStringSubmatch(page, -1) {
+		if u, err := url.Parse(html.UnescapeString(m[1])); err == nil {
+			if origin := u.Scheme + "://" + u.Host; !slices.Contains(assets, origin) {
+				assets = append(assets, origin)
+			}
+		}
+	}
+	return strings.Join([]string{
+		"default-src 'none'",
+		"script-src " + strings.Join(append(scripts, assets[1:]...), " "),
+		// GraphiQL and React set styles on elements at run time.
+		"style-src " + strings.Join(assets, " ") + " 'unsafe-inline'",
+		"font-src " + strings.Join(assets, " ") + " data:",
+		"img-src 'self' data:",
+		"connect-src 'self'",
+		"base-uri 'none'",
+		"form-action 'none'",
+		"frame-ancestors 'none'",
+	}, "; ")
 }
 
 // limitBody caps request bodies: multipart uploads at maxUpload, the rest
