@@ -447,8 +447,15 @@ func TestBulkCreationDoesNotRevealOtherAccounts(t *testing.T) {
 		if err := srv.DB().NewRaw("SELECT count(*) FROM audit_events WHERE action = 'ADDRESSES_ELSEWHERE'").Scan(context.Background(), &events); err != nil || events != 1 {
 			t.Errorf("%d ADDRESSES_ELSEWHERE events (%v), want 1", events, err)
 		}
+		// createB2BUser answers the same way (and counts as such a call).
+		var one struct{ CreateB2BUser payloadUser }
+		boss.MustData(createB2BUserMutation, map[string]any{"in": map[string]any{"batchId": batchID, "email": "someone@example.com",
+			"mobile": "+4932100009", "firstName": "S", "lastName": "O"}}, &one)
+		if got := codes(one.CreateB2BUser.Errors); !slices.Equal(got, []string{"INVALID@"}) {
+			t.Errorf("createB2BUser with someone else's email: %v, want a neutral INVALID", got)
+		}
 		// Twenty such calls an hour; the next is refused whole.
-		for range 19 {
+		for range 18 {
 			createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS", row("someone@example.com", "+4932100007"))
 		}
 		resp := boss.Do(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID,

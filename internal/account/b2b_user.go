@@ -27,10 +27,23 @@ func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in Perso
 	if err != nil {
 		return nil, err
 	}
-	in.trim()
-	if err := checkNewAccount(ctx, s.db, in, in.Email, in.Mobile, nil); err != nil {
+	// The bulk rules, for one row: DUPLICATE for the caller's own users, a
+	// neutral error (counted and recorded) for accounts outside them.
+	result := &BulkResult{Rows: make([]RowResult, 1)}
+	if err := s.checkAddresses(ctx, v.UserID, batchID, []PersonInput{in}, result); err != nil {
 		return nil, err
 	}
+	if problems := result.Rows[0].Errors; len(problems) > 0 {
+		for _, e := range problems {
+			if len(e.Field) > 2 { // users.0.field → field
+				e.Field = e.Field[2:]
+			} else {
+				e.Field = nil
+			}
+		}
+		return nil, problems
+	}
+	in = result.input[0]
 	u := s.newInvitee(in, auth.RoleB2BUser, v.UserID)
 	u.BatchID = &batchID
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
@@ -72,6 +85,7 @@ type RowResult struct {
 type BulkResult struct {
 	Count int
 	Rows  []RowResult
+	input []PersonInput // the rows as checked (trimmed, mobiles normalized)
 }
 
 // CreateB2BUsers onboards many users into one batch in one transaction: all
@@ -94,21 +108,8 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		return nil, apperr.List{apperr.OnField("users", apperr.Invalid, fmt.Sprintf("Give at most %d users per call.", MaxBulkRows))}
 	}
 	result := &BulkResult{Rows: make([]RowResult, len(rows))}
-	elsewhere, err := s.checkRows(ctx, v.UserID, rows, result)
-	if err != nil {
+	if err := s.checkAddresses(ctx, v.UserID, batchID, rows, result); err != nil {
 		return nil, err
-	}
-	if elsewhere > 0 {
-		// Rows whose email or mobile belongs to an account outside the
-		// caller's: each call that meets one is counted and recorded, so
-		// bulk creation cannot be used to probe who has an account.
-		if _, err := s.take(ctx, "bulk:elsewhere:"+v.UserID.String(), s.limits.bulkProbes); err != nil {
-			return nil, err
-		}
-		if err := s.audit.Record(ctx, s.db, audit.Entry{Action: audit.AddressesElsewhere,
-			Details: map[string]any{"rows": elsewhere, "batchId": batchID.String()}}); err != nil {
-			return nil, err
-		}
 	}
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		_, free, err := batch.Reserve(ctx, tx, v.UserID, batchID)
@@ -147,6 +148,22 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		s.log.InfoContext(ctx, "B2B users created", "count", result.Count, "batch_id", batchID, "actor_id", v.UserID)
 	}
 	return result, nil
+}
+
+// checkAddresses runs checkRows and, when rows met addresses of accounts
+// outside the caller's users, counts the call and records it, so user
+// creation cannot be used to probe who has an account.
+func (s *Service) checkAddresses(ctx context.Context, owner, batchID uuid.UUID, rows []PersonInput, result *BulkResult) error {
+	elsewhere, err := s.checkRows(ctx, owner, rows, result)
+	result.input = rows
+	if err != nil || elsewhere == 0 {
+		return err
+	}
+	if _, err := s.take(ctx, "bulk:elsewhere:"+owner.String(), s.limits.bulkProbes); err != nil {
+		return err
+	}
+	return s.audit.Record(ctx, s.db, audit.Entry{Action: audit.AddressesElsewhere,
+		Details: map[string]any{"rows": elsewhere, "batchId": batchID.String()}})
 }
 
 // checkRows validates every row and finds emails and mobiles that are taken,
