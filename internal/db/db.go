@@ -34,7 +34,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) 
 			return nil, fmt.Errorf("open postgres: %w", err)
 		}
 		sqldb.SetMaxOpenConns(20)
-		sqldb.SetMaxIdleConns(10)
+		sqldb.SetMaxIdleConns(20) // as many as may be open: closing and reopening under load costs more than idling
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		db = bun.NewDB(sqldb, pgdialect.New())
 	} else {
