@@ -119,8 +119,10 @@ func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, v r
 // limit, and returns limited, that attempt's RATE_LIMITED error.
 func (s *Service) lockedOut(ctx context.Context, emailKey string, v ratelimit.Verdict, limited error) error {
 	u := new(User)
-	if err := s.db.NewSelect().Model(u).Column("id", "is_active").Where("email_key = ?", emailKey).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return err
+	if validate.Text(emailKey) {
+		if err := s.db.NewSelect().Model(u).Column("id", "is_active").Where("email_key = ?", emailKey).Scan(ctx); err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
 	}
 	target, _ := loginTarget(u)
 	if err := s.audit.Record(ctx, s.db, lockedOutEntry(target, emailKey, v)); err != nil {
