@@ -163,3 +163,29 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+// Measuring is on every request's path: a typical query, and the largest
+// legitimate one (GraphiQL's introspection).
+func BenchmarkCheck(b *testing.B) {
+	introspection, err := os.ReadFile("testdata/introspection.graphql")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, query := range map[string]string{
+		"me":            "{ me { id email firstName lastName role wallet { balance } } }",
+		"users page":    "query($n: Int) { users(first: $n) { totalCount edges { cursor node { id email createdBy { email } batch { name userCount } } } } }",
+		"introspection": string(introspection),
+	} {
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				doc, perr := parser.ParseQueryWithTokenLimit(&ast.Source{Input: query}, defaults.Tokens)
+				if perr != nil {
+					b.Fatal(perr)
+				}
+				if err := defaults.Check(doc, schema, "", map[string]any{"n": 50}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
