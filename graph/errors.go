@@ -67,8 +67,10 @@ func ErrorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 			}
 			return gqlErr
 		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-			// The request's deadline passed (REQUEST_TIMEOUT) or its client left.
+		// The request's deadline passed (REQUEST_TIMEOUT) or its client left:
+		// whatever failed then (a query cut off, a connection the driver
+		// dropped) failed because the request ended.
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			gqlErr.Message = "The request took too long and was stopped."
 			gqlErr.Extensions = map[string]any{"code": string(apperr.Timeout)}
 			return gqlErr

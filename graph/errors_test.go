@@ -79,6 +79,12 @@ func TestErrorMapping(t *testing.T) {
 		{"deadline", "TIMEOUT", "The request took too long and was stopped.", topLevel(fmt.Errorf("query: %w", context.DeadlineExceeded)), nil},
 		{"raised by gqlgen", "BAD_REQUEST", "", gqlerror.Errorf("bad argument"), nil},
 	}
+	// Whatever fails after the request's context ended failed because it ended.
+	ended, cancel := context.WithCancel(ctx)
+	cancel()
+	if got := present(ended, topLevel(errors.New("driver: bad connection"))); got.Extensions["code"] != "TIMEOUT" {
+		t.Errorf("an error after the request ended: %v, want TIMEOUT", got.Extensions)
+	}
 	for _, tc := range cases {
 		got := present(ctx, tc.err)
 		if got.Extensions["code"] != tc.code || (tc.message != "" && got.Message != tc.message) || got.Extensions["retryAfter"] != tc.retryAfter {
