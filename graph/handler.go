@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"html"
 	"log/slog"
 	"net/http"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/usergraph/usergraph/graph/limits"
 	"github.com/usergraph/usergraph/graph/transport"
-	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 )
 
@@ -49,6 +47,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{MaxBytes: cfg.MaxRequestBytes})
 	srv.AddTransport(multipart)
+	srv.AddTransport(transport.Unsupported{}) // last: whatever the others do not read
 	cache := lru.New[*ast.QueryDocument](1000)
 	srv.SetQueryCache(cache)
 	srv.SetParserTokenLimit(cfg.Limits.Tokens)
@@ -67,7 +66,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 		}
 		return next(ctx)
 	})
-	return WithRequestState(res, noStore(limitBody(cfg.MaxRequestBytes, multipart.BodyLimit(), codedErrors(srv))))
+	return WithRequestState(res, noStore(limitBody(cfg.MaxRequestBytes, multipart.BodyLimit(), srv)))
 }
 
 // noStore keeps answers, which carry tokens and personal data, out of
@@ -150,65 +149,4 @@ func limitBody(maxBytes, maxUpload int64, next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// codedErrors gives a BAD_REQUEST extensions.code to the errors gqlgen's
-// own GET transport writes for requests it cannot read (bad variables, a
-// mutation over GET): those never reach the error presenter. Only error
-// responses (status 400 and up) are buffered.
-func codedErrors(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cw := &errorCodeWriter{ResponseWriter: w}
-		next.ServeHTTP(cw, r)
-		cw.finish()
-	})
-}
-
-type errorCodeWriter struct {
-	http.ResponseWriter
-	status int
-	buf    []byte
-}
-
-func (w *errorCodeWriter) WriteHeader(code int) {
-	w.status = code
-	if code < 400 {
-		w.ResponseWriter.WriteHeader(code)
-	}
-}
-
-func (w *errorCodeWriter) Write(b []byte) (int, error) {
-	if w.status < 400 {
-		return w.ResponseWriter.Write(b)
-	}
-	w.buf = append(w.buf, b...)
-	return len(b), nil
-}
-
-func (w *errorCodeWriter) finish() {
-	if w.status < 400 {
-		return
-	}
-	var resp struct {
-		Errors []map[string]any `json:"errors"`
-		Data   any              `json:"data"`
-	}
-	if json.Unmarshal(w.buf, &resp) == nil && len(resp.Errors) > 0 {
-		for _, e := range resp.Errors {
-			ext, _ := e["extensions"].(map[string]any)
-			if ext == nil {
-				ext = map[string]any{}
-				e["extensions"] = ext
-			}
-			if _, ok := ext["code"]; !ok {
-				ext["code"] = string(apperr.BadRequest)
-			}
-		}
-		if b, err := json.Marshal(resp); err == nil {
-			w.buf = b
-		}
-	}
-	w.ResponseWriter.Header().Del("Content-Length")
-	w.ResponseWriter.WriteHeader(w.status)
-	w.ResponseWriter.Write(w.buf)
 }

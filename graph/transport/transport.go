@@ -17,7 +17,7 @@ import (
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
-	gqltransport "github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
@@ -60,20 +60,49 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params)
+	execute(w, r, exec, &params, "")
 }
 
-// GET is gqlgen's GET transport (queries only), answering a malformed
-// query string with a fixed message.
-type GET struct{ gqltransport.GET }
+// GET runs queries, never mutations, sent in the URL's query string.
+type GET struct{}
+
+// Supports is gqlgen's transport selection.
+func (GET) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
 
 // Do runs one request.
-func (t GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	w.Header().Set("Content-Type", "application/json")
+	start := graphql.Now()
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
 		Fail(w, http.StatusBadRequest, "The query string could not be read.")
 		return
 	}
-	t.GET.Do(w, r, exec)
+	params := graphql.RawParams{Query: q.Get("query"), OperationName: q.Get("operationName"), Headers: r.Header}
+	for _, p := range []struct {
+		name string
+		into any
+	}{{"variables", &params.Variables}, {"extensions", &params.Extensions}} {
+		if v := q.Get(p.name); v != "" && decode([]byte(v), p.into) != nil {
+			Fail(w, http.StatusBadRequest, "The "+p.name+" parameter is not JSON.")
+			return
+		}
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, &params, ast.Query)
+}
+
+// Unsupported answers the requests no other transport reads; add it last.
+type Unsupported struct{}
+
+// Supports is gqlgen's transport selection: everything left.
+func (Unsupported) Supports(*http.Request) bool { return true }
+
+// Do refuses the request.
+func (Unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExecutor) {
+	Fail(w, http.StatusBadRequest, "Send GraphQL as application/json, as multipart/form-data, or as a GET query string.")
 }
 
 // Multipart reads the GraphQL multipart request specification: an
@@ -199,7 +228,7 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params)
+	execute(w, r, exec, &params, "")
 }
 
 // multipartOverhead is room for part headers and boundaries.
@@ -245,8 +274,9 @@ func (t Multipart) keep(part io.Reader, budget int64) (open func() (io.ReadSeeke
 	return func() (io.ReadSeeker, error) { return os.Open(name) }, size, cleanup, err
 }
 
-// execute runs a request that was read, as gqlgen's own transports do.
-func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams) {
+// execute runs a request that was read, as gqlgen's own transports do;
+// only, when set, is the one kind of operation the transport runs.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, only ast.Operation) {
 	ctx := r.Context()
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
@@ -254,6 +284,10 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 			w.WriteHeader(http.StatusUnprocessableEntity)
 		}
 		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		return
+	}
+	if only != "" && rc.Operation.Operation != only {
+		Fail(w, http.StatusNotAcceptable, "GET requests run queries only; send mutations with POST.")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
