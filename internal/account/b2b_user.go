@@ -29,8 +29,8 @@ func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in Perso
 	}
 	// The bulk rules, for one row: DUPLICATE for the caller's own users, a
 	// neutral error (counted and recorded) for accounts outside them.
-	result := &BulkResult{Rows: make([]RowResult, 1)}
-	if err := s.checkAddresses(ctx, v.UserID, batchID, []PersonInput{in}, result); err != nil {
+	rows, result := []PersonInput{in}, &BulkResult{Rows: make([]RowResult, 1)}
+	if err := s.checkAddresses(ctx, v.UserID, batchID, rows, result); err != nil {
 		return nil, err
 	}
 	if problems := result.Rows[0].Errors; len(problems) > 0 {
@@ -43,7 +43,7 @@ func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in Perso
 		}
 		return nil, problems
 	}
-	in = result.input[0]
+	in = rows[0] // as checked: trimmed, the mobile in E.164
 	u := s.newInvitee(in, auth.RoleB2BUser, v.UserID)
 	u.BatchID = &batchID
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
@@ -85,7 +85,6 @@ type RowResult struct {
 type BulkResult struct {
 	Count int
 	Rows  []RowResult
-	input []PersonInput // the rows as checked (trimmed, mobiles normalized)
 }
 
 // CreateB2BUsers onboards many users into one batch in one transaction: all
@@ -155,7 +154,6 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 // creation cannot be used to probe who has an account.
 func (s *Service) checkAddresses(ctx context.Context, owner, batchID uuid.UUID, rows []PersonInput, result *BulkResult) error {
 	elsewhere, err := s.checkRows(ctx, owner, rows, result)
-	result.input = rows
 	if err != nil || elsewhere == 0 {
 		return err
 	}
@@ -180,36 +178,32 @@ func (s *Service) checkRows(ctx context.Context, owner uuid.UUID, rows []PersonI
 		}
 		emails[i], mobiles[i] = EmailKey(rows[i].Email), rows[i].Mobile
 	}
-	var taken []User
-	err := s.db.NewSelect().Model(&taken).Column("email_key", "mobile", "created_by_id").
-		Where("email_key IN (?) OR mobile IN (?)", bun.List(emails), bun.List(mobiles)).Scan(ctx)
+	takenEmail, takenMobile, err := takenBy(ctx, s.db, emails, mobiles)
 	if err != nil {
 		return 0, err
 	}
-	ownEmail, ownMobile := map[string]bool{}, map[string]bool{}
-	otherEmail, otherMobile := map[string]bool{}, map[string]bool{}
-	for _, u := range taken {
-		mine := u.CreatedByID != nil && *u.CreatedByID == owner
-		if mine {
-			ownEmail[u.EmailKey], ownMobile[u.Mobile] = true, true
-		} else {
-			otherEmail[u.EmailKey], otherMobile[u.Mobile] = true, true
-		}
+	// used says whether v is taken, and whether by one of the caller's own
+	// users (or an earlier row, which counts as one).
+	used := func(taken map[string]*uuid.UUID, v string) (isTaken, own bool) {
+		creator, ok := taken[v]
+		return ok, ok && creator != nil && *creator == owner
 	}
 	elsewhere := 0
 	for i := range rows {
 		r := &result.Rows[i]
-		if emails[i] != "" && ownEmail[emails[i]] {
+		email, ownEmail := used(takenEmail, emails[i])
+		mobile, ownMobile := used(takenMobile, mobiles[i])
+		if emails[i] != "" && ownEmail {
 			r.Errors = append(r.Errors, rowError(i, "email", errEmailTaken))
 		}
-		if mobiles[i] != "" && ownMobile[mobiles[i]] {
+		if mobiles[i] != "" && ownMobile {
 			r.Errors = append(r.Errors, rowError(i, "mobile", errMobileTaken))
 		}
-		if emails[i] != "" && otherEmail[emails[i]] || mobiles[i] != "" && otherMobile[mobiles[i]] {
+		if emails[i] != "" && email && !ownEmail || mobiles[i] != "" && mobile && !ownMobile {
 			r.Errors = append(r.Errors, rowError(i, "", errCannotUse))
 			elsewhere++
 		}
-		ownEmail[emails[i]], ownMobile[mobiles[i]] = true, true // later rows with the same values
+		takenEmail[emails[i]], takenMobile[mobiles[i]] = &owner, &owner // later rows with the same values
 	}
 	return elsewhere, nil
 }

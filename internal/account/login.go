@@ -32,7 +32,7 @@ var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email
 // busy to check a password now; that attempt is not counted).
 func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, error) {
 	key := EmailKey(email)
-	accountKey, ipKey := "login:email:"+key, addressKey(ctx, "login")
+	accountKey, ipKey := loginKey(key), addressKey(ctx, "login")
 	if _, err := s.take(ctx, ipKey, s.limits.loginPerIP); err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (s *Service) loginFailed(ctx context.Context, emailKey string, u *User, v r
 	target, reason := loginTarget(u)
 	entries := []audit.Entry{{Action: audit.LoginFailed, Target: target, Details: map[string]any{"email": emailKey, "reason": reason}}}
 	if v.Last {
-		lock, err := s.limiter.Lock(ctx, "login:email:"+emailKey, s.limits.loginPerAccount)
+		lock, err := s.limiter.Lock(ctx, loginKey(emailKey), s.limits.loginPerAccount)
 		if err != nil {
 			return err
 		}
@@ -135,6 +135,9 @@ func lockedOutEntry(target *uuid.UUID, emailKey string, v ratelimit.Verdict) aud
 	return audit.Entry{Action: audit.LoginLockedOut, Target: target,
 		Details: map[string]any{"email": emailKey, "seconds": int(v.Wait.Seconds())}}
 }
+
+// loginKey names the sign-in counter of an email key.
+func loginKey(emailKey string) string { return "login:email:" + emailKey }
 
 func loginTarget(u *User) (*uuid.UUID, string) {
 	switch {

@@ -158,7 +158,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 		return err
 	}
 	// The owner proved control of the email: lift a login lockout.
-	return s.limiter.Reset(ctx, "login:email:"+u.EmailKey)
+	return s.limiter.Reset(ctx, loginKey(u.EmailKey))
 }
 
 // ChangePassword replaces the caller's password after checking the old one,

@@ -205,15 +205,16 @@ func uniqueToFieldErrors(err error) error {
 }
 
 // takenBy returns which of the email keys and mobiles accounts already use,
-// in one query. The unique indexes remain the guarantee under concurrent
-// writes (see uniqueToFieldErrors).
-func takenBy(ctx context.Context, idb bun.IDB, emailKeys, mobiles []string) (emails, phones map[string]bool, err error) {
+// each with the account's creator (nil for none), in one query. The unique
+// indexes remain the guarantee under concurrent writes (see
+// uniqueToFieldErrors).
+func takenBy(ctx context.Context, idb bun.IDB, emailKeys, mobiles []string) (emails, phones map[string]*uuid.UUID, err error) {
 	var taken []User
-	err = idb.NewSelect().Model(&taken).Column("email_key", "mobile").
+	err = idb.NewSelect().Model(&taken).Column("email_key", "mobile", "created_by_id").
 		Where("email_key IN (?) OR mobile IN (?)", bun.List(emailKeys), bun.List(mobiles)).Scan(ctx)
-	emails, phones = map[string]bool{}, map[string]bool{}
+	emails, phones = map[string]*uuid.UUID{}, map[string]*uuid.UUID{}
 	for _, u := range taken {
-		emails[u.EmailKey], phones[u.Mobile] = true, true
+		emails[u.EmailKey], phones[u.Mobile] = u.CreatedByID, u.CreatedByID
 	}
 	return emails, phones, err
 }
@@ -230,10 +231,10 @@ func checkNewAccount(ctx context.Context, idb bun.IDB, form any, email, mobile s
 		return err
 	}
 	var taken apperr.List
-	if emails[EmailKey(email)] {
+	if _, ok := emails[EmailKey(email)]; ok {
 		taken = append(taken, errEmailTaken)
 	}
-	if phones[mobile] {
+	if _, ok := phones[mobile]; ok {
 		taken = append(taken, errMobileTaken)
 	}
 	return taken.Err()
