@@ -14,10 +14,8 @@ import (
 // rule auth.Viewer.MaySeeUser, for a loaded user.
 func CanSee(v auth.Viewer, u *User) bool { return v.MaySeeUser(u.ID, u.CreatedByID) }
 
-func signedIn(ctx context.Context) (auth.Viewer, error) { return auth.SignedIn(ctx) }
-
 func requireAdmin(ctx context.Context) (auth.Viewer, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err == nil && !v.IsAdmin() {
 		err = apperr.ErrForbidden
 	}
@@ -26,7 +24,7 @@ func requireAdmin(ctx context.Context) (auth.Viewer, error) {
 
 // requireApprovedB2BAdmin refuses pending and rejected B2B admins too.
 func requireApprovedB2BAdmin(ctx context.Context) (auth.Viewer, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err == nil && !v.IsApprovedB2BAdmin() {
 		err = apperr.ErrForbidden
 	}

@@ -52,7 +52,7 @@ var neverLoggedIn = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 // Errors: FORBIDDEN for other roles (and pending B2B admins), BAD_REQUEST
 // for a bad page argument.
 func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args page.Args) (page.Page[*User], error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return page.Page[*User]{}, err
 	}
@@ -114,7 +114,7 @@ func applyFilter(q *bun.SelectQuery, f UserFilter) (*bun.SelectQuery, error) {
 // User returns the user with id if the caller may see it; otherwise, like a
 // missing user, nil.
 func (s *Service) User(ctx context.Context, id uuid.UUID) (*User, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return nil, err
 	}

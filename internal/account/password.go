@@ -170,7 +170,7 @@ func (s *Service) ResetPassword(ctx context.Context, token, password, confirm st
 // Errors: INVALID_CREDENTIALS oldPassword, password rule errors,
 // PASSWORD_MISMATCH, UNAUTHENTICATED, RateLimited.
 func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, confirm string) error {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return err
 	}

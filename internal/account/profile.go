@@ -21,6 +21,7 @@ import (
 
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
+	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/media"
 )
@@ -38,7 +39,7 @@ type ProfileInput struct {
 //
 // Errors: REQUIRED (blank name), TOO_LONG, UNAUTHENTICATED.
 func (s *Service) UpdateProfile(ctx context.Context, in ProfileInput) (*User, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +100,7 @@ var avatarExt = map[string]string{"image/png": "png", "image/jpeg": "jpg", "imag
 //
 // Errors: FILE_TOO_LARGE, UNSUPPORTED_FILE_TYPE (on field "file"), UNAUTHENTICATED.
 func (s *Service) SetAvatar(ctx context.Context, file io.Reader) (*User, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +145,7 @@ func (s *Service) SetAvatar(ctx context.Context, file io.Reader) (*User, error) 
 //
 // Errors: NOT_FOUND userId, FORBIDDEN, UNAUTHENTICATED.
 func (s *Service) RemoveAvatar(ctx context.Context, userID *uuid.UUID) (*User, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return nil, err
 	}

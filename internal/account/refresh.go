@@ -94,7 +94,7 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 // the caller when everywhere is true. The token must belong to the caller:
 // anyone else's token, or an unknown one, is InvalidToken and changes nothing.
 func (s *Service) Logout(ctx context.Context, token string, everywhere bool) error {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return err
 	}

@@ -118,7 +118,7 @@ func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 
 // Me returns the signed-in caller.
 func (s *Service) Me(ctx context.Context) (*User, error) {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return nil, err
 	}

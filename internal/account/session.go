@@ -144,7 +144,7 @@ func (s *Service) revokeSessions(ctx context.Context, idb bun.IDB, userID, id, e
 // MaySeePrivate returns nil when the caller may read u's private fields
 // (CanSee), else UNAUTHENTICATED or FORBIDDEN.
 func MaySeePrivate(ctx context.Context, u *User) error {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err == nil && !CanSee(v, u) {
 		err = apperr.ErrForbidden
 	}
@@ -170,7 +170,7 @@ func (s *Service) LiveSessions(ctx context.Context, userIDs []uuid.UUID) (map[uu
 // working. Users end their own sessions; admins anyone's. Another user's
 // session is NOT_FOUND to a non-admin.
 func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) error {
-	v, err := signedIn(ctx)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return err
 	}
