@@ -104,15 +104,30 @@ func IsPostgres(db bun.IDB) bool {
 // InTx runs fn in one transaction: committed when fn returns nil, rolled back
 // otherwise (and on panic). Functions registered with AfterCommit during fn
 // run after a successful commit.
+//
+// When fn fails because its pooled connection turned out to be dead (the
+// driver closes a connection whose query another request's deadline cut
+// off), nothing was committed, so the transaction runs once more on a fresh
+// connection instead of failing a request that did nothing wrong.
 func InTx(ctx context.Context, db *bun.DB, fn func(ctx context.Context, tx bun.Tx) error) error {
-	hooks := &afterCommit{}
-	if err := db.RunInTx(context.WithValue(ctx, afterCommitKey{}, hooks), nil, fn); err != nil {
-		return err
+	for attempt := 1; ; attempt++ {
+		hooks := &afterCommit{}
+		var fnErr error
+		err := db.RunInTx(context.WithValue(ctx, afterCommitKey{}, hooks), nil, func(ctx context.Context, tx bun.Tx) error {
+			fnErr = fn(ctx, tx)
+			return fnErr
+		})
+		if err != nil && attempt == 1 && errors.Is(fnErr, driver.ErrBadConn) && ctx.Err() == nil {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		for _, f := range hooks.fns {
+			f()
+		}
+		return nil
 	}
-	for _, f := range hooks.fns {
-		f()
-	}
-	return nil
 }
 
 type afterCommitKey struct{}
