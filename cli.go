@@ -1,6 +1,6 @@
 package main
 
-// cli.go holds the subcommands besides serve: migrate and createsuperuser.
+// cli.go holds the subcommands besides serve: migrate, createsuperuser and seed.
 
 import (
 	"bufio"
@@ -12,13 +12,17 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/seed"
 )
 
 func migrateCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
@@ -124,4 +128,59 @@ func readPassword(fromStdin bool, getenv func(string) string, stdin io.Reader, s
 		return "", errors.New("the two passwords didn't match")
 	}
 	return string(first), nil
+}
+
+// seedCmd fills the database with fake accounts (see internal/seed), with a
+// progress bar on a terminal and a line per tenth otherwise.
+func seedCmd(ctx context.Context, cfg config.Config, log, security *slog.Logger, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	var o seed.Options
+	fs.IntVar(&o.Users, "users", 1000, "accounts to create, business ones included")
+	fs.IntVar(&o.Batches, "batches", 0, "B2B batches (a tenth as many B2B admins own them; a fifth of the users join them)")
+	fs.IntVar(&o.Sessions, "sessions", 0, "sessions (sign-ins) spread over the users")
+	password := fs.String("password", "Seeded-Password-1", "the password every seeded account signs in with")
+	fs.BoolVar(&o.Append, "append", false, "add to a database that already has users")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("seed: unexpected argument %q", fs.Arg(0))
+	}
+	a, err := newApp(ctx, cfg, log, security)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	o.PasswordHash, err = auth.NewHasher(1, 1, time.Minute).Hash(ctx, *password)
+	if err != nil {
+		return err
+	}
+	o.Opening = a.wallets.Open
+	o.Seed = uint64(time.Now().UnixNano())
+	o.Progress = progress(stdout, o.Users)
+	start := time.Now()
+	if err := seed.Run(ctx, a.db, o); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "seeded %d users, %d batches, %d sessions in %s; every account's password is %q\n",
+		o.Users, o.Batches, o.Sessions, time.Since(start).Round(time.Second/10), *password)
+	return nil
+}
+
+// progress reports seeding: a bar on a terminal, a line per tenth elsewhere.
+func progress(w io.Writer, total int) func(int) {
+	if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar := progressbar.NewOptions(total, progressbar.OptionSetWriter(f), progressbar.OptionSetDescription("users"),
+			progressbar.OptionShowCount(), progressbar.OptionShowIts(), progressbar.OptionSetItsString("users"),
+			progressbar.OptionOnCompletion(func() { fmt.Fprintln(f) }), progressbar.OptionThrottle(100*time.Millisecond))
+		return func(done int) { _ = bar.Set(done) }
+	}
+	next := 0
+	return func(done int) {
+		if done*10 >= next*total {
+			fmt.Fprintf(w, "%d of %d users\n", done, total)
+			next = done*10/max(total, 1) + 1
+		}
+	}
 }

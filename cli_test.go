@@ -102,3 +102,67 @@ func TestMigrateCommand(t *testing.T) {
 		}
 	})
 }
+
+// seed fills an empty database with accounts people can sign in to and an
+// admin can list and search; it refuses a database that has users unless
+// told to append.
+func TestSeedCommand(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = adminEmail, "+12025550001", goodPassword
+		out, err := usergraphCmd(t, env, "", "seed", "--users", "230", "--batches", "10", "--sessions", "40", "--password", goodPassword)
+		if err != nil || !strings.Contains(out, "seeded 230 users, 10 batches, 40 sessions") || !strings.Contains(out, "230 of 230 users") {
+			t.Fatalf("seed: %v\n%s", err, out)
+		}
+		srv := startServer(t, env) // adds the bootstrap admin: the database is no longer empty
+		if out, err := usergraphCmd(t, env, "", "seed", "--users", "5"); err == nil || !strings.Contains(out, "--append") {
+			t.Errorf("seed into a database with users: err %v, output %q", err, out)
+		}
+		if out, err := usergraphCmd(t, env, "", "seed", "--users", "20", "--append", "--password", goodPassword); err != nil {
+			t.Fatalf("seed --append: %v\n%s", err, out)
+		}
+
+		admin := srv.Client().As(*mustSignIn(t, srv.Client().login(adminEmail, goodPassword)).AccessToken)
+		var d struct {
+			All, B2BAdmins, B2BUsers struct {
+				TotalCount int
+				Edges      []struct {
+					Node struct{ Email, Mobile, FirstName string }
+				}
+			}
+			Batches struct{ TotalCount int }
+		}
+		admin.MustData(`{
+			all: users(first: 100) { totalCount edges { node { email mobile firstName } } }
+			b2bAdmins: users(first: 1, filter: {role: B2B_ADMIN}) { totalCount edges { node { email mobile firstName } } }
+			b2bUsers: users(first: 1, filter: {role: B2B_USER}) { totalCount }
+			batches(first: 1) { totalCount }
+		}`, nil, &d)
+		// 250 seeded and the bootstrap admin; a tenth as many B2B admins as
+		// batches; a fifth of the other first-run users in batches.
+		if d.All.TotalCount != 251 || d.B2BAdmins.TotalCount != 1 || d.B2BUsers.TotalCount != 45 || d.Batches.TotalCount != 10 {
+			t.Errorf("counts: all %d, B2B admins %d, B2B users %d, batches %d; want 251, 1, 45, 10",
+				d.All.TotalCount, d.B2BAdmins.TotalCount, d.B2BUsers.TotalCount, d.Batches.TotalCount)
+		}
+		emails := map[string]bool{}
+		for _, e := range d.All.Edges {
+			if e.Node.Email == adminEmail {
+				continue
+			}
+			if emails[e.Node.Email] || !strings.HasPrefix(e.Node.Mobile, "+49151") || e.Node.FirstName == "" {
+				t.Fatalf("seeded user %+v: duplicate email, or not a realistic account", e.Node)
+			}
+			emails[e.Node.Email] = true
+		}
+		// Seeded accounts sign in with the password given, with their wallet.
+		boss := srv.Client().As(*mustSignIn(t, srv.Client().login(d.B2BAdmins.Edges[0].Node.Email, goodPassword)).AccessToken)
+		var mine struct {
+			Me    struct{ Wallet struct{ Balance string } }
+			Users struct{ TotalCount int }
+		}
+		boss.MustData(`{ me { wallet { balance } } users(first: 1) { totalCount } }`, nil, &mine)
+		if mine.Me.Wallet.Balance != "1000000.00" || mine.Users.TotalCount != 45 {
+			t.Errorf("the seeded B2B admin sees wallet %q and %d users; want 1000000.00 and its 45 staff", mine.Me.Wallet.Balance, mine.Users.TotalCount)
+		}
+	})
+}
