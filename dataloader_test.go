@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -17,8 +18,12 @@ import (
 	"github.com/usergraph/usergraph/internal/testdb"
 )
 
-// queryCounter counts the SQL statements bun runs.
-type queryCounter struct{ n atomic.Int64 }
+// queryCounter counts the SQL statements bun runs and keeps their text.
+type queryCounter struct {
+	n       atomic.Int64
+	mu      sync.Mutex
+	queries []string
+}
 
 func (c *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
 	return ctx
@@ -26,6 +31,9 @@ func (c *queryCounter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) conte
 func (c *queryCounter) AfterQuery(_ context.Context, e *bun.QueryEvent) {
 	if !strings.Contains(e.Query, "mail_outbox") { // the delivery worker runs beside the request
 		c.n.Add(1)
+		c.mu.Lock()
+		c.queries = append(c.queries, e.Query)
+		c.mu.Unlock()
 	}
 }
 
@@ -72,6 +80,9 @@ func countingServer(t *testing.T, dbURL string) (*testServer, *client, *queryCou
 func queriesFor(t *testing.T, c *client, counter *queryCounter, q string, vars map[string]any, dst any) int64 {
 	t.Helper()
 	counter.n.Store(0)
+	counter.mu.Lock()
+	counter.queries = nil
+	counter.mu.Unlock()
 	c.MustData(q, vars, dst)
 	return counter.n.Load()
 }

@@ -1,6 +1,10 @@
 package graph
 
 import (
+	"context"
+	"slices"
+
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/google/uuid"
 
 	"github.com/usergraph/usergraph/graph/model"
@@ -11,6 +15,13 @@ import (
 	"github.com/usergraph/usergraph/internal/page"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
+
+// pageArgs are a connection field's arguments; the list is counted only
+// when the query selects totalCount (counting a million rows is the most
+// expensive part of a page).
+func pageArgs(ctx context.Context, first *int, after *string) page.Args {
+	return page.Args{First: first, After: after, Count: slices.Contains(graphql.CollectAllFields(ctx), "totalCount")}
+}
 
 func pageInfo[T any](p page.Page[T], args page.Args) *model.PageInfo {
 	info := &model.PageInfo{HasNextPage: p.HasNext, HasPreviousPage: args.After != nil && *args.After != ""}

@@ -15,7 +15,6 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
-	"github.com/usergraph/usergraph/internal/page"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
@@ -64,7 +63,7 @@ func (r *batchResolver) Users(ctx context.Context, obj *batch.Batch, first *int,
 	if err := mayManage(ctx, obj); err != nil {
 		return nil, err
 	}
-	args := page.Args{First: first, After: after}
+	args := pageArgs(ctx, first, after)
 	if after == nil || *after == "" {
 		// First pages load together for every batch of a list.
 		limit, err := args.Limit()
@@ -328,7 +327,7 @@ func (r *queryResolver) Users(ctx context.Context, filter *model.UserFilter, ord
 	if orderBy != nil {
 		order = account.UserOrder{Field: orderBy.Field, Asc: orderBy.Direction == model.OrderDirectionAsc}
 	}
-	args := page.Args{First: first, After: after}
+	args := pageArgs(ctx, first, after)
 	p, err := r.Accounts.Users(ctx, f, order, args)
 	if err != nil {
 		return nil, topLevel(err)
@@ -351,7 +350,7 @@ func (r *queryResolver) Batch(ctx context.Context, id string) (*batch.Batch, err
 
 // Batches is the resolver for the batches field.
 func (r *queryResolver) Batches(ctx context.Context, search *string, first *int, after *string) (*model.BatchConnection, error) {
-	args := page.Args{First: first, After: after}
+	args := pageArgs(ctx, first, after)
 	s := ""
 	if search != nil {
 		s = *search
@@ -365,7 +364,7 @@ func (r *queryResolver) Batches(ctx context.Context, search *string, first *int,
 
 // Approvals is the resolver for the approvals field.
 func (r *queryResolver) Approvals(ctx context.Context, status *account.ApprovalStatus, first *int, after *string) (*model.ApprovalConnection, error) {
-	args := page.Args{First: first, After: after}
+	args := pageArgs(ctx, first, after)
 	p, err := r.Accounts.Approvals(ctx, status, args)
 	if err != nil {
 		return nil, topLevel(err)
@@ -387,7 +386,7 @@ func (r *queryResolver) AuditEvents(ctx context.Context, filter *model.AuditEven
 		f = audit.Filter{Action: filter.Action, Since: filter.Since, Until: filter.Until,
 			ActorID: filterID(filter.ActorID), TargetID: filterID(filter.TargetID)}
 	}
-	args := page.Args{First: first, After: after}
+	args := pageArgs(ctx, first, after)
 	p, err := r.Audit.List(ctx, f, args)
 	if err != nil {
 		return nil, topLevel(err)
@@ -458,7 +457,7 @@ func (r *walletResolver) Blocked(ctx context.Context, obj *wallet.Wallet) (strin
 
 // Transactions is the resolver for the transactions field.
 func (r *walletResolver) Transactions(ctx context.Context, obj *wallet.Wallet, first *int, after *string) (*model.WalletTransactionConnection, error) {
-	args := page.Args{First: first, After: after}
+	args := pageArgs(ctx, first, after)
 	p, err := r.Wallets.Transactions(ctx, obj.UserID, args)
 	if err != nil {
 		return nil, topLevel(err)

@@ -25,6 +25,7 @@ const (
 type Args struct {
 	First *int
 	After *string
+	Count bool // whether Load counts every matching row (Page.Total)
 }
 
 // Key is one sort order: an SQL expression and its kind ("time" or "text").
@@ -97,16 +98,18 @@ type Page[T any] struct {
 // Position returns a row's sort value (as Key orders it) and id.
 type Position[T any] func(T) (any, uuid.UUID)
 
-// Load runs q (already filtered) as a page: it counts all matching rows,
-// then loads up to First rows after the cursor in key order.
+// Load runs q (already filtered) as a page: it counts all matching rows
+// when args.Count, then loads up to First rows after the cursor in key order.
 func Load[T any](ctx context.Context, q *bun.SelectQuery, key Key, args Args, pos Position[T]) (Page[T], error) {
 	limit, err := args.Limit()
 	if err != nil {
 		return Page[T]{}, err
 	}
-	total, err := q.Clone().Count(ctx)
-	if err != nil {
-		return Page[T]{}, err
+	var total int64
+	if args.Count {
+		if total, err = q.Clone().Count(ctx); err != nil {
+			return Page[T]{}, err
+		}
 	}
 	rows := q
 	if args.After != nil && *args.After != "" {
@@ -118,7 +121,8 @@ func Load[T any](ctx context.Context, q *bun.SelectQuery, key Key, args Args, po
 		if key.Desc {
 			op = "<"
 		}
-		rows = rows.Where(fmt.Sprintf("(%s %s ? OR (%s = ? AND ?TableAlias.id %s ?))", key.Expr, op, key.Expr, op), v, v, c.ID)
+		// A row comparison, which an index on (Expr, id) answers as a range.
+		rows = rows.Where(fmt.Sprintf("(%s, ?TableAlias.id) %s (?, ?)", key.Expr, op), v, c.ID)
 	}
 	dir := " ASC"
 	if key.Desc {

@@ -68,6 +68,16 @@ func Postgres(t testing.TB) string {
 	if err != nil {
 		t.Fatalf("PostgreSQL at TEST_DATABASE_URL is unreachable: %v", err)
 	}
+	// Extensions belong to the database, not a schema: pg_trgm goes to
+	// public (which every test's search_path includes), once, so that no
+	// test's schema (dropped at its end) takes it along.
+	if _, err := admin.ExecContext(ctx, "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public"); err != nil {
+		var n int
+		// Another test process may have created it at the same moment.
+		if admin.QueryRowContext(ctx, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_trgm'").Scan(&n) != nil || n == 0 {
+			t.Fatalf("create extension pg_trgm: %v", err)
+		}
+	}
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
@@ -85,7 +95,7 @@ func Postgres(t testing.TB) string {
 		t.Fatalf("TEST_DATABASE_URL: %v", err)
 	}
 	q := u.Query()
-	q.Set("search_path", schema)
+	q.Set("search_path", schema+",public")
 	u.RawQuery = q.Encode()
 	return u.String()
 }
