@@ -12,15 +12,32 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
 	"syscall"
 
+	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/config"
 )
+
+// softMemoryLimit keeps the process near what it needs. The heap is about
+// 10 MB except for argon2id, whose 19 MiB per running hash turn to garbage at
+// once; by default Go lets the heap double before collecting, so sign-ins
+// would hold about twice their memory. The limit (48 MiB plus one hash per
+// core, the default number of hashes at once) makes the collector return it
+// sooner; it is soft, so it never fails an allocation. GOMEMLIMIT, when set,
+// decides instead.
+func softMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(48<<20 + int64(runtime.NumCPU())*auth.HashMemory)
+	}
+}
 
 //go:embed schema.graphqls
 var schemaSDL []byte
 
 func main() {
+	softMemoryLimit()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args, os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
@@ -39,6 +56,9 @@ commands:
   createsuperuser   create an administrator:
                     --email E --mobile M [--first-name F --last-name L]
                     [--password-stdin]  (otherwise prompts on the terminal)
+  seed              fill an empty database with fake accounts for trying
+                    the API or benchmarking: --users N [--batches M]
+                    [--sessions K] [--password P] [--append]
 
 Settings come from the environment and ./.env (or the file named by ENV_FILE);
 see .env.example.`
@@ -76,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return migrateCmd(ctx, cfg, rest, stdout)
 	case "createsuperuser":
 		return createSuperuser(ctx, cfg, log, security, rest, getenv, stdin, stdout)
+	case "seed":
+		return seedCmd(ctx, cfg, log, security, rest, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }

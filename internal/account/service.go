@@ -116,11 +116,16 @@ func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 	return u, err
 }
 
-// Me returns the signed-in caller.
+// Me returns the signed-in caller: the row Authenticate read for this
+// request (queries do not change it), or a fresh one.
 func (s *Service) Me(ctx context.Context) (*User, error) {
 	v, err := auth.SignedIn(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if u, ok := ctx.Value(signedInKey{}).(*User); ok && u.ID == v.UserID {
+		me := *u
+		return &me, nil
 	}
 	return s.UserByID(ctx, v.UserID)
 }

@@ -95,35 +95,30 @@ func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn,
 	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), User: u}, nil
 }
 
-// Authenticate turns verified access-token claims into the request's viewer.
-// It reads the session and the user on every request, so a revoked or expired
-// session, or a deactivated user, is refused at once. The role comes from the
-// database, not the token, so role changes apply immediately.
-func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (auth.Viewer, error) {
-	var row struct {
-		Role       auth.Role  `bun:"role"`
-		IsActive   bool       `bun:"is_active"`
-		IsApproved bool       `bun:"is_approved"`
-		RevokedAt  *time.Time `bun:"revoked_at"`
-		ExpiresAt  time.Time  `bun:"expires_at"`
-	}
-	err := s.db.NewSelect().
-		ColumnExpr("u.role, u.is_active, u.is_approved, s.revoked_at, s.expires_at").
-		TableExpr("sessions AS s").
-		Join("JOIN users AS u ON u.id = s.user_id").
-		Where("s.id = ? AND s.user_id = ?", c.SessionID, c.UserID).
-		Scan(ctx, &row)
+// Authenticate turns verified access-token claims into the request's viewer
+// and returns the request's context with it. It reads the session and the
+// user on every request, in one query, so a revoked or expired session, or
+// a deactivated user, is refused at once. The role comes from the database,
+// not the token, so role changes apply immediately. The user row read stays
+// with the request, so that `me` needs no second query.
+func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (context.Context, error) {
+	u := new(User)
+	err := s.db.NewSelect().Model(u).
+		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", c.SessionID).
+		Where("u.id = ? AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > ?", c.UserID, s.now()).
+		Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		return auth.Viewer{}, apperr.ErrUnauthenticated
+		return ctx, apperr.ErrUnauthenticated
 	}
 	if err != nil {
-		return auth.Viewer{}, err
+		return ctx, err
 	}
-	if !row.IsActive || row.RevokedAt != nil || !row.ExpiresAt.After(s.now()) {
-		return auth.Viewer{}, apperr.ErrUnauthenticated
-	}
-	return auth.Viewer{UserID: c.UserID, Role: row.Role, Approved: row.IsApproved, SessionID: c.SessionID}, nil
+	ctx = auth.WithViewer(ctx, auth.Viewer{UserID: u.ID, Role: u.Role, Approved: u.IsApproved, SessionID: c.SessionID})
+	return context.WithValue(ctx, signedInKey{}, u), nil
 }
+
+// signedInKey holds the caller's user row as Authenticate read it.
+type signedInKey struct{}
 
 // revokeSessions ends sessions of userID: all of them, or only id when id is
 // not uuid.Nil, or all but the one in except when except is not uuid.Nil.

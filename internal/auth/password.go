@@ -32,6 +32,9 @@ const (
 	argonSaltLen = 16
 )
 
+// HashMemory is what one running hash allocates, in bytes.
+const HashMemory = argonMemory * 1024
+
 // hashesComputed counts argon2id computations in this process, for tests
 // and metrics: the number of password checks a request caused.
 var hashesComputed atomic.Int64

@@ -15,8 +15,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -29,10 +30,17 @@ import (
 func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) {
 	var db *bun.DB
 	if databaseURL != "" {
-		sqldb, err := sql.Open("pgx", databaseURL)
+		cfg, err := pgx.ParseConfig(databaseURL)
 		if err != nil {
-			return nil, fmt.Errorf("open postgres: %w", err)
+			return nil, fmt.Errorf("DATABASE_URL: %s", redact(err, databaseURL))
 		}
+		// bun writes values into the SQL text, so nearly every statement is
+		// new: pgx's default (prepare each new text, then run it) costs two
+		// round trips and a server-side prepare per query. Exec runs it in one.
+		if !strings.Contains(databaseURL, "default_query_exec_mode") {
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+		}
+		sqldb := stdlib.OpenDB(*cfg)
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20) // as many as may be open: closing and reopening under load costs more than idling
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)

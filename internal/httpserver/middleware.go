@@ -28,15 +28,14 @@ func authenticate(log *slog.Logger, tokens *auth.Issuer, accounts *account.Servi
 		}
 		ctx := r.Context()
 		scheme, token, _ := strings.Cut(header, " ")
-		viewer, err := auth.Viewer{}, error(errBadToken)
+		err := error(errBadToken)
 		if strings.EqualFold(scheme, "Bearer") && token != "" {
 			if claims, verr := tokens.Verify(strings.TrimSpace(token)); verr == nil {
-				viewer, err = accounts.Authenticate(ctx, claims)
+				ctx, err = accounts.Authenticate(ctx, claims)
 			}
 		}
 		switch {
 		case err == nil:
-			ctx = auth.WithViewer(ctx, viewer)
 		case isCoded(err):
 			ctx = auth.WithFailure(ctx, errBadToken)
 		default:
