@@ -33,39 +33,44 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 		newTok string
 		sess   Session
 	)
+	// Four statements: spend the token (finding it), extend its session
+	// if live, read the user if active, add the next token.
 	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		rt := new(refreshToken)
-		err := tx.NewSelect().Model(rt).Where("token_hash = ?", auth.HashToken(token)).Scan(ctx)
+		hash, now := auth.HashToken(token), s.now()
+		// The condition makes two concurrent uses count as reuse.
+		var sessionID uuid.UUID
+		err := tx.NewUpdate().Model((*refreshToken)(nil)).Set("used_at = ?", now).
+			Where("token_hash = ? AND used_at IS NULL", hash).Returning("session_id").Scan(ctx, &sessionID)
+		if errors.Is(err, sql.ErrNoRows) { // unknown, or spent before
+			err = tx.NewSelect().Model((*refreshToken)(nil)).Column("session_id").Where("token_hash = ?", hash).Scan(ctx, &sessionID)
+			if errors.Is(err, sql.ErrNoRows) {
+				return errInvalidRefresh
+			}
+			if err == nil {
+				err = tx.NewSelect().Model(&sess).Where("id = ?", sessionID).Scan(ctx)
+			}
+			if err == nil {
+				err = errReused
+			}
+			return err
+		}
+		if err != nil {
+			return err
+		}
+		err = tx.NewUpdate().Model(&sess).
+			Set("last_used_at = ?", now).Set("expires_at = ?", now.Add(s.policy.RefreshTTL)).
+			Where("id = ? AND revoked_at IS NULL AND expires_at > ?", sessionID, now).Returning("*").Scan(ctx)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errInvalidRefresh
 		}
 		if err != nil {
 			return err
 		}
-		if err := tx.NewSelect().Model(&sess).Where("id = ?", rt.SessionID).Scan(ctx); err != nil {
-			return err
+		err = tx.NewSelect().Model(&u).Where("id = ? AND is_active", sess.UserID).Scan(ctx)
+		if errors.Is(err, sql.ErrNoRows) {
+			return errInvalidRefresh
 		}
-		// Spend the token; the condition makes two concurrent uses count as reuse.
-		res, err := tx.NewUpdate().Model(rt).Set("used_at = ?", s.now()).
-			Where("token_hash = ? AND used_at IS NULL", rt.TokenHash).Exec(ctx)
 		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errReused
-		}
-		if sess.RevokedAt != nil || !sess.ExpiresAt.After(s.now()) {
-			return errInvalidRefresh
-		}
-		if err := tx.NewSelect().Model(&u).Where("id = ?", sess.UserID).Scan(ctx); err != nil {
-			return err
-		}
-		if !u.IsActive {
-			return errInvalidRefresh
-		}
-		if _, err := tx.NewUpdate().Model(&sess).
-			Set("last_used_at = ?", s.now()).Set("expires_at = ?", s.now().Add(s.policy.RefreshTTL)).
-			WherePK().Exec(ctx); err != nil {
 			return err
 		}
 		newTok, err = s.addRefreshToken(ctx, tx, sess.ID)
