@@ -1,9 +1,19 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"testing"
 
+	"github.com/google/uuid"
+
+	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/config"
+	"github.com/usergraph/usergraph/internal/page"
+	"github.com/usergraph/usergraph/internal/seed"
 	"github.com/usergraph/usergraph/internal/testdb"
 )
 
@@ -148,4 +158,58 @@ func BenchmarkAdjustWallet(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// The users-list SQL alone (the service, no HTTP or GraphQL), as an admin
+// over 20,000 seeded users: each order and filter of bench/run.sh. With a
+// million users on PostgreSQL the same pages are index ranges too
+// (TestUserListsAreIndexRanges); bench/run.sh measures them there.
+func BenchmarkUsersListSQL(b *testing.B) {
+	for _, d := range testdb.Dialects() {
+		b.Run(d.Name, func(b *testing.B) {
+			env := testEnv(b, d.URL(b))
+			env["LOG_LEVEL"] = "error"
+			cfg, err := config.Load(func(k string) string { return env[k] }, env["ENV_FILE"])
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			log := slog.New(slog.NewTextHandler(io.Discard, nil))
+			a, err := newApp(ctx, cfg, log, log)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { a.db.Close() })
+			if err := seed.Run(ctx, a.db, seed.Options{Users: 20_000, Batches: 20, PasswordHash: "x", Seed: 1}); err != nil {
+				b.Fatal(err)
+			}
+			var batchID uuid.UUID
+			if err := a.db.NewSelect().Table("batches").Column("id").Limit(1).Scan(ctx, &batchID); err != nil {
+				b.Fatal(err)
+			}
+			ctx = auth.WithViewer(ctx, auth.Viewer{UserID: uuid.New(), Role: auth.RoleAdmin})
+			lee, rare := "lee", "10007@"
+			for _, c := range []struct {
+				name   string
+				filter account.UserFilter
+				order  account.UserOrder
+			}{
+				{"newest", account.UserFilter{}, account.UserOrder{}},
+				{"search-lee", account.UserFilter{Search: &lee}, account.UserOrder{}},
+				{"search-rare", account.UserFilter{Search: &rare}, account.UserOrder{}},
+				{"batch", account.UserFilter{BatchID: &batchID}, account.UserOrder{}},
+				{"last-login", account.UserFilter{}, account.UserOrder{Field: account.OrderLastLogin}},
+				{"email", account.UserFilter{}, account.UserOrder{Field: account.OrderEmail, Asc: true}},
+			} {
+				b.Run(c.name, func(b *testing.B) {
+					for b.Loop() {
+						p, err := a.accounts.Users(ctx, c.filter, c.order, page.Args{})
+						if err != nil || len(p.Items) == 0 {
+							b.Fatalf("%d users, %v", len(p.Items), err)
+						}
+					}
+				})
+			}
+		})
+	}
 }

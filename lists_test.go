@@ -86,6 +86,7 @@ func TestUserListsAreIndexRanges(t *testing.T) {
 		{"created by", map[string]any{"f": map[string]any{"createdById": me.Me.ID}}, "users_created_by_idx", []string{"seqscan", "sort"}},
 		// Only the trigram index can take a substring search as a condition.
 		{"search", map[string]any{"f": map[string]any{"search": "lee tw"}}, "users_search_trgm_idx", []string{"seqscan", "indexscan"}},
+		{"search an email", map[string]any{"f": map[string]any{"search": "Lee.One@corp.test"}}, "users_search_trgm_idx", []string{"seqscan", "indexscan"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var d struct {
@@ -111,6 +112,20 @@ func TestUserListsAreIndexRanges(t *testing.T) {
 				t.Errorf("plan does not read %s in order:\n%s\nfor %s", c.index, p, listSQL)
 			}
 		})
+	}
+
+	// A search for an address looks the index up by its local part but
+	// matches the whole word, like any other search.
+	for search, want := range map[string]int{"Lee.One@corp.test": 1, "e.one@corp": 1, "lee.one@corp.tesx": 0, "corp.test": 3} {
+		var d struct {
+			Users struct {
+				Edges []struct{ Node struct{ Email string } }
+			}
+		}
+		admin.MustData(`query($s: String) { users(filter: {search: $s}) { edges { node { email } } } }`, map[string]any{"s": search}, &d)
+		if len(d.Users.Edges) != want {
+			t.Errorf("search %q found %v, want %d users", search, d.Users.Edges, want)
+		}
 	}
 
 	// Selecting totalCount counts once.

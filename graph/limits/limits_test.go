@@ -10,6 +10,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 	"github.com/vektah/gqlparser/v2/parser"
+	"github.com/vektah/gqlparser/v2/validator"
 )
 
 // defaults are the limits of .env.example.
@@ -164,8 +165,9 @@ func FuzzCheck(f *testing.F) {
 	})
 }
 
-// Measuring is on every request's path: a typical query, and the largest
-// legitimate one (GraphiQL's introspection).
+// Parsing, measuring and validating are on every request's path that the
+// query cache misses: a typical query, and the largest legitimate one
+// (GraphiQL's introspection).
 func BenchmarkCheck(b *testing.B) {
 	introspection, err := os.ReadFile("testdata/introspection.graphql")
 	if err != nil {
@@ -184,6 +186,9 @@ func BenchmarkCheck(b *testing.B) {
 				}
 				if err := defaults.Check(doc, schema, "", map[string]any{"n": 50}); err != nil {
 					b.Fatal(err)
+				}
+				if errs := validator.Validate(schema, doc); len(errs) > 0 {
+					b.Fatal(errs)
 				}
 			}
 		})
