@@ -70,7 +70,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		database.Close()
 		return nil, err
 	}
-	tokens := auth.NewIssuer(keys, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTokenTTL)
+	tokens := auth.NewIssuer(keys, cfg.Issuer(), cfg.JWTAudience, cfg.AccessTokenTTL)
 	driver, err := mailDriver(cfg)
 	if err != nil {
 		database.Close()
@@ -82,7 +82,12 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
-	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL}
+	sealer, err := auth.NewSealer(cfg.KeyEncryptionKey)
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
 		Passwords: auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait),
@@ -92,15 +97,18 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Audit:     auditLog,
 		Wallets:   wallets,
 		Media:     store,
+		Sealer:    sealer,
 	}, account.Policy{
-		RefreshTTL:          cfg.RefreshTokenTTL,
-		LoginMaxFailures:    cfg.LoginMaxFailures,
-		LoginLockout:        cfg.LoginLockout,
-		PerAddressPerMinute: cfg.IPRequestsPerMin,
-		Links:               links,
-		AvatarMaxBytes:      cfg.AvatarMaxBytes,
-		AvatarTypes:         cfg.AvatarTypes,
-		AvatarMaxPixels:     cfg.AvatarMaxPixels,
+		RefreshTTL:           cfg.RefreshTokenTTL,
+		LoginMaxFailures:     cfg.LoginMaxFailures,
+		LoginLockout:         cfg.LoginLockout,
+		PerAddressPerMinute:  cfg.IPRequestsPerMin,
+		Links:                links,
+		RequireVerifiedEmail: cfg.RequireVerifiedEmail,
+		MFAIssuer:            cfg.Issuer(),
+		AvatarMaxBytes:       cfg.AvatarMaxBytes,
+		AvatarTypes:          cfg.AvatarTypes,
+		AvatarMaxPixels:      cfg.AvatarMaxPixels,
 	})
 	return &app{
 		db: database, keys: keys, tokens: tokens, outbox: outbox, audit: auditLog, media: store,

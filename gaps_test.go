@@ -323,7 +323,7 @@ func TestPasswordChangesVoidOutstandingLinks(t *testing.T) {
 		// A reset link sent before changePassword no longer works after it.
 		p := mustSignIn(t, anon.register(registerInput("voids@example.com", "+4931700001")))
 		anon.Do(requestResetMutation, map[string]any{"e": "voids@example.com"})
-		link := latestLink("voids@example.com", "reset-password", 1)
+		link := latestLink("voids@example.com", "reset-password", 2) // after the confirmation email
 		var cp struct{ ChangePassword struct{ OK bool } }
 		anon.As(*p.AccessToken).MustData(`mutation { changePassword(input: {oldPassword: "`+goodPassword+`", newPassword: "plum-Orbit-88", newPasswordConfirm: "plum-Orbit-88"}) { ok } }`, nil, &cp)
 		if !cp.ChangePassword.OK {

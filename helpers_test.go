@@ -340,7 +340,7 @@ func (s *testServer) waitEmails(addr string, n int) []email {
 	}
 }
 
-var tokenLink = regexp.MustCompile(`/(setup-password|reset-password)\?token=([A-Za-z0-9_-]+)`)
+var tokenLink = regexp.MustCompile(`/(setup-password|reset-password|verify-email)\?token=([A-Za-z0-9_-]+)`)
 
 // linkToken returns the token of the link in an email, checking that the
 // text and HTML parts carry the same link.

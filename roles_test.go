@@ -45,6 +45,8 @@ func TestRoleOperationMatrix(t *testing.T) {
 		var victimSessions sessionsResult
 		srv.Client().As(*victim.AccessToken).MustData(sessionsQuery, nil, &victimSessions)
 		victimSession := victimSessions.Me.Sessions[0].ID
+		// target is another user none of the callers created, for setUserActive.
+		target := mustSignIn(t, srv.Client().register(registerInput("matrix-target@corp.test", "+4935000006")))
 		const nf = "NOT_FOUND" // a payload error, for objects of others
 		type op struct {
 			name  string
@@ -110,6 +112,28 @@ func TestRoleOperationMatrix(t *testing.T) {
 			{"user", `query($id: ID!) { user(id: $id) { id } }`, func() map[string]any { return map[string]any{"id": someID} },
 				[]string{ok, ok, ok, ok, ok, unath}},
 			{"me", `{ me { id } }`, nil, []string{ok, ok, ok, ok, ok, unath}},
+			{"myData", `{ myData }`, nil, []string{ok, ok, ok, ok, ok, unath}},
+			{"verifyEmail", `mutation { verifyEmail(input: {token: "bogus"}) { errors { code } } }`, nil,
+				[]string{"INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN"}},
+			{"resendVerificationEmail", `mutation { resendVerificationEmail(input: {}) { ok errors { code } } }`, nil,
+				[]string{ok, ok, ok, ok, ok, unath}},
+			{"enrollTotp", `mutation { enrollTotp(input: {}) { secret errors { code } } }`, nil, []string{ok, ok, ok, ok, ok, unath}},
+			{"confirmTotp with a wrong code", `mutation { confirmTotp(input: {code: "12345"}) { errors { code } } }`, nil,
+				[]string{"INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", unath}},
+			{"verifyMfa", `mutation { verifyMfa(input: {mfaToken: "bogus", code: "123456"}) { errors { code } } }`, nil,
+				[]string{"INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN", "INVALID_TOKEN"}},
+			{"disableTotp with a wrong password", `mutation { disableTotp(input: {password: "wrong"}) { ok errors { code } } }`, nil,
+				[]string{"INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", unath}},
+			{"deleteMyAccount with a wrong password", `mutation { deleteMyAccount(input: {password: "wrong"}) { ok errors { code } } }`, nil,
+				[]string{"INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", "INVALID_CREDENTIALS", unath}},
+			{"resetUserMfa", `mutation($id: ID!) { resetUserMfa(input: {userId: $id}) { errors { code } } }`,
+				func() map[string]any { return map[string]any{"id": someID} }, []string{nf, forb, forb, forb, forb, unath}},
+			{"setUserActive", `mutation($id: ID!) { setUserActive(input: {userId: $id, active: true}) { errors { code } } }`,
+				func() map[string]any { return map[string]any{"id": someID} }, []string{nf, forb, nf, forb, forb, unath}},
+			{"setUserActive of a user another created", `mutation($id: ID!) { setUserActive(input: {userId: $id, active: false}) { errors { code } } }`,
+				func() map[string]any { return map[string]any{"id": target.User.ID} }, []string{ok, forb, nf, forb, forb, unath}},
+			{"deleteUser", `mutation($id: ID!) { deleteUser(input: {userId: $id}) { errors { code } } }`,
+				func() map[string]any { return map[string]any{"id": someID} }, []string{nf, forb, forb, forb, forb, unath}},
 		}
 		// revokeSession runs last: the admin's call ends the victim's session.
 		slices.SortStableFunc(ops, func(a, b op) int {

@@ -100,6 +100,7 @@ func TestOneTimeTokens(t *testing.T) {
 		// A fresh address, so no per-address limit answers first; the outbox
 		// row would be written before the answer, so there is nothing to wait for.
 		mustSignIn(t, anon.register(registerInput("gone@example.com", "+4943000002")))
+		confirmation := srv.outboxCount("gone@example.com") // registering asks to confirm the address
 		if _, err := srv.DB().NewRaw("UPDATE users SET is_active = ? WHERE email_key = ?", false, "gone@example.com").Exec(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -107,15 +108,15 @@ func TestOneTimeTokens(t *testing.T) {
 			RequestPasswordReset struct{ OK bool } `json:"requestPasswordReset"`
 		}
 		anon.MustData(requestResetMutation, map[string]any{"e": "gone@example.com"}, &ok)
-		if !ok.RequestPasswordReset.OK || srv.outboxCount("gone@example.com") != 0 {
-			t.Errorf("deactivated account: ok %v, %d emails queued; want the same answer and none", ok.RequestPasswordReset.OK, srv.outboxCount("gone@example.com"))
+		if !ok.RequestPasswordReset.OK || srv.outboxCount("gone@example.com") != confirmation {
+			t.Errorf("deactivated account: ok %v, %d emails queued; want the same answer and none", ok.RequestPasswordReset.OK, srv.outboxCount("gone@example.com")-confirmation)
 		}
 		// The same request for it while active does queue one (the check above can fail).
 		if _, err := srv.DB().NewRaw("UPDATE users SET is_active = ? WHERE email_key = ?", true, "gone@example.com").Exec(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		anon.MustData(requestResetMutation, map[string]any{"e": "gone@example.com"}, &ok)
-		if n := srv.outboxCount("gone@example.com"); n != 1 {
+		if n := srv.outboxCount("gone@example.com") - confirmation; n != 1 {
 			t.Errorf("active account: %d reset emails queued, want 1", n)
 		}
 	})

@@ -113,6 +113,8 @@ type ComplexityRoot struct {
 		AccessToken  func(childComplexity int) int
 		Errors       func(childComplexity int) int
 		ExpiresIn    func(childComplexity int) int
+		MfaRequired  func(childComplexity int) int
+		MfaToken     func(childComplexity int) int
 		RefreshToken func(childComplexity int) int
 		User         func(childComplexity int) int
 	}
@@ -146,6 +148,11 @@ type ComplexityRoot struct {
 		Ok     func(childComplexity int) int
 	}
 
+	ConfirmTotpPayload struct {
+		Errors        func(childComplexity int) int
+		RecoveryCodes func(childComplexity int) int
+	}
+
 	CreateB2BAdminPayload struct {
 		Errors func(childComplexity int) int
 		User   func(childComplexity int) int
@@ -173,32 +180,63 @@ type ComplexityRoot struct {
 		Errors func(childComplexity int) int
 	}
 
+	DeleteMyAccountPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
+	}
+
+	DeleteUserPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
+	}
+
+	DisableTotpPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
+	}
+
+	EnrollTotpPayload struct {
+		Errors     func(childComplexity int) int
+		OtpauthURI func(childComplexity int) int
+		Secret     func(childComplexity int) int
+	}
+
 	LogoutPayload struct {
 		Errors func(childComplexity int) int
 		Ok     func(childComplexity int) int
 	}
 
 	Mutation struct {
-		AdjustWallet         func(childComplexity int, input model.AdjustWalletInput) int
-		ApproveB2BAdmin      func(childComplexity int, input model.ApproveB2BAdminInput) int
-		ChangePassword       func(childComplexity int, input model.ChangePasswordInput) int
-		CreateB2BAdmin       func(childComplexity int, input model.CreateB2BAdminInput) int
-		CreateB2BUser        func(childComplexity int, input model.CreateB2BUserInput) int
-		CreateB2BUsers       func(childComplexity int, input model.CreateB2BUsersInput) int
-		CreateBatch          func(childComplexity int, input model.CreateBatchInput) int
-		Login                func(childComplexity int, input model.LoginInput) int
-		Logout               func(childComplexity int, input model.LogoutInput) int
-		RefreshToken         func(childComplexity int, input model.RefreshTokenInput) int
-		Register             func(childComplexity int, input model.RegisterInput) int
-		RejectB2BAdmin       func(childComplexity int, input model.RejectB2BAdminInput) int
-		RemoveAvatar         func(childComplexity int, input model.RemoveAvatarInput) int
-		RequestPasswordReset func(childComplexity int, input model.RequestPasswordResetInput) int
-		ResetPassword        func(childComplexity int, input model.ResetPasswordInput) int
-		RevokeSession        func(childComplexity int, input model.RevokeSessionInput) int
-		SetupPassword        func(childComplexity int, input model.SetupPasswordInput) int
-		UpdateBatch          func(childComplexity int, input model.UpdateBatchInput) int
-		UpdateProfile        func(childComplexity int, input model.UpdateProfileInput) int
-		UploadAvatar         func(childComplexity int, input model.UploadAvatarInput) int
+		AdjustWallet            func(childComplexity int, input model.AdjustWalletInput) int
+		ApproveB2BAdmin         func(childComplexity int, input model.ApproveB2BAdminInput) int
+		ChangePassword          func(childComplexity int, input model.ChangePasswordInput) int
+		ConfirmTotp             func(childComplexity int, input model.ConfirmTotpInput) int
+		CreateB2BAdmin          func(childComplexity int, input model.CreateB2BAdminInput) int
+		CreateB2BUser           func(childComplexity int, input model.CreateB2BUserInput) int
+		CreateB2BUsers          func(childComplexity int, input model.CreateB2BUsersInput) int
+		CreateBatch             func(childComplexity int, input model.CreateBatchInput) int
+		DeleteMyAccount         func(childComplexity int, input model.DeleteMyAccountInput) int
+		DeleteUser              func(childComplexity int, input model.DeleteUserInput) int
+		DisableTotp             func(childComplexity int, input model.DisableTotpInput) int
+		EnrollTotp              func(childComplexity int, input *model.EnrollTotpInput) int
+		Login                   func(childComplexity int, input model.LoginInput) int
+		Logout                  func(childComplexity int, input model.LogoutInput) int
+		RefreshToken            func(childComplexity int, input model.RefreshTokenInput) int
+		Register                func(childComplexity int, input model.RegisterInput) int
+		RejectB2BAdmin          func(childComplexity int, input model.RejectB2BAdminInput) int
+		RemoveAvatar            func(childComplexity int, input model.RemoveAvatarInput) int
+		RequestPasswordReset    func(childComplexity int, input model.RequestPasswordResetInput) int
+		ResendVerificationEmail func(childComplexity int, input *model.ResendVerificationEmailInput) int
+		ResetPassword           func(childComplexity int, input model.ResetPasswordInput) int
+		ResetUserMfa            func(childComplexity int, input model.ResetUserMfaInput) int
+		RevokeSession           func(childComplexity int, input model.RevokeSessionInput) int
+		SetUserActive           func(childComplexity int, input model.SetUserActiveInput) int
+		SetupPassword           func(childComplexity int, input model.SetupPasswordInput) int
+		UpdateBatch             func(childComplexity int, input model.UpdateBatchInput) int
+		UpdateProfile           func(childComplexity int, input model.UpdateProfileInput) int
+		UploadAvatar            func(childComplexity int, input model.UploadAvatarInput) int
+		VerifyEmail             func(childComplexity int, input model.VerifyEmailInput) int
+		VerifyMfa               func(childComplexity int, input model.VerifyMfaInput) int
 	}
 
 	PageInfo struct {
@@ -220,6 +258,7 @@ type ComplexityRoot struct {
 		Batch       func(childComplexity int, id string) int
 		Batches     func(childComplexity int, search *string, first *int, after *string) int
 		Me          func(childComplexity int) int
+		MyData      func(childComplexity int) int
 		User        func(childComplexity int, id string) int
 		Users       func(childComplexity int, filter *model.UserFilter, orderBy *model.UserOrder, first *int, after *string) int
 		Wallet      func(childComplexity int) int
@@ -240,9 +279,19 @@ type ComplexityRoot struct {
 		Ok     func(childComplexity int) int
 	}
 
+	ResendVerificationEmailPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
+	}
+
 	ResetPasswordPayload struct {
 		Errors func(childComplexity int) int
 		Ok     func(childComplexity int) int
+	}
+
+	ResetUserMfaPayload struct {
+		Errors func(childComplexity int) int
+		User   func(childComplexity int) int
 	}
 
 	RevokeSessionPayload struct {
@@ -258,6 +307,11 @@ type ComplexityRoot struct {
 		IP         func(childComplexity int) int
 		LastUsedAt func(childComplexity int) int
 		UserAgent  func(childComplexity int) int
+	}
+
+	SetUserActivePayload struct {
+		Errors func(childComplexity int) int
+		User   func(childComplexity int) int
 	}
 
 	UpdateBatchPayload struct {
@@ -290,6 +344,7 @@ type ComplexityRoot struct {
 		IsVerified  func(childComplexity int) int
 		LastLogin   func(childComplexity int) int
 		LastName    func(childComplexity int) int
+		MfaEnabled  func(childComplexity int) int
 		Mobile      func(childComplexity int) int
 		Profile     func(childComplexity int) int
 		Role        func(childComplexity int) int
@@ -312,6 +367,11 @@ type ComplexityRoot struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
 		Message func(childComplexity int) int
+	}
+
+	VerifyEmailPayload struct {
+		Errors func(childComplexity int) int
+		User   func(childComplexity int) int
 	}
 
 	Wallet struct {
@@ -385,9 +445,20 @@ type MutationResolver interface {
 	RemoveAvatar(ctx context.Context, input model.RemoveAvatarInput) (*model.RemoveAvatarPayload, error)
 	AdjustWallet(ctx context.Context, input model.AdjustWalletInput) (*model.AdjustWalletPayload, error)
 	RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error)
+	VerifyEmail(ctx context.Context, input model.VerifyEmailInput) (*model.VerifyEmailPayload, error)
+	ResendVerificationEmail(ctx context.Context, input *model.ResendVerificationEmailInput) (*model.ResendVerificationEmailPayload, error)
+	EnrollTotp(ctx context.Context, input *model.EnrollTotpInput) (*model.EnrollTotpPayload, error)
+	ConfirmTotp(ctx context.Context, input model.ConfirmTotpInput) (*model.ConfirmTotpPayload, error)
+	VerifyMfa(ctx context.Context, input model.VerifyMfaInput) (*model.AuthPayload, error)
+	DisableTotp(ctx context.Context, input model.DisableTotpInput) (*model.DisableTotpPayload, error)
+	ResetUserMfa(ctx context.Context, input model.ResetUserMfaInput) (*model.ResetUserMfaPayload, error)
+	SetUserActive(ctx context.Context, input model.SetUserActiveInput) (*model.SetUserActivePayload, error)
+	DeleteUser(ctx context.Context, input model.DeleteUserInput) (*model.DeleteUserPayload, error)
+	DeleteMyAccount(ctx context.Context, input model.DeleteMyAccountInput) (*model.DeleteMyAccountPayload, error)
 }
 type QueryResolver interface {
 	Me(ctx context.Context) (*account.User, error)
+	MyData(ctx context.Context) (any, error)
 	User(ctx context.Context, id string) (*account.User, error)
 	Users(ctx context.Context, filter *model.UserFilter, orderBy *model.UserOrder, first *int, after *string) (*model.UserConnection, error)
 	Batch(ctx context.Context, id string) (*batch.Batch, error)
@@ -645,6 +716,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.AuthPayload.ExpiresIn(childComplexity), true
+	case "AuthPayload.mfaRequired":
+		if e.ComplexityRoot.AuthPayload.MfaRequired == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthPayload.MfaRequired(childComplexity), true
+	case "AuthPayload.mfaToken":
+		if e.ComplexityRoot.AuthPayload.MfaToken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuthPayload.MfaToken(childComplexity), true
 	case "AuthPayload.refreshToken":
 		if e.ComplexityRoot.AuthPayload.RefreshToken == nil {
 			break
@@ -769,6 +852,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ChangePasswordPayload.Ok(childComplexity), true
 
+	case "ConfirmTotpPayload.errors":
+		if e.ComplexityRoot.ConfirmTotpPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmTotpPayload.Errors(childComplexity), true
+	case "ConfirmTotpPayload.recoveryCodes":
+		if e.ComplexityRoot.ConfirmTotpPayload.RecoveryCodes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConfirmTotpPayload.RecoveryCodes(childComplexity), true
+
 	case "CreateB2BAdminPayload.errors":
 		if e.ComplexityRoot.CreateB2BAdminPayload.Errors == nil {
 			break
@@ -846,6 +942,64 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreateBatchPayload.Errors(childComplexity), true
 
+	case "DeleteMyAccountPayload.errors":
+		if e.ComplexityRoot.DeleteMyAccountPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteMyAccountPayload.Errors(childComplexity), true
+	case "DeleteMyAccountPayload.ok":
+		if e.ComplexityRoot.DeleteMyAccountPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteMyAccountPayload.Ok(childComplexity), true
+
+	case "DeleteUserPayload.errors":
+		if e.ComplexityRoot.DeleteUserPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteUserPayload.Errors(childComplexity), true
+	case "DeleteUserPayload.ok":
+		if e.ComplexityRoot.DeleteUserPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeleteUserPayload.Ok(childComplexity), true
+
+	case "DisableTotpPayload.errors":
+		if e.ComplexityRoot.DisableTotpPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisableTotpPayload.Errors(childComplexity), true
+	case "DisableTotpPayload.ok":
+		if e.ComplexityRoot.DisableTotpPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DisableTotpPayload.Ok(childComplexity), true
+
+	case "EnrollTotpPayload.errors":
+		if e.ComplexityRoot.EnrollTotpPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollTotpPayload.Errors(childComplexity), true
+	case "EnrollTotpPayload.otpauthUri":
+		if e.ComplexityRoot.EnrollTotpPayload.OtpauthURI == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollTotpPayload.OtpauthURI(childComplexity), true
+	case "EnrollTotpPayload.secret":
+		if e.ComplexityRoot.EnrollTotpPayload.Secret == nil {
+			break
+		}
+
+		return e.ComplexityRoot.EnrollTotpPayload.Secret(childComplexity), true
+
 	case "LogoutPayload.errors":
 		if e.ComplexityRoot.LogoutPayload.Errors == nil {
 			break
@@ -892,6 +1046,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(model.ChangePasswordInput)), true
+	case "Mutation.confirmTotp":
+		if e.ComplexityRoot.Mutation.ConfirmTotp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_confirmTotp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ConfirmTotp(childComplexity, args["input"].(model.ConfirmTotpInput)), true
 	case "Mutation.createB2BAdmin":
 		if e.ComplexityRoot.Mutation.CreateB2BAdmin == nil {
 			break
@@ -936,6 +1101,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreateBatch(childComplexity, args["input"].(model.CreateBatchInput)), true
+	case "Mutation.deleteMyAccount":
+		if e.ComplexityRoot.Mutation.DeleteMyAccount == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteMyAccount_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteMyAccount(childComplexity, args["input"].(model.DeleteMyAccountInput)), true
+	case "Mutation.deleteUser":
+		if e.ComplexityRoot.Mutation.DeleteUser == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deleteUser_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeleteUser(childComplexity, args["input"].(model.DeleteUserInput)), true
+	case "Mutation.disableTotp":
+		if e.ComplexityRoot.Mutation.DisableTotp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_disableTotp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DisableTotp(childComplexity, args["input"].(model.DisableTotpInput)), true
+	case "Mutation.enrollTotp":
+		if e.ComplexityRoot.Mutation.EnrollTotp == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_enrollTotp_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.EnrollTotp(childComplexity, args["input"].(*model.EnrollTotpInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -1013,6 +1222,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RequestPasswordReset(childComplexity, args["input"].(model.RequestPasswordResetInput)), true
+	case "Mutation.resendVerificationEmail":
+		if e.ComplexityRoot.Mutation.ResendVerificationEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resendVerificationEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResendVerificationEmail(childComplexity, args["input"].(*model.ResendVerificationEmailInput)), true
 	case "Mutation.resetPassword":
 		if e.ComplexityRoot.Mutation.ResetPassword == nil {
 			break
@@ -1024,6 +1244,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ResetPassword(childComplexity, args["input"].(model.ResetPasswordInput)), true
+	case "Mutation.resetUserMfa":
+		if e.ComplexityRoot.Mutation.ResetUserMfa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetUserMfa_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetUserMfa(childComplexity, args["input"].(model.ResetUserMfaInput)), true
 	case "Mutation.revokeSession":
 		if e.ComplexityRoot.Mutation.RevokeSession == nil {
 			break
@@ -1035,6 +1266,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(model.RevokeSessionInput)), true
+	case "Mutation.setUserActive":
+		if e.ComplexityRoot.Mutation.SetUserActive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUserActive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUserActive(childComplexity, args["input"].(model.SetUserActiveInput)), true
 	case "Mutation.setupPassword":
 		if e.ComplexityRoot.Mutation.SetupPassword == nil {
 			break
@@ -1079,6 +1321,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UploadAvatar(childComplexity, args["input"].(model.UploadAvatarInput)), true
+	case "Mutation.verifyEmail":
+		if e.ComplexityRoot.Mutation.VerifyEmail == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyEmail_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyEmail(childComplexity, args["input"].(model.VerifyEmailInput)), true
+	case "Mutation.verifyMfa":
+		if e.ComplexityRoot.Mutation.VerifyMfa == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_verifyMfa_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VerifyMfa(childComplexity, args["input"].(model.VerifyMfaInput)), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1175,6 +1439,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Me(childComplexity), true
+	case "Query.myData":
+		if e.ComplexityRoot.Query.MyData == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyData(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1243,6 +1513,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RequestPasswordResetPayload.Ok(childComplexity), true
 
+	case "ResendVerificationEmailPayload.errors":
+		if e.ComplexityRoot.ResendVerificationEmailPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResendVerificationEmailPayload.Errors(childComplexity), true
+	case "ResendVerificationEmailPayload.ok":
+		if e.ComplexityRoot.ResendVerificationEmailPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResendVerificationEmailPayload.Ok(childComplexity), true
+
 	case "ResetPasswordPayload.errors":
 		if e.ComplexityRoot.ResetPasswordPayload.Errors == nil {
 			break
@@ -1255,6 +1538,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ResetPasswordPayload.Ok(childComplexity), true
+
+	case "ResetUserMfaPayload.errors":
+		if e.ComplexityRoot.ResetUserMfaPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetUserMfaPayload.Errors(childComplexity), true
+	case "ResetUserMfaPayload.user":
+		if e.ComplexityRoot.ResetUserMfaPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ResetUserMfaPayload.User(childComplexity), true
 
 	case "RevokeSessionPayload.errors":
 		if e.ComplexityRoot.RevokeSessionPayload.Errors == nil {
@@ -1311,6 +1607,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
+
+	case "SetUserActivePayload.errors":
+		if e.ComplexityRoot.SetUserActivePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetUserActivePayload.Errors(childComplexity), true
+	case "SetUserActivePayload.user":
+		if e.ComplexityRoot.SetUserActivePayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetUserActivePayload.User(childComplexity), true
 
 	case "UpdateBatchPayload.batch":
 		if e.ComplexityRoot.UpdateBatchPayload.Batch == nil {
@@ -1435,6 +1744,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.LastName(childComplexity), true
+	case "User.mfaEnabled":
+		if e.ComplexityRoot.User.MfaEnabled == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.MfaEnabled(childComplexity), true
 	case "User.mobile":
 		if e.ComplexityRoot.User.Mobile == nil {
 			break
@@ -1516,6 +1831,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.UserError.Message(childComplexity), true
+
+	case "VerifyEmailPayload.errors":
+		if e.ComplexityRoot.VerifyEmailPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyEmailPayload.Errors(childComplexity), true
+	case "VerifyEmailPayload.user":
+		if e.ComplexityRoot.VerifyEmailPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VerifyEmailPayload.User(childComplexity), true
 
 	case "Wallet.balance":
 		if e.ComplexityRoot.Wallet.Balance == nil {
@@ -1642,10 +1970,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditEventFilter", ec.unmarshalInputAuditEventFilter),
 			graphql.NewInputUnmarshaler("B2BUserRowInput", ec.unmarshalInputB2BUserRowInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
+			graphql.NewInputUnmarshaler("ConfirmTotpInput", ec.unmarshalInputConfirmTotpInput),
 			graphql.NewInputUnmarshaler("CreateB2BAdminInput", ec.unmarshalInputCreateB2BAdminInput),
 			graphql.NewInputUnmarshaler("CreateB2BUserInput", ec.unmarshalInputCreateB2BUserInput),
 			graphql.NewInputUnmarshaler("CreateB2BUsersInput", ec.unmarshalInputCreateB2BUsersInput),
 			graphql.NewInputUnmarshaler("CreateBatchInput", ec.unmarshalInputCreateBatchInput),
+			graphql.NewInputUnmarshaler("DeleteMyAccountInput", ec.unmarshalInputDeleteMyAccountInput),
+			graphql.NewInputUnmarshaler("DeleteUserInput", ec.unmarshalInputDeleteUserInput),
+			graphql.NewInputUnmarshaler("DisableTotpInput", ec.unmarshalInputDisableTotpInput),
+			graphql.NewInputUnmarshaler("EnrollTotpInput", ec.unmarshalInputEnrollTotpInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
 			graphql.NewInputUnmarshaler("RefreshTokenInput", ec.unmarshalInputRefreshTokenInput),
@@ -1653,14 +1986,19 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RejectB2BAdminInput", ec.unmarshalInputRejectB2BAdminInput),
 			graphql.NewInputUnmarshaler("RemoveAvatarInput", ec.unmarshalInputRemoveAvatarInput),
 			graphql.NewInputUnmarshaler("RequestPasswordResetInput", ec.unmarshalInputRequestPasswordResetInput),
+			graphql.NewInputUnmarshaler("ResendVerificationEmailInput", ec.unmarshalInputResendVerificationEmailInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
+			graphql.NewInputUnmarshaler("ResetUserMfaInput", ec.unmarshalInputResetUserMfaInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
+			graphql.NewInputUnmarshaler("SetUserActiveInput", ec.unmarshalInputSetUserActiveInput),
 			graphql.NewInputUnmarshaler("SetupPasswordInput", ec.unmarshalInputSetupPasswordInput),
 			graphql.NewInputUnmarshaler("UpdateBatchInput", ec.unmarshalInputUpdateBatchInput),
 			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UploadAvatarInput", ec.unmarshalInputUploadAvatarInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserOrder", ec.unmarshalInputUserOrder),
+			graphql.NewInputUnmarshaler("VerifyEmailInput", ec.unmarshalInputVerifyEmailInput),
+			graphql.NewInputUnmarshaler("VerifyMfaInput", ec.unmarshalInputVerifyMfaInput),
 		)
 	}
 	first := true
@@ -1761,6 +2099,9 @@ directive @private on FIELD_DEFINITION
 "A file sent with the GraphQL multipart request specification."
 scalar Upload
 
+"Any JSON value."
+scalar JSON
+
 """
 A point in time, as an RFC 3339 string in UTC, for example ` + "`" + `2026-11-26T06:30:00Z` + "`" + `.
 """
@@ -1818,6 +2159,12 @@ enum UserErrorCode {
   FILE_TOO_LARGE
   "The uploaded file is not one of the accepted types (judged by its content)."
   UNSUPPORTED_FILE_TYPE
+  "The account's email address is not confirmed yet, and this server requires it (` + "`" + `REQUIRE_VERIFIED_EMAIL` + "`" + `)."
+  EMAIL_NOT_VERIFIED
+  "Two-factor sign-in is on already: turn it off first to enrol a new authenticator."
+  MFA_ALREADY_ENABLED
+  "Two-factor sign-in is not on (or enrolment was not started) for this account."
+  MFA_NOT_ENABLED
 }
 
 """
@@ -1873,6 +2220,8 @@ type User {
   wallet: Wallet @private
   "The user's live sessions (signed-in devices), newest first."
   sessions: [Session!]! @private
+  "True when signing in also asks for a code from an authenticator app (TOTP)."
+  mfaEnabled: Boolean! @private
 }
 
 "The personal details of a user besides the names."
@@ -2012,6 +2361,24 @@ enum AuditAction {
   PROFILE_UPDATED
   "A bulk creation met emails or mobiles of accounts outside the B2B admin's users (refused without saying so)."
   ADDRESSES_ELSEWHERE
+  "An email address confirmed through its link."
+  EMAIL_VERIFIED
+  "Two-factor sign-in turned on (confirmTotp)."
+  MFA_ENABLED
+  "Two-factor sign-in turned off by its owner (disableTotp)."
+  MFA_DISABLED
+  "Two-factor sign-in turned off by an admin (resetUserMfa)."
+  MFA_RESET
+  "A wrong code at verifyMfa, confirmTotp or with a recovery code."
+  MFA_FAILED
+  "A recovery code signed in instead of an authenticator code (details: how many remain)."
+  RECOVERY_CODE_USED
+  "An account deactivated (setUserActive): its sessions ended."
+  USER_DEACTIVATED
+  "An account reactivated (setUserActive)."
+  USER_REACTIVATED
+  "An account's personal data erased (deleteUser, deleteMyAccount); the target is the anonymised account."
+  ACCOUNT_DELETED
 }
 
 "One security-relevant event."
@@ -2241,6 +2608,10 @@ type AuthPayload {
   expiresIn: Int
   "The signed-in user; null when ` + "`" + `errors` + "`" + ` is not empty."
   user: User
+  "True when the password was right but the account also needs a code: no tokens yet; call ` + "`" + `verifyMfa` + "`" + ` with ` + "`" + `mfaToken` + "`" + ` and a code."
+  mfaRequired: Boolean!
+  "Single-use proof of the password step for ` + "`" + `verifyMfa` + "`" + `, valid 5 minutes; null unless ` + "`" + `mfaRequired` + "`" + `."
+  mfaToken: String
   "Problems with the input; empty on success."
   errors: [UserError!]!
 }
@@ -2295,6 +2666,9 @@ input LogoutInput {
 type Query {
   "The signed-in caller."
   me: User! @auth
+
+  "Everything usergraph holds about the caller, as one JSON document: profile, sessions, wallet and ledger, and the audit events about them (the data-export right)."
+  myData: JSON! @auth
 
   "A user the caller may see (admins: anyone; B2B admins: users they created; anyone: themselves); null otherwise."
   user(
@@ -2785,6 +3159,204 @@ type Mutation {
     "The session."
     input: RevokeSessionInput!
   ): RevokeSessionPayload! @auth
+
+  "Confirms an email address with the token from the link ` + "`" + `register` + "`" + ` (or ` + "`" + `resendVerificationEmail` + "`" + `) sent."
+  verifyEmail(
+    "The token."
+    input: VerifyEmailInput!
+  ): VerifyEmailPayload!
+
+  "Sends the caller a new email-confirmation link (at most 3 an hour); answers the same when the address is confirmed already."
+  resendVerificationEmail(
+    "Nothing is required."
+    input: ResendVerificationEmailInput
+  ): ResendVerificationEmailPayload! @auth
+
+  "Starts two-factor sign-in: a new secret for an authenticator app. It takes effect only after ` + "`" + `confirmTotp` + "`" + `."
+  enrollTotp(
+    "Nothing is required."
+    input: EnrollTotpInput
+  ): EnrollTotpPayload! @auth
+
+  "Turns two-factor sign-in on with a current code from the enrolled app; returns ten single-use recovery codes, shown only this once."
+  confirmTotp(
+    "A code from the authenticator app."
+    input: ConfirmTotpInput!
+  ): ConfirmTotpPayload! @auth
+
+  "Completes a sign-in that answered ` + "`" + `mfaRequired` + "`" + `: a current authenticator code or a recovery code. Guesses are limited like passwords."
+  verifyMfa(
+    "The token from ` + "`" + `login` + "`" + ` and the code."
+    input: VerifyMfaInput!
+  ): AuthPayload!
+
+  "Turns two-factor sign-in off for the caller, after checking the password."
+  disableTotp(
+    "The caller's password."
+    input: DisableTotpInput!
+  ): DisableTotpPayload! @auth
+
+  "Turns two-factor sign-in off for a user who lost their authenticator and recovery codes. Admins only."
+  resetUserMfa(
+    "Whose."
+    input: ResetUserMfaInput!
+  ): ResetUserMfaPayload! @hasRole(roles: [ADMIN])
+
+  "Deactivates an account (every session ends at once) or reactivates it. Admins: anyone but themselves; B2B admins: users they created."
+  setUserActive(
+    "Whose, and the new state."
+    input: SetUserActiveInput!
+  ): SetUserActivePayload! @hasRole(roles: [ADMIN, B2B_ADMIN])
+
+  "Erases a user's personal data (names, email, mobile, address, avatar, sessions, tokens); ledger and audit trail keep the anonymised account. Admins only, not themselves."
+  deleteUser(
+    "Whose."
+    input: DeleteUserInput!
+  ): DeleteUserPayload! @hasRole(roles: [ADMIN])
+
+  "Erases the caller's personal data as ` + "`" + `deleteUser` + "`" + ` does, after checking the password."
+  deleteMyAccount(
+    "The caller's password."
+    input: DeleteMyAccountInput!
+  ): DeleteMyAccountPayload! @auth
+}
+
+"Input of ` + "`" + `verifyEmail` + "`" + `."
+input VerifyEmailInput {
+  "The token from the confirmation email's link."
+  token: String!
+}
+
+"Result of ` + "`" + `verifyEmail` + "`" + `."
+type VerifyEmailPayload {
+  "The user whose address is now confirmed; null when ` + "`" + `errors` + "`" + ` is not empty."
+  user: User
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `resendVerificationEmail` + "`" + `."
+input ResendVerificationEmailInput {
+  "The address to confirm; when given it must be the caller's current email."
+  email: String
+}
+
+"Result of ` + "`" + `resendVerificationEmail` + "`" + `."
+type ResendVerificationEmailPayload {
+  "True when not refused: a link was sent, or the address is confirmed already."
+  ok: Boolean!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `enrollTotp` + "`" + `."
+input EnrollTotpInput {
+  "How authenticator apps name the account; default: the caller's email."
+  label: String
+}
+
+"Result of ` + "`" + `enrollTotp` + "`" + `."
+type EnrollTotpPayload {
+  "The shared secret (base32), for typing into an authenticator app; null when ` + "`" + `errors` + "`" + ` is not empty."
+  secret: String
+  "The same as an ` + "`" + `otpauth://totp/…` + "`" + ` URI (SHA-1, 6 digits, 30 s), for a QR code; null when ` + "`" + `errors` + "`" + ` is not empty."
+  otpauthUri: String
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `confirmTotp` + "`" + `."
+input ConfirmTotpInput {
+  "A current 6-digit code from the authenticator app."
+  code: String!
+}
+
+"Result of ` + "`" + `confirmTotp` + "`" + `."
+type ConfirmTotpPayload {
+  "Ten single-use codes that sign in without the app; store them safely: they are not shown again. Empty when ` + "`" + `errors` + "`" + ` is not empty."
+  recoveryCodes: [String!]!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `verifyMfa` + "`" + `."
+input VerifyMfaInput {
+  "The ` + "`" + `mfaToken` + "`" + ` from ` + "`" + `login` + "`" + `."
+  mfaToken: String!
+  "A current 6-digit authenticator code, or a recovery code."
+  code: String!
+}
+
+"Input of ` + "`" + `disableTotp` + "`" + `."
+input DisableTotpInput {
+  "The caller's password."
+  password: String!
+}
+
+"Result of ` + "`" + `disableTotp` + "`" + `."
+type DisableTotpPayload {
+  "True when two-factor sign-in is now off."
+  ok: Boolean!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `resetUserMfa` + "`" + `."
+input ResetUserMfaInput {
+  "The user's id."
+  userId: ID!
+}
+
+"Result of ` + "`" + `resetUserMfa` + "`" + `."
+type ResetUserMfaPayload {
+  "The user, now without two-factor sign-in; null when ` + "`" + `errors` + "`" + ` is not empty."
+  user: User
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `setUserActive` + "`" + `."
+input SetUserActiveInput {
+  "The user's id."
+  userId: ID!
+  "False deactivates (sessions end at once); true reactivates."
+  active: Boolean!
+}
+
+"Result of ` + "`" + `setUserActive` + "`" + `."
+type SetUserActivePayload {
+  "The user in its new state; null when ` + "`" + `errors` + "`" + ` is not empty."
+  user: User
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `deleteUser` + "`" + `."
+input DeleteUserInput {
+  "The user's id."
+  userId: ID!
+}
+
+"Result of ` + "`" + `deleteUser` + "`" + `."
+type DeleteUserPayload {
+  "True when the personal data is erased."
+  ok: Boolean!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `deleteMyAccount` + "`" + `."
+input DeleteMyAccountInput {
+  "The caller's password."
+  password: String!
+}
+
+"Result of ` + "`" + `deleteMyAccount` + "`" + `."
+type DeleteMyAccountPayload {
+  "True when the personal data is erased; the caller is signed out everywhere."
+  ok: Boolean!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
 }
 `, BuiltIn: false},
 }
@@ -2912,6 +3484,10 @@ func (ec *executionContext) childFields_AuthPayload(ctx context.Context, field g
 		return ec.fieldContext_AuthPayload_expiresIn(ctx, field)
 	case "user":
 		return ec.fieldContext_AuthPayload_user(ctx, field)
+	case "mfaRequired":
+		return ec.fieldContext_AuthPayload_mfaRequired(ctx, field)
+	case "mfaToken":
+		return ec.fieldContext_AuthPayload_mfaToken(ctx, field)
 	case "errors":
 		return ec.fieldContext_AuthPayload_errors(ctx, field)
 	}
@@ -2976,6 +3552,16 @@ func (ec *executionContext) childFields_ChangePasswordPayload(ctx context.Contex
 	return nil, fmt.Errorf("no field named %q was found under type ChangePasswordPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ConfirmTotpPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "recoveryCodes":
+		return ec.fieldContext_ConfirmTotpPayload_recoveryCodes(ctx, field)
+	case "errors":
+		return ec.fieldContext_ConfirmTotpPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConfirmTotpPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreateB2BAdminPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -3028,6 +3614,48 @@ func (ec *executionContext) childFields_CreateBatchPayload(ctx context.Context, 
 		return ec.fieldContext_CreateBatchPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type CreateBatchPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteMyAccountPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_DeleteMyAccountPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_DeleteMyAccountPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteMyAccountPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DeleteUserPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_DeleteUserPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_DeleteUserPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeleteUserPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DisableTotpPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_DisableTotpPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_DisableTotpPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DisableTotpPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_EnrollTotpPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "secret":
+		return ec.fieldContext_EnrollTotpPayload_secret(ctx, field)
+	case "otpauthUri":
+		return ec.fieldContext_EnrollTotpPayload_otpauthUri(ctx, field)
+	case "errors":
+		return ec.fieldContext_EnrollTotpPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type EnrollTotpPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3096,6 +3724,16 @@ func (ec *executionContext) childFields_RequestPasswordResetPayload(ctx context.
 	return nil, fmt.Errorf("no field named %q was found under type RequestPasswordResetPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ResendVerificationEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_ResendVerificationEmailPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_ResendVerificationEmailPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResendVerificationEmailPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ResetPasswordPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -3104,6 +3742,16 @@ func (ec *executionContext) childFields_ResetPasswordPayload(ctx context.Context
 		return ec.fieldContext_ResetPasswordPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ResetPasswordPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ResetUserMfaPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_ResetUserMfaPayload_user(ctx, field)
+	case "errors":
+		return ec.fieldContext_ResetUserMfaPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ResetUserMfaPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RevokeSessionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3134,6 +3782,16 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 		return ec.fieldContext_Session_current(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
+}
+
+func (ec *executionContext) childFields_SetUserActivePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetUserActivePayload_user(ctx, field)
+	case "errors":
+		return ec.fieldContext_SetUserActivePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetUserActivePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3206,6 +3864,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_wallet(ctx, field)
 	case "sessions":
 		return ec.fieldContext_User_sessions(ctx, field)
+	case "mfaEnabled":
+		return ec.fieldContext_User_mfaEnabled(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -3242,6 +3902,16 @@ func (ec *executionContext) childFields_UserError(ctx context.Context, field gra
 		return ec.fieldContext_UserError_message(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type UserError", field.Name)
+}
+
+func (ec *executionContext) childFields_VerifyEmailPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_VerifyEmailPayload_user(ctx, field)
+	case "errors":
+		return ec.fieldContext_VerifyEmailPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VerifyEmailPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_Wallet(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3496,6 +4166,20 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_confirmTotp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ConfirmTotpInput, error) {
+			return ec.unmarshalNConfirmTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐConfirmTotpInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_createB2BAdmin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3544,6 +4228,62 @@ func (ec *executionContext) field_Mutation_createBatch_args(ctx context.Context,
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.CreateBatchInput, error) {
 			return ec.unmarshalNCreateBatchInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐCreateBatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteMyAccount_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteMyAccountInput, error) {
+			return ec.unmarshalNDeleteMyAccountInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteMyAccountInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deleteUser_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeleteUserInput, error) {
+			return ec.unmarshalNDeleteUserInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteUserInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_disableTotp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DisableTotpInput, error) {
+			return ec.unmarshalNDisableTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDisableTotpInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_enrollTotp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.EnrollTotpInput, error) {
+			return ec.unmarshalOEnrollTotpInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3650,6 +4390,20 @@ func (ec *executionContext) field_Mutation_requestPasswordReset_args(ctx context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resendVerificationEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.ResendVerificationEmailInput, error) {
+			return ec.unmarshalOResendVerificationEmailInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResendVerificationEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_resetPassword_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3664,12 +4418,40 @@ func (ec *executionContext) field_Mutation_resetPassword_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_resetUserMfa_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ResetUserMfaInput, error) {
+			return ec.unmarshalNResetUserMfaInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResetUserMfaInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.RevokeSessionInput, error) {
 			return ec.unmarshalNRevokeSessionInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRevokeSessionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setUserActive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetUserActiveInput, error) {
+			return ec.unmarshalNSetUserActiveInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserActiveInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -3726,6 +4508,34 @@ func (ec *executionContext) field_Mutation_uploadAvatar_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.UploadAvatarInput, error) {
 			return ec.unmarshalNUploadAvatarInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUploadAvatarInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyEmail_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VerifyEmailInput, error) {
+			return ec.unmarshalNVerifyEmailInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐVerifyEmailInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_verifyMfa_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VerifyMfaInput, error) {
+			return ec.unmarshalNVerifyMfaInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐVerifyMfaInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4926,6 +5736,52 @@ func (ec *executionContext) fieldContext_AuthPayload_user(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _AuthPayload_mfaRequired(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthPayload_mfaRequired(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MfaRequired, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuthPayload_mfaRequired(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuthPayload_mfaToken(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuthPayload_mfaToken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MfaToken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuthPayload_mfaToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuthPayload", field, false, false, "String")
+}
+
 func (ec *executionContext) _AuthPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.AuthPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5415,6 +6271,61 @@ func (ec *executionContext) fieldContext_ChangePasswordPayload_errors(_ context.
 	return fc, nil
 }
 
+func (ec *executionContext) _ConfirmTotpPayload_recoveryCodes(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmTotpPayload_recoveryCodes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecoveryCodes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmTotpPayload_recoveryCodes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConfirmTotpPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConfirmTotpPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ConfirmTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConfirmTotpPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConfirmTotpPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConfirmTotpPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreateB2BAdminPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.CreateB2BAdminPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5771,6 +6682,249 @@ func (ec *executionContext) _CreateBatchPayload_errors(ctx context.Context, fiel
 func (ec *executionContext) fieldContext_CreateBatchPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "CreateBatchPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteMyAccountPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.DeleteMyAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteMyAccountPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteMyAccountPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteMyAccountPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeleteMyAccountPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.DeleteMyAccountPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteMyAccountPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteMyAccountPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteMyAccountPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeleteUserPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.DeleteUserPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteUserPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteUserPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeleteUserPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeleteUserPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.DeleteUserPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeleteUserPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeleteUserPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeleteUserPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DisableTotpPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.DisableTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisableTotpPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisableTotpPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DisableTotpPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DisableTotpPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.DisableTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DisableTotpPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DisableTotpPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DisableTotpPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _EnrollTotpPayload_secret(ctx context.Context, field graphql.CollectedField, obj *model.EnrollTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollTotpPayload_secret(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Secret, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollTotpPayload_secret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollTotpPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnrollTotpPayload_otpauthUri(ctx context.Context, field graphql.CollectedField, obj *model.EnrollTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollTotpPayload_otpauthUri(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OtpauthURI, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollTotpPayload_otpauthUri(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("EnrollTotpPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _EnrollTotpPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.EnrollTotpPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_EnrollTotpPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_EnrollTotpPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "EnrollTotpPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -6938,6 +8092,565 @@ func (ec *executionContext) fieldContext_Mutation_revokeSession(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyEmail(ctx, fc.Args["input"].(model.VerifyEmailInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VerifyEmailPayload) graphql.Marshaler {
+			return ec.marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐVerifyEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VerifyEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resendVerificationEmail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResendVerificationEmail(ctx, fc.Args["input"].(*model.ResendVerificationEmailInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.ResendVerificationEmailPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResendVerificationEmailPayload) graphql.Marshaler {
+			return ec.marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResendVerificationEmailPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resendVerificationEmail(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResendVerificationEmailPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resendVerificationEmail_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_enrollTotp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_enrollTotp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().EnrollTotp(ctx, fc.Args["input"].(*model.EnrollTotpInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.EnrollTotpPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.EnrollTotpPayload) graphql.Marshaler {
+			return ec.marshalNEnrollTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_enrollTotp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_EnrollTotpPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_enrollTotp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_confirmTotp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_confirmTotp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ConfirmTotp(ctx, fc.Args["input"].(model.ConfirmTotpInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.ConfirmTotpPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ConfirmTotpPayload) graphql.Marshaler {
+			return ec.marshalNConfirmTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐConfirmTotpPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_confirmTotp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConfirmTotpPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_confirmTotp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_verifyMfa(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_verifyMfa(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VerifyMfa(ctx, fc.Args["input"].(model.VerifyMfaInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_verifyMfa(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_verifyMfa_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_disableTotp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_disableTotp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DisableTotp(ctx, fc.Args["input"].(model.DisableTotpInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DisableTotpPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DisableTotpPayload) graphql.Marshaler {
+			return ec.marshalNDisableTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDisableTotpPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_disableTotp(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DisableTotpPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_disableTotp_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetUserMfa(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetUserMfa(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetUserMfa(ctx, fc.Args["input"].(model.ResetUserMfaInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *model.ResetUserMfaPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ResetUserMfaPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ResetUserMfaPayload) graphql.Marshaler {
+			return ec.marshalNResetUserMfaPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResetUserMfaPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetUserMfa(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ResetUserMfaPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetUserMfa_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setUserActive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUserActive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUserActive(ctx, fc.Args["input"].(model.SetUserActiveInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"ADMIN", "B2B_ADMIN"})
+				if err != nil {
+					var zeroVal *model.SetUserActivePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SetUserActivePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetUserActivePayload) graphql.Marshaler {
+			return ec.marshalNSetUserActivePayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserActivePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUserActive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetUserActivePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUserActive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteUser(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteUser(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteUser(ctx, fc.Args["input"].(model.DeleteUserInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				roles, err := ec.unmarshalNRole2ᚕgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"ADMIN"})
+				if err != nil {
+					var zeroVal *model.DeleteUserPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DeleteUserPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, roles)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteUserPayload) graphql.Marshaler {
+			return ec.marshalNDeleteUserPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteUserPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteUser(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteUserPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteUser_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deleteMyAccount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deleteMyAccount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeleteMyAccount(ctx, fc.Args["input"].(model.DeleteMyAccountInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.DeleteMyAccountPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DeleteMyAccountPayload) graphql.Marshaler {
+			return ec.marshalNDeleteMyAccountPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteMyAccountPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deleteMyAccount(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeleteMyAccountPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deleteMyAccount_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7142,6 +8855,42 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Query_myData(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myData(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyData(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myData(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "JSON")
 }
 
 func (ec *executionContext) _Query_user(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -7815,6 +9564,61 @@ func (ec *executionContext) fieldContext_RequestPasswordResetPayload_errors(_ co
 	return fc, nil
 }
 
+func (ec *executionContext) _ResendVerificationEmailPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.ResendVerificationEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResendVerificationEmailPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ResendVerificationEmailPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ResendVerificationEmailPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ResendVerificationEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResendVerificationEmailPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResendVerificationEmailPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResendVerificationEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ResetPasswordPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.ResetPasswordPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7860,6 +9664,70 @@ func (ec *executionContext) _ResetPasswordPayload_errors(ctx context.Context, fi
 func (ec *executionContext) fieldContext_ResetPasswordPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "ResetPasswordPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetUserMfaPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.ResetUserMfaPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetUserMfaPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *account.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ResetUserMfaPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetUserMfaPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ResetUserMfaPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ResetUserMfaPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ResetUserMfaPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ResetUserMfaPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ResetUserMfaPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -8084,6 +9952,70 @@ func (ec *executionContext) _Session_current(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Session_current(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _SetUserActivePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserActivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetUserActivePayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *account.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetUserActivePayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetUserActivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetUserActivePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.SetUserActivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetUserActivePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetUserActivePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetUserActivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UpdateBatchPayload_batch(ctx context.Context, field graphql.CollectedField, obj *model.UpdateBatchPayload) (ret graphql.Marshaler) {
@@ -8860,6 +10792,42 @@ func (ec *executionContext) fieldContext_User_sessions(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _User_mfaEnabled(ctx context.Context, field graphql.CollectedField, obj *account.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_mfaEnabled(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MfaEnabled, nil
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Private == nil {
+					var zeroVal bool
+					return zeroVal, errors.New("directive private is not implemented")
+				}
+				return ec.Directives.Private(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_mfaEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9069,6 +11037,70 @@ func (ec *executionContext) _UserError_message(ctx context.Context, field graphq
 }
 func (ec *executionContext) fieldContext_UserError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("UserError", field, false, false, "String")
+}
+
+func (ec *executionContext) _VerifyEmailPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyEmailPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *account.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyEmailPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerifyEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VerifyEmailPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.VerifyEmailPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VerifyEmailPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VerifyEmailPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VerifyEmailPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Wallet_balance(ctx context.Context, field graphql.CollectedField, obj *wallet.Wallet) (ret graphql.Marshaler) {
@@ -10897,6 +12929,48 @@ func UnmarshalChangePasswordInput(ctx context.Context, raw any) (model.ChangePas
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputConfirmTotpInput(ctx context.Context, obj any) (model.ConfirmTotpInput, error) {
+	var it model.ConfirmTotpInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalConfirmTotpInput unmarshals raw into the ConfirmTotpInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalConfirmTotpInput(ctx context.Context, raw any) (model.ConfirmTotpInput, error) {
+	var out model.ConfirmTotpInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ConfirmTotpInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreateB2BAdminInput(ctx context.Context, obj any) (model.CreateB2BAdminInput, error) {
 	var it model.CreateB2BAdminInput
 	if obj == nil {
@@ -11157,6 +13231,174 @@ func (ec *executionContext) unmarshalInputCreateBatchInput(ctx context.Context, 
 func UnmarshalCreateBatchInput(ctx context.Context, raw any) (model.CreateBatchInput, error) {
 	var out model.CreateBatchInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreateBatchInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDeleteMyAccountInput(ctx context.Context, obj any) (model.DeleteMyAccountInput, error) {
+	var it model.DeleteMyAccountInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteMyAccountInput unmarshals raw into the DeleteMyAccountInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteMyAccountInput(ctx context.Context, raw any) (model.DeleteMyAccountInput, error) {
+	var out model.DeleteMyAccountInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteMyAccountInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDeleteUserInput(ctx context.Context, obj any) (model.DeleteUserInput, error) {
+	var it model.DeleteUserInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeleteUserInput unmarshals raw into the DeleteUserInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeleteUserInput(ctx context.Context, raw any) (model.DeleteUserInput, error) {
+	var out model.DeleteUserInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeleteUserInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDisableTotpInput(ctx context.Context, obj any) (model.DisableTotpInput, error) {
+	var it model.DisableTotpInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDisableTotpInput unmarshals raw into the DisableTotpInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDisableTotpInput(ctx context.Context, raw any) (model.DisableTotpInput, error) {
+	var out model.DisableTotpInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DisableTotpInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputEnrollTotpInput(ctx context.Context, obj any) (model.EnrollTotpInput, error) {
+	var it model.EnrollTotpInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"label"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "label":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Label = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalEnrollTotpInput unmarshals raw into the EnrollTotpInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalEnrollTotpInput(ctx context.Context, raw any) (model.EnrollTotpInput, error) {
+	var out model.EnrollTotpInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "EnrollTotpInput", raw, &out)
 	return out, err
 }
 
@@ -11514,6 +13756,48 @@ func UnmarshalRequestPasswordResetInput(ctx context.Context, raw any) (model.Req
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResendVerificationEmailInput(ctx context.Context, obj any) (model.ResendVerificationEmailInput, error) {
+	var it model.ResendVerificationEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Email = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResendVerificationEmailInput unmarshals raw into the ResendVerificationEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResendVerificationEmailInput(ctx context.Context, raw any) (model.ResendVerificationEmailInput, error) {
+	var out model.ResendVerificationEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResendVerificationEmailInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputResetPasswordInput(ctx context.Context, obj any) (model.ResetPasswordInput, error) {
 	var it model.ResetPasswordInput
 	if obj == nil {
@@ -11570,6 +13854,48 @@ func UnmarshalResetPasswordInput(ctx context.Context, raw any) (model.ResetPassw
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputResetUserMfaInput(ctx context.Context, obj any) (model.ResetUserMfaInput, error) {
+	var it model.ResetUserMfaInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalResetUserMfaInput unmarshals raw into the ResetUserMfaInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalResetUserMfaInput(ctx context.Context, raw any) (model.ResetUserMfaInput, error) {
+	var out model.ResetUserMfaInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ResetUserMfaInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRevokeSessionInput(ctx context.Context, obj any) (model.RevokeSessionInput, error) {
 	var it model.RevokeSessionInput
 	if obj == nil {
@@ -11609,6 +13935,55 @@ func (ec *executionContext) unmarshalInputRevokeSessionInput(ctx context.Context
 func UnmarshalRevokeSessionInput(ctx context.Context, raw any) (model.RevokeSessionInput, error) {
 	var out model.RevokeSessionInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "RevokeSessionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetUserActiveInput(ctx context.Context, obj any) (model.SetUserActiveInput, error) {
+	var it model.SetUserActiveInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId", "active"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UserID = data
+		case "active":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("active"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Active = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetUserActiveInput unmarshals raw into the SetUserActiveInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetUserActiveInput(ctx context.Context, raw any) (model.SetUserActiveInput, error) {
+	var out model.SetUserActiveInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetUserActiveInput", raw, &out)
 	return out, err
 }
 
@@ -11973,6 +14348,97 @@ func (ec *executionContext) unmarshalInputUserOrder(ctx context.Context, obj any
 func UnmarshalUserOrder(ctx context.Context, raw any) (model.UserOrder, error) {
 	var out model.UserOrder
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "UserOrder", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVerifyEmailInput(ctx context.Context, obj any) (model.VerifyEmailInput, error) {
+	var it model.VerifyEmailInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVerifyEmailInput unmarshals raw into the VerifyEmailInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVerifyEmailInput(ctx context.Context, raw any) (model.VerifyEmailInput, error) {
+	var out model.VerifyEmailInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VerifyEmailInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVerifyMfaInput(ctx context.Context, obj any) (model.VerifyMfaInput, error) {
+	var it model.VerifyMfaInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"mfaToken", "code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "mfaToken":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("mfaToken"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MfaToken = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVerifyMfaInput unmarshals raw into the VerifyMfaInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVerifyMfaInput(ctx context.Context, raw any) (model.VerifyMfaInput, error) {
+	var out model.VerifyMfaInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VerifyMfaInput", raw, &out)
 	return out, err
 }
 
@@ -12393,6 +14859,16 @@ func (ec *executionContext) _AuthPayload(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
+		case "mfaRequired":
+			out.Values[i] = ec._AuthPayload_mfaRequired(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "mfaToken":
+			out.Values[i] = ec._AuthPayload_mfaToken(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "errors":
 			out.Values[i] = ec._AuthPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -12616,6 +15092,44 @@ func (ec *executionContext) _ChangePasswordPayload(ctx context.Context, sel ast.
 	return out
 }
 
+var confirmTotpPayloadImplementors = []string{"ConfirmTotpPayload"}
+
+func (ec *executionContext) _ConfirmTotpPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ConfirmTotpPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, confirmTotpPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConfirmTotpPayload")
+		case "recoveryCodes":
+			out.Values[i] = ec._ConfirmTotpPayload_recoveryCodes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ConfirmTotpPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var createB2BAdminPayloadImplementors = []string{"CreateB2BAdminPayload"}
 
 func (ec *executionContext) _CreateB2BAdminPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateB2BAdminPayload) graphql.Marshaler {
@@ -12796,6 +15310,163 @@ func (ec *executionContext) _CreateBatchPayload(ctx context.Context, sel ast.Sel
 			}
 		case "errors":
 			out.Values[i] = ec._CreateBatchPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteMyAccountPayloadImplementors = []string{"DeleteMyAccountPayload"}
+
+func (ec *executionContext) _DeleteMyAccountPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteMyAccountPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteMyAccountPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteMyAccountPayload")
+		case "ok":
+			out.Values[i] = ec._DeleteMyAccountPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._DeleteMyAccountPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deleteUserPayloadImplementors = []string{"DeleteUserPayload"}
+
+func (ec *executionContext) _DeleteUserPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DeleteUserPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deleteUserPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeleteUserPayload")
+		case "ok":
+			out.Values[i] = ec._DeleteUserPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._DeleteUserPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var disableTotpPayloadImplementors = []string{"DisableTotpPayload"}
+
+func (ec *executionContext) _DisableTotpPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DisableTotpPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, disableTotpPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DisableTotpPayload")
+		case "ok":
+			out.Values[i] = ec._DisableTotpPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._DisableTotpPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var enrollTotpPayloadImplementors = []string{"EnrollTotpPayload"}
+
+func (ec *executionContext) _EnrollTotpPayload(ctx context.Context, sel ast.SelectionSet, obj *model.EnrollTotpPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, enrollTotpPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("EnrollTotpPayload")
+		case "secret":
+			out.Values[i] = ec._EnrollTotpPayload_secret(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "otpauthUri":
+			out.Values[i] = ec._EnrollTotpPayload_otpauthUri(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._EnrollTotpPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13013,6 +15684,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "verifyEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resendVerificationEmail":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resendVerificationEmail(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "enrollTotp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_enrollTotp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "confirmTotp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_confirmTotp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "verifyMfa":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_verifyMfa(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "disableTotp":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_disableTotp(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "resetUserMfa":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetUserMfa(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setUserActive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUserActive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteUser":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteUser(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deleteMyAccount":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deleteMyAccount(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13145,6 +15886,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_me(ctx, field)
+				})
+		case "myData":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myData(ctx, field)
 				})
 		case "user":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -13333,6 +16080,44 @@ func (ec *executionContext) _RequestPasswordResetPayload(ctx context.Context, se
 	return out
 }
 
+var resendVerificationEmailPayloadImplementors = []string{"ResendVerificationEmailPayload"}
+
+func (ec *executionContext) _ResendVerificationEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResendVerificationEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resendVerificationEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResendVerificationEmailPayload")
+		case "ok":
+			out.Values[i] = ec._ResendVerificationEmailPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ResendVerificationEmailPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var resetPasswordPayloadImplementors = []string{"ResetPasswordPayload"}
 
 func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetPasswordPayload) graphql.Marshaler {
@@ -13351,6 +16136,44 @@ func (ec *executionContext) _ResetPasswordPayload(ctx context.Context, sel ast.S
 			}
 		case "errors":
 			out.Values[i] = ec._ResetPasswordPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var resetUserMfaPayloadImplementors = []string{"ResetUserMfaPayload"}
+
+func (ec *executionContext) _ResetUserMfaPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ResetUserMfaPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, resetUserMfaPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ResetUserMfaPayload")
+		case "user":
+			out.Values[i] = ec._ResetUserMfaPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ResetUserMfaPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13456,6 +16279,44 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_current(ctx, field, obj)
 				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var setUserActivePayloadImplementors = []string{"SetUserActivePayload"}
+
+func (ec *executionContext) _SetUserActivePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetUserActivePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setUserActivePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetUserActivePayload")
+		case "user":
+			out.Values[i] = ec._SetUserActivePayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SetUserActivePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13699,6 +16560,11 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_sessions(ctx, field, obj)
 				})
+		case "mfaEnabled":
+			out.Values[i] = ec._User_mfaEnabled(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13820,6 +16686,44 @@ func (ec *executionContext) _UserError(ctx context.Context, sel ast.SelectionSet
 			}
 		case "message":
 			out.Values[i] = ec._UserError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var verifyEmailPayloadImplementors = []string{"VerifyEmailPayload"}
+
+func (ec *executionContext) _VerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VerifyEmailPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, verifyEmailPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VerifyEmailPayload")
+		case "user":
+			out.Values[i] = ec._VerifyEmailPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._VerifyEmailPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -14537,6 +17441,15 @@ var (
 		"AVATAR_CHANGED":           audit.AvatarChanged,
 		"PROFILE_UPDATED":          audit.ProfileUpdated,
 		"ADDRESSES_ELSEWHERE":      audit.AddressesElsewhere,
+		"EMAIL_VERIFIED":           audit.EmailVerified,
+		"MFA_ENABLED":              audit.MfaEnabled,
+		"MFA_DISABLED":             audit.MfaDisabled,
+		"MFA_RESET":                audit.MfaReset,
+		"MFA_FAILED":               audit.MfaFailed,
+		"RECOVERY_CODE_USED":       audit.RecoveryCodeUsed,
+		"USER_DEACTIVATED":         audit.UserDeactivated,
+		"USER_REACTIVATED":         audit.UserReactivated,
+		"ACCOUNT_DELETED":          audit.AccountDeleted,
 	}
 	marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
@@ -14559,6 +17472,15 @@ var (
 		audit.AvatarChanged:          "AVATAR_CHANGED",
 		audit.ProfileUpdated:         "PROFILE_UPDATED",
 		audit.AddressesElsewhere:     "ADDRESSES_ELSEWHERE",
+		audit.EmailVerified:          "EMAIL_VERIFIED",
+		audit.MfaEnabled:             "MFA_ENABLED",
+		audit.MfaDisabled:            "MFA_DISABLED",
+		audit.MfaReset:               "MFA_RESET",
+		audit.MfaFailed:              "MFA_FAILED",
+		audit.RecoveryCodeUsed:       "RECOVERY_CODE_USED",
+		audit.UserDeactivated:        "USER_DEACTIVATED",
+		audit.UserReactivated:        "USER_REACTIVATED",
+		audit.AccountDeleted:         "ACCOUNT_DELETED",
 	}
 )
 
@@ -14696,6 +17618,19 @@ func (ec *executionContext) marshalNChangePasswordPayload2ᚖgithubᚗcomᚋuser
 	return ec._ChangePasswordPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNConfirmTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐConfirmTotpInput(ctx context.Context, v any) (model.ConfirmTotpInput, error) {
+	res, err := ec.unmarshalInputConfirmTotpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNConfirmTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐConfirmTotpPayload(ctx context.Context, sel ast.SelectionSet, v *model.ConfirmTotpPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConfirmTotpPayload!")
+		return graphql.Null
+	}
+	return ec._ConfirmTotpPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNCreateB2BAdminInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐCreateB2BAdminInput(ctx context.Context, v any) (model.CreateB2BAdminInput, error) {
 	res, err := ec.unmarshalInputCreateB2BAdminInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14772,6 +17707,53 @@ func (ec *executionContext) marshalNCreateBatchPayload2ᚖgithubᚗcomᚋusergra
 	return ec._CreateBatchPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNDeleteMyAccountInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteMyAccountInput(ctx context.Context, v any) (model.DeleteMyAccountInput, error) {
+	res, err := ec.unmarshalInputDeleteMyAccountInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteMyAccountPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteMyAccountPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteMyAccountPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteMyAccountPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteMyAccountPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDeleteUserInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteUserInput(ctx context.Context, v any) (model.DeleteUserInput, error) {
+	res, err := ec.unmarshalInputDeleteUserInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDeleteUserPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDeleteUserPayload(ctx context.Context, sel ast.SelectionSet, v *model.DeleteUserPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeleteUserPayload!")
+		return graphql.Null
+	}
+	return ec._DeleteUserPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDisableTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDisableTotpInput(ctx context.Context, v any) (model.DisableTotpInput, error) {
+	res, err := ec.unmarshalInputDisableTotpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDisableTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐDisableTotpPayload(ctx context.Context, sel ast.SelectionSet, v *model.DisableTotpPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DisableTotpPayload!")
+		return graphql.Null
+	}
+	return ec._DisableTotpPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNEnrollTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpPayload(ctx context.Context, sel ast.SelectionSet, v *model.EnrollTotpPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "EnrollTotpPayload!")
+		return graphql.Null
+	}
+	return ec._EnrollTotpPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
 	res, err := graphql.UnmarshalUUID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14810,6 +17792,24 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNJSON2interface(ctx context.Context, v any) (any, error) {
+	res, err := graphql.UnmarshalAny(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNJSON2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "JSON!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalAny(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
 }
@@ -14907,6 +17907,14 @@ func (ec *executionContext) marshalNRequestPasswordResetPayload2ᚖgithubᚗcom�
 	return ec._RequestPasswordResetPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNResendVerificationEmailPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResendVerificationEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResendVerificationEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResendVerificationEmailPayload!")
+		return graphql.Null
+	}
+	return ec._ResendVerificationEmailPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNResetPasswordInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResetPasswordInput(ctx context.Context, v any) (model.ResetPasswordInput, error) {
 	res, err := ec.unmarshalInputResetPasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14918,6 +17926,19 @@ func (ec *executionContext) marshalNResetPasswordPayload2ᚖgithubᚗcomᚋuserg
 		return graphql.Null
 	}
 	return ec._ResetPasswordPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNResetUserMfaInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResetUserMfaInput(ctx context.Context, v any) (model.ResetUserMfaInput, error) {
+	res, err := ec.unmarshalInputResetUserMfaInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNResetUserMfaPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResetUserMfaPayload(ctx context.Context, sel ast.SelectionSet, v *model.ResetUserMfaPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ResetUserMfaPayload!")
+		return graphql.Null
+	}
+	return ec._ResetUserMfaPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRevokeSessionInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRevokeSessionInput(ctx context.Context, v any) (model.RevokeSessionInput, error) {
@@ -15017,6 +18038,19 @@ func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋusergraphᚋusergr
 	return ec._Session(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNSetUserActiveInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserActiveInput(ctx context.Context, v any) (model.SetUserActiveInput, error) {
+	res, err := ec.unmarshalInputSetUserActiveInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetUserActivePayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserActivePayload(ctx context.Context, sel ast.SelectionSet, v *model.SetUserActivePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetUserActivePayload!")
+		return graphql.Null
+	}
+	return ec._SetUserActivePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSetupPasswordInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetupPasswordInput(ctx context.Context, v any) (model.SetupPasswordInput, error) {
 	res, err := ec.unmarshalInputSetupPasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -15034,6 +18068,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
@@ -15203,6 +18266,9 @@ var (
 		"IDEMPOTENCY_CONFLICT":      apperr.IdempotencyConflict,
 		"FILE_TOO_LARGE":            apperr.FileTooLarge,
 		"UNSUPPORTED_FILE_TYPE":     apperr.UnsupportedFileType,
+		"EMAIL_NOT_VERIFIED":        apperr.EmailNotVerified,
+		"MFA_ALREADY_ENABLED":       apperr.MfaAlreadyEnabled,
+		"MFA_NOT_ENABLED":           apperr.MfaNotEnabled,
 	}
 	marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode = map[apperr.Code]string{
 		apperr.Invalid:                 "INVALID",
@@ -15224,6 +18290,9 @@ var (
 		apperr.IdempotencyConflict:     "IDEMPOTENCY_CONFLICT",
 		apperr.FileTooLarge:            "FILE_TOO_LARGE",
 		apperr.UnsupportedFileType:     "UNSUPPORTED_FILE_TYPE",
+		apperr.EmailNotVerified:        "EMAIL_NOT_VERIFIED",
+		apperr.MfaAlreadyEnabled:       "MFA_ALREADY_ENABLED",
+		apperr.MfaNotEnabled:           "MFA_NOT_ENABLED",
 	}
 )
 
@@ -15254,6 +18323,24 @@ var (
 		account.OrderEmail:      "EMAIL",
 	}
 )
+
+func (ec *executionContext) unmarshalNVerifyEmailInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐVerifyEmailInput(ctx context.Context, v any) (model.VerifyEmailInput, error) {
+	res, err := ec.unmarshalInputVerifyEmailInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVerifyEmailPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐVerifyEmailPayload(ctx context.Context, sel ast.SelectionSet, v *model.VerifyEmailPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VerifyEmailPayload!")
+		return graphql.Null
+	}
+	return ec._VerifyEmailPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVerifyMfaInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐVerifyMfaInput(ctx context.Context, v any) (model.VerifyMfaInput, error) {
+	res, err := ec.unmarshalInputVerifyMfaInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
 
 func (ec *executionContext) marshalNWallet2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋwalletᚐWallet(ctx context.Context, sel ast.SelectionSet, v *wallet.Wallet) graphql.Marshaler {
 	if v == nil {
@@ -15555,6 +18642,15 @@ var (
 		"AVATAR_CHANGED":           audit.AvatarChanged,
 		"PROFILE_UPDATED":          audit.ProfileUpdated,
 		"ADDRESSES_ELSEWHERE":      audit.AddressesElsewhere,
+		"EMAIL_VERIFIED":           audit.EmailVerified,
+		"MFA_ENABLED":              audit.MfaEnabled,
+		"MFA_DISABLED":             audit.MfaDisabled,
+		"MFA_RESET":                audit.MfaReset,
+		"MFA_FAILED":               audit.MfaFailed,
+		"RECOVERY_CODE_USED":       audit.RecoveryCodeUsed,
+		"USER_DEACTIVATED":         audit.UserDeactivated,
+		"USER_REACTIVATED":         audit.UserReactivated,
+		"ACCOUNT_DELETED":          audit.AccountDeleted,
 	}
 	marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
@@ -15577,6 +18673,15 @@ var (
 		audit.AvatarChanged:          "AVATAR_CHANGED",
 		audit.ProfileUpdated:         "PROFILE_UPDATED",
 		audit.AddressesElsewhere:     "ADDRESSES_ELSEWHERE",
+		audit.EmailVerified:          "EMAIL_VERIFIED",
+		audit.MfaEnabled:             "MFA_ENABLED",
+		audit.MfaDisabled:            "MFA_DISABLED",
+		audit.MfaReset:               "MFA_RESET",
+		audit.MfaFailed:              "MFA_FAILED",
+		audit.RecoveryCodeUsed:       "RECOVERY_CODE_USED",
+		audit.UserDeactivated:        "USER_DEACTIVATED",
+		audit.UserReactivated:        "USER_REACTIVATED",
+		audit.AccountDeleted:         "ACCOUNT_DELETED",
 	}
 )
 
@@ -15655,6 +18760,14 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalOEnrollTotpInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpInput(ctx context.Context, v any) (*model.EnrollTotpInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputEnrollTotpInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {
 		return nil, nil
@@ -15689,6 +18802,14 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOResendVerificationEmailInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResendVerificationEmailInput(ctx context.Context, v any) (*model.ResendVerificationEmailInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputResendVerificationEmailInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalORole2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauthᚐRole(ctx context.Context, v any) (*auth.Role, error) {

@@ -16,7 +16,7 @@ var guards = map[string]string{
 	"Query.me": "@auth", "Query.user": "@auth", "Query.wallet": "@auth",
 	"Query.users": "@hasRole([ADMIN,B2B_ADMIN])", "Query.batch": "@hasRole([ADMIN,B2B_ADMIN])",
 	"Query.batches": "@hasRole([ADMIN,B2B_ADMIN])", "Query.auditEvents": "@hasRole([ADMIN,B2B_ADMIN])",
-	"Query.approvals": "@hasRole([ADMIN])",
+	"Query.approvals": "@hasRole([ADMIN])", "Query.myData": "@auth",
 
 	"Mutation.login": "", "Mutation.register": "", "Mutation.refreshToken": "", "Mutation.requestPasswordReset": "",
 	"Mutation.resetPassword": "", "Mutation.setupPassword": "",
@@ -26,9 +26,13 @@ var guards = map[string]string{
 	"Mutation.rejectB2BAdmin": "@hasRole([ADMIN])", "Mutation.adjustWallet": "@hasRole([ADMIN])",
 	"Mutation.createBatch": "@hasRole([B2B_ADMIN])", "Mutation.createB2BUser": "@hasRole([B2B_ADMIN])",
 	"Mutation.createB2BUsers": "@hasRole([B2B_ADMIN])", "Mutation.updateBatch": "@hasRole([ADMIN,B2B_ADMIN])",
+	"Mutation.verifyEmail": "", "Mutation.verifyMfa": "", "Mutation.resendVerificationEmail": "@auth",
+	"Mutation.enrollTotp": "@auth", "Mutation.confirmTotp": "@auth", "Mutation.disableTotp": "@auth",
+	"Mutation.deleteMyAccount": "@auth", "Mutation.resetUserMfa": "@hasRole([ADMIN])",
+	"Mutation.deleteUser": "@hasRole([ADMIN])", "Mutation.setUserActive": "@hasRole([ADMIN,B2B_ADMIN])",
 
 	"User.email": "@private", "User.mobile": "@private", "User.createdBy": "@private", "User.approval": "@private",
-	"User.profile": "@private", "User.wallet": "@private", "User.sessions": "@private",
+	"User.profile": "@private", "User.wallet": "@private", "User.sessions": "@private", "User.mfaEnabled": "@private",
 }
 
 func TestEveryFieldHasItsGuard(t *testing.T) {

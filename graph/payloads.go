@@ -2,6 +2,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/internal/account"
@@ -15,7 +16,13 @@ func authPayload(ctx context.Context) func(*account.SignIn, error) (*model.AuthP
 		if err != nil || len(errs) > 0 {
 			return &model.AuthPayload{Errors: errs}, err
 		}
+		if s.MFAToken != "" { // the password was right; a code must follow
+			return &model.AuthPayload{MfaRequired: true, MfaToken: &s.MFAToken, Errors: errs}, nil
+		}
 		markSignedIn(ctx, s.User.ID)
+		if s.AccessToken == "" { // registered, but the email must be confirmed first
+			return &model.AuthPayload{User: s.User, Errors: errs}, nil
+		}
 		return &model.AuthPayload{
 			AccessToken: &s.AccessToken, RefreshToken: &s.RefreshToken, ExpiresIn: &s.ExpiresIn,
 			User: s.User, Errors: errs,
@@ -45,4 +52,15 @@ func okResult[P any](err error, build func(bool, []*model.UserError) *P) (*P, er
 		return nil, err
 	}
 	return build(len(errs) == 0, errs), nil
+}
+
+// jsonValue turns v into plain JSON values (maps, slices, strings, numbers)
+// for the JSON scalar, as encoding/json would write v.
+func jsonValue(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var out any
+	return out, json.Unmarshal(b, &out)
 }

@@ -300,10 +300,118 @@ func (r *mutationResolver) RevokeSession(ctx context.Context, input model.Revoke
 	})
 }
 
+// VerifyEmail is the resolver for the verifyEmail field.
+func (r *mutationResolver) VerifyEmail(ctx context.Context, input model.VerifyEmailInput) (*model.VerifyEmailPayload, error) {
+	u, err := r.Accounts.VerifyEmail(ctx, input.Token)
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.VerifyEmailPayload {
+		return &model.VerifyEmailPayload{User: u, Errors: errs}
+	})
+}
+
+// ResendVerificationEmail is the resolver for the resendVerificationEmail field.
+func (r *mutationResolver) ResendVerificationEmail(ctx context.Context, input *model.ResendVerificationEmailInput) (*model.ResendVerificationEmailPayload, error) {
+	var email *string
+	if input != nil {
+		email = input.Email
+	}
+	return okResult(r.Accounts.ResendVerificationEmail(ctx, email), func(ok bool, errs []*model.UserError) *model.ResendVerificationEmailPayload {
+		return &model.ResendVerificationEmailPayload{Ok: ok, Errors: errs}
+	})
+}
+
+// EnrollTotp is the resolver for the enrollTotp field.
+func (r *mutationResolver) EnrollTotp(ctx context.Context, input *model.EnrollTotpInput) (*model.EnrollTotpPayload, error) {
+	label := ""
+	if input != nil && input.Label != nil {
+		label = *input.Label
+	}
+	e, err := r.Accounts.EnrollTotp(ctx, label)
+	return result(e, err, func(e *account.Enrollment, errs []*model.UserError) *model.EnrollTotpPayload {
+		if e == nil {
+			return &model.EnrollTotpPayload{Errors: errs}
+		}
+		return &model.EnrollTotpPayload{Secret: &e.Secret, OtpauthURI: &e.URI, Errors: errs}
+	})
+}
+
+// ConfirmTotp is the resolver for the confirmTotp field.
+func (r *mutationResolver) ConfirmTotp(ctx context.Context, input model.ConfirmTotpInput) (*model.ConfirmTotpPayload, error) {
+	codes, err := r.Accounts.ConfirmTotp(ctx, input.Code)
+	return result(codes, err, func(codes []string, errs []*model.UserError) *model.ConfirmTotpPayload {
+		if codes == nil {
+			codes = []string{}
+		}
+		return &model.ConfirmTotpPayload{RecoveryCodes: codes, Errors: errs}
+	})
+}
+
+// VerifyMfa is the resolver for the verifyMfa field.
+func (r *mutationResolver) VerifyMfa(ctx context.Context, input model.VerifyMfaInput) (*model.AuthPayload, error) {
+	return authPayload(ctx)(r.Accounts.VerifyMfa(ctx, input.MfaToken, input.Code))
+}
+
+// DisableTotp is the resolver for the disableTotp field.
+func (r *mutationResolver) DisableTotp(ctx context.Context, input model.DisableTotpInput) (*model.DisableTotpPayload, error) {
+	return okResult(r.Accounts.DisableTotp(ctx, input.Password), func(ok bool, errs []*model.UserError) *model.DisableTotpPayload {
+		return &model.DisableTotpPayload{Ok: ok, Errors: errs}
+	})
+}
+
+// ResetUserMfa is the resolver for the resetUserMfa field.
+func (r *mutationResolver) ResetUserMfa(ctx context.Context, input model.ResetUserMfaInput) (*model.ResetUserMfaPayload, error) {
+	var u *account.User
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		u, err = r.Accounts.ResetUserMfa(ctx, id)
+	}
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.ResetUserMfaPayload {
+		return &model.ResetUserMfaPayload{User: u, Errors: errs}
+	})
+}
+
+// SetUserActive is the resolver for the setUserActive field.
+func (r *mutationResolver) SetUserActive(ctx context.Context, input model.SetUserActiveInput) (*model.SetUserActivePayload, error) {
+	var u *account.User
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		u, err = r.Accounts.SetUserActive(ctx, id, input.Active)
+	}
+	return result(u, err, func(u *account.User, errs []*model.UserError) *model.SetUserActivePayload {
+		return &model.SetUserActivePayload{User: u, Errors: errs}
+	})
+}
+
+// DeleteUser is the resolver for the deleteUser field.
+func (r *mutationResolver) DeleteUser(ctx context.Context, input model.DeleteUserInput) (*model.DeleteUserPayload, error) {
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		err = r.Accounts.DeleteUser(ctx, id)
+	}
+	return okResult(err, func(ok bool, errs []*model.UserError) *model.DeleteUserPayload {
+		return &model.DeleteUserPayload{Ok: ok, Errors: errs}
+	})
+}
+
+// DeleteMyAccount is the resolver for the deleteMyAccount field.
+func (r *mutationResolver) DeleteMyAccount(ctx context.Context, input model.DeleteMyAccountInput) (*model.DeleteMyAccountPayload, error) {
+	return okResult(r.Accounts.DeleteMyAccount(ctx, input.Password), func(ok bool, errs []*model.UserError) *model.DeleteMyAccountPayload {
+		return &model.DeleteMyAccountPayload{Ok: ok, Errors: errs}
+	})
+}
+
 // Me is the resolver for the me field.
 func (r *queryResolver) Me(ctx context.Context) (*account.User, error) {
 	u, err := r.Accounts.Me(ctx)
 	return u, topLevel(err)
+}
+
+// MyData is the resolver for the myData field.
+func (r *queryResolver) MyData(ctx context.Context) (any, error) {
+	d, err := r.Accounts.MyData(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return jsonValue(d)
 }
 
 // User is the resolver for the user field.

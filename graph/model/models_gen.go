@@ -116,6 +116,10 @@ type AuthPayload struct {
 	ExpiresIn *int `json:"expiresIn,omitempty"`
 	// The signed-in user; null when `errors` is not empty.
 	User *account.User `json:"user,omitempty"`
+	// True when the password was right but the account also needs a code: no tokens yet; call `verifyMfa` with `mfaToken` and a code.
+	MfaRequired bool `json:"mfaRequired"`
+	// Single-use proof of the password step for `verifyMfa`, valid 5 minutes; null unless `mfaRequired`.
+	MfaToken *string `json:"mfaToken,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
 }
@@ -164,6 +168,20 @@ type ChangePasswordInput struct {
 type ChangePasswordPayload struct {
 	// True when the password was changed.
 	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `confirmTotp`.
+type ConfirmTotpInput struct {
+	// A current 6-digit code from the authenticator app.
+	Code string `json:"code"`
+}
+
+// Result of `confirmTotp`.
+type ConfirmTotpPayload struct {
+	// Ten single-use codes that sign in without the app; store them safely: they are not shown again. Empty when `errors` is not empty.
+	RecoveryCodes []string `json:"recoveryCodes"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
 }
@@ -256,6 +274,64 @@ type CreateBatchInput struct {
 type CreateBatchPayload struct {
 	// The new batch; null when `errors` is not empty.
 	Batch *batch.Batch `json:"batch,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `deleteMyAccount`.
+type DeleteMyAccountInput struct {
+	// The caller's password.
+	Password string `json:"password"`
+}
+
+// Result of `deleteMyAccount`.
+type DeleteMyAccountPayload struct {
+	// True when the personal data is erased; the caller is signed out everywhere.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `deleteUser`.
+type DeleteUserInput struct {
+	// The user's id.
+	UserID string `json:"userId"`
+}
+
+// Result of `deleteUser`.
+type DeleteUserPayload struct {
+	// True when the personal data is erased.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `disableTotp`.
+type DisableTotpInput struct {
+	// The caller's password.
+	Password string `json:"password"`
+}
+
+// Result of `disableTotp`.
+type DisableTotpPayload struct {
+	// True when two-factor sign-in is now off.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `enrollTotp`.
+type EnrollTotpInput struct {
+	// How authenticator apps name the account; default: the caller's email.
+	Label *string `json:"label,omitempty"`
+}
+
+// Result of `enrollTotp`.
+type EnrollTotpPayload struct {
+	// The shared secret (base32), for typing into an authenticator app; null when `errors` is not empty.
+	Secret *string `json:"secret,omitempty"`
+	// The same as an `otpauth://totp/…` URI (SHA-1, 6 digits, 30 s), for a QR code; null when `errors` is not empty.
+	OtpauthURI *string `json:"otpauthUri,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
 }
@@ -380,6 +456,20 @@ type RequestPasswordResetPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `resendVerificationEmail`.
+type ResendVerificationEmailInput struct {
+	// The address to confirm; when given it must be the caller's current email.
+	Email *string `json:"email,omitempty"`
+}
+
+// Result of `resendVerificationEmail`.
+type ResendVerificationEmailPayload struct {
+	// True when not refused: a link was sent, or the address is confirmed already.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
 // Input of `resetPassword`.
 type ResetPasswordInput struct {
 	// The token from the password-reset email's link.
@@ -398,6 +488,20 @@ type ResetPasswordPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `resetUserMfa`.
+type ResetUserMfaInput struct {
+	// The user's id.
+	UserID string `json:"userId"`
+}
+
+// Result of `resetUserMfa`.
+type ResetUserMfaPayload struct {
+	// The user, now without two-factor sign-in; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
 // Input of `revokeSession`.
 type RevokeSessionInput struct {
 	// The session's id (from `sessions`).
@@ -408,6 +512,22 @@ type RevokeSessionInput struct {
 type RevokeSessionPayload struct {
 	// True when the session ended.
 	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `setUserActive`.
+type SetUserActiveInput struct {
+	// The user's id.
+	UserID string `json:"userId"`
+	// False deactivates (sessions end at once); true reactivates.
+	Active bool `json:"active"`
+}
+
+// Result of `setUserActive`.
+type SetUserActivePayload struct {
+	// The user in its new state; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
 }
@@ -529,6 +649,28 @@ type UserOrder struct {
 	Field account.UserOrderField `json:"field"`
 	// Which way.
 	Direction OrderDirection `json:"direction"`
+}
+
+// Input of `verifyEmail`.
+type VerifyEmailInput struct {
+	// The token from the confirmation email's link.
+	Token string `json:"token"`
+}
+
+// Result of `verifyEmail`.
+type VerifyEmailPayload struct {
+	// The user whose address is now confirmed; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `verifyMfa`.
+type VerifyMfaInput struct {
+	// The `mfaToken` from `login`.
+	MfaToken string `json:"mfaToken"`
+	// A current 6-digit authenticator code, or a recovery code.
+	Code string `json:"code"`
 }
 
 // A page of ledger entries.

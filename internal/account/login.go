@@ -10,6 +10,7 @@ import (
 
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
+	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/ratelimit"
 	"github.com/usergraph/usergraph/internal/validate"
@@ -61,6 +62,17 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	}
 	if !ok || !u.IsActive {
 		return nil, s.loginFailed(ctx, key, u, verdict)
+	}
+	// Only after the password: the answer must not tell strangers which
+	// addresses have accounts.
+	if s.policy.RequireVerifiedEmail && u.Role == auth.RoleB2CUser && !u.IsVerified {
+		return nil, errEmailNotVerified
+	}
+	if u.MfaEnabled {
+		if err := s.limiter.Reset(ctx, accountKey); err != nil {
+			return nil, err
+		}
+		return s.startMfa(ctx, u)
 	}
 	if err := s.limiter.Reset(ctx, accountKey); err != nil {
 		return nil, err

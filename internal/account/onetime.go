@@ -22,11 +22,15 @@ type Purpose string
 const (
 	PurposePasswordSetup Purpose = "PASSWORD_SETUP"
 	PurposePasswordReset Purpose = "PASSWORD_RESET"
+	PurposeEmailVerify   Purpose = "EMAIL_VERIFY"
 )
 
 func (s *Service) tokenTTL(p Purpose) time.Duration {
-	if p == PurposePasswordSetup {
+	switch p {
+	case PurposePasswordSetup:
 		return s.policy.Links.Setup
+	case PurposeEmailVerify:
+		return s.policy.Links.Verify
 	}
 	return s.policy.Links.Reset
 }

@@ -174,45 +174,15 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 	if err != nil {
 		return err
 	}
-	key := "password:user:" + v.UserID.String()
-	verdict, err := s.take(ctx, key, s.limits.passwordChangePerUser)
-	if err != nil {
-		if verdict.Locked {
-			return s.endGuessingSession(ctx, v, err, verdict)
-		}
-		return err
-	}
-	u, err := s.UserByID(ctx, v.UserID)
+	u, err := s.checkPassword(ctx, v, oldPassword, "oldPassword", "Your old password was entered incorrectly.")
 	if err != nil {
 		return err
-	}
-	hash := ""
-	if u.PasswordHash != nil {
-		hash = *u.PasswordHash
-	}
-	ok, _, err := s.passwords.Verify(ctx, oldPassword, hash)
-	if err != nil {
-		return s.refundIfBusy(ctx, err, key)
-	}
-	if !ok {
-		if err := s.audit.Record(ctx, s.db, audit.Entry{Action: audit.PasswordChangeFailed, Target: &u.ID}); err != nil {
-			return err
-		}
-		wrong := apperr.List{apperr.OnField("oldPassword", apperr.InvalidCredentials, "Your old password was entered incorrectly.")}
-		if !verdict.Last {
-			return wrong
-		}
-		lock, err := s.limiter.Lock(ctx, key, s.limits.passwordChangePerUser)
-		if err != nil {
-			return err
-		}
-		return s.endGuessingSession(ctx, v, wrong, lock)
 	}
 	newHash, err := s.newPasswordHash(ctx, u, newPassword, confirm, "newPassword", "newPasswordConfirm")
 	if err != nil {
 		return err
 	}
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.setPassword(ctx, tx, u, newHash); err != nil {
 			return err
 		}
@@ -221,10 +191,51 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 		}
 		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, v.SessionID, RevokedPasswordChange)
 	})
+}
+
+// checkPassword checks the signed-in caller's password before a change
+// that needs it (changePassword, disableTotp, deleteMyAccount) and returns
+// the caller. Guesses are counted per user before each check and recorded;
+// the guess over the limit ends the session it came from (whoever holds it
+// does not know the password) and locks these changes for the user.
+//
+// Errors: INVALID_CREDENTIALS on field, RateLimited.
+func (s *Service) checkPassword(ctx context.Context, v auth.Viewer, password, field, wrongMessage string) (*User, error) {
+	key := "password:user:" + v.UserID.String()
+	verdict, err := s.take(ctx, key, s.limits.passwordChangePerUser)
 	if err != nil {
-		return err
+		if verdict.Locked {
+			return nil, s.endGuessingSession(ctx, v, err, verdict)
+		}
+		return nil, err
 	}
-	return s.limiter.Reset(ctx, key)
+	u, err := s.UserByID(ctx, v.UserID)
+	if err != nil {
+		return nil, err
+	}
+	hash := ""
+	if u.PasswordHash != nil {
+		hash = *u.PasswordHash
+	}
+	ok, _, err := s.passwords.Verify(ctx, password, hash)
+	if err != nil {
+		return nil, s.refundIfBusy(ctx, err, key)
+	}
+	if !ok {
+		if err := s.audit.Record(ctx, s.db, audit.Entry{Action: audit.PasswordChangeFailed, Target: &u.ID}); err != nil {
+			return nil, err
+		}
+		wrong := apperr.List{apperr.OnField(field, apperr.InvalidCredentials, wrongMessage)}
+		if !verdict.Last {
+			return nil, wrong
+		}
+		lock, err := s.limiter.Lock(ctx, key, s.limits.passwordChangePerUser)
+		if err != nil {
+			return nil, err
+		}
+		return nil, s.endGuessingSession(ctx, v, wrong, lock)
+	}
+	return u, s.limiter.Reset(ctx, key)
 }
 
 // endGuessingSession ends the session that guessed the old password as

@@ -21,7 +21,9 @@ type RegisterInput struct {
 	PasswordConfirm string `json:"passwordConfirm" validate:"required"`
 }
 
-// Register creates a B2C user and signs it in.
+// Register creates a B2C user, emails it a link to confirm its address, and
+// signs it in (unless confirmed emails are required: then the SignIn has
+// the user and no tokens).
 //
 // Errors: field errors (REQUIRED, INVALID, TOO_LONG, password rules,
 // PASSWORD_MISMATCH, DUPLICATE) as apperr.List; RateLimited.
@@ -44,7 +46,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		ID: uuid.New(), Email: in.Email, EmailKey: EmailKey(in.Email), Mobile: in.Mobile,
 		FirstName: in.FirstName, LastName: in.LastName, Role: auth.RoleB2CUser,
 		IsActive: true, IsApproved: true, PasswordHash: &hash,
-		DateJoined: now, LastLogin: &now, UpdatedAt: now,
+		DateJoined: now, UpdatedAt: now,
+	}
+	if !s.policy.RequireVerifiedEmail {
+		u.LastLogin = &now
 	}
 	var refresh string
 	var sess *Session
@@ -55,6 +60,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		if err := s.created(ctx, tx, u); err != nil {
 			return err
 		}
+		if err := s.sendVerification(ctx, tx, u); err != nil {
+			return err
+		}
+		if s.policy.RequireVerifiedEmail {
+			return nil // signed in once the email is confirmed
+		}
 		sess, refresh, err = s.startSession(ctx, tx, u)
 		return err
 	})
@@ -62,5 +73,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
+	if sess == nil {
+		return &SignIn{User: u}, nil
+	}
 	return s.signIn(u, sess.ID, refresh)
 }

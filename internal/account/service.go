@@ -31,6 +31,7 @@ type limits struct {
 	resetPerIP            ratelimit.Rule
 	resetPerEmail         ratelimit.Rule // reset emails to one address
 	bulkProbes            ratelimit.Rule // bulk calls meeting addresses outside the caller's users
+	verifyPerUser         ratelimit.Rule // confirmation emails asked for by one user
 }
 
 // Policy is the account settings (config.Config fills it).
@@ -44,8 +45,13 @@ type Policy struct {
 	// PerAddressPerMinute bounds each sign-in mutation per client address
 	// (refreshToken: six times it).
 	PerAddressPerMinute int
-	// Links are how long setup and reset links work.
+	// Links are how long setup, reset and email-confirmation links work.
 	Links mail.LinkLifetimes
+	// RequireVerifiedEmail refuses sign-in to B2C users whose email is not
+	// confirmed.
+	RequireVerifiedEmail bool
+	// MFAIssuer names the service in authenticator apps.
+	MFAIssuer string
 	// AvatarMaxBytes and AvatarTypes limit avatar uploads (types by content sniffing).
 	AvatarMaxBytes int64
 	AvatarTypes    []string
@@ -60,7 +66,7 @@ func (p Policy) limits() limits {
 		loginPerAccount: perAccount, loginPerIP: perIP, passwordChangePerUser: perAccount, tokenPerIP: perIP,
 		registerPerIP: perIP, refreshPerIP: ratelimit.Rule{Limit: 6 * p.PerAddressPerMinute, Window: time.Minute},
 		resetPerIP: perIP, resetPerEmail: ratelimit.Rule{Limit: 3, Window: time.Hour},
-		bulkProbes: ratelimit.Rule{Limit: 20, Window: time.Hour},
+		bulkProbes: ratelimit.Rule{Limit: 20, Window: time.Hour}, verifyPerUser: ratelimit.Rule{Limit: 3, Window: time.Hour},
 	}
 }
 
@@ -76,6 +82,8 @@ type Deps struct {
 	Audit    *audit.Log
 	Wallets  *wallet.Service
 	Media    media.Store
+	// Sealer keeps authenticator secrets encrypted at rest.
+	Sealer *auth.Sealer
 }
 
 // Service is the account service. Its methods take the caller from the
@@ -93,6 +101,7 @@ type Service struct {
 	audit     *audit.Log
 	wallets   *wallet.Service
 	media     media.Store
+	sealer    *auth.Sealer
 	policy    Policy
 	limits    limits
 }
@@ -102,7 +111,7 @@ func NewService(database *bun.DB, deps Deps, policy Policy) *Service {
 	return &Service{
 		db: database, limiter: ratelimit.New(database), now: func() time.Time { return time.Now().UTC() },
 		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, mailSent: deps.MailSent, log: deps.Log,
-		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, policy: policy, limits: policy.limits(),
+		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, policy: policy, limits: policy.limits(),
 	}
 }
 

@@ -60,6 +60,9 @@ type SignIn struct {
 	RefreshToken string
 	ExpiresIn    int // seconds
 	User         *User
+	// MFAToken, instead of all the rest, when the password was right but
+	// the account needs a code too (VerifyMfa).
+	MFAToken string
 }
 
 // startSession creates a session for u inside tx and returns its first

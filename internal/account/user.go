@@ -41,6 +41,8 @@ type User struct {
 	DateJoined   time.Time  `bun:"date_joined"`
 	LastLogin    *time.Time `bun:"last_login"`
 	UpdatedAt    time.Time  `bun:"updated_at"`
+	MfaEnabled   bool       `bun:"mfa_enabled"`
+	DeletedAt    *time.Time `bun:"deleted_at"` // personal data erased
 }
 
 // FullName is the first and last name joined by a space.

@@ -34,6 +34,9 @@ const (
 	IdempotencyConflict     Code = "IDEMPOTENCY_CONFLICT"
 	FileTooLarge            Code = "FILE_TOO_LARGE"
 	UnsupportedFileType     Code = "UNSUPPORTED_FILE_TYPE"
+	EmailNotVerified        Code = "EMAIL_NOT_VERIFIED"
+	MfaAlreadyEnabled       Code = "MFA_ALREADY_ENABLED"
+	MfaNotEnabled           Code = "MFA_NOT_ENABLED"
 )
 
 // Request-level codes: they become top-level GraphQL errors.

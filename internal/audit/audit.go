@@ -48,6 +48,15 @@ const (
 	AvatarChanged          Action = "AVATAR_CHANGED"
 	ProfileUpdated         Action = "PROFILE_UPDATED"
 	AddressesElsewhere     Action = "ADDRESSES_ELSEWHERE"
+	EmailVerified          Action = "EMAIL_VERIFIED"
+	MfaEnabled             Action = "MFA_ENABLED"
+	MfaDisabled            Action = "MFA_DISABLED"
+	MfaReset               Action = "MFA_RESET"
+	MfaFailed              Action = "MFA_FAILED"
+	RecoveryCodeUsed       Action = "RECOVERY_CODE_USED"
+	UserDeactivated        Action = "USER_DEACTIVATED"
+	UserReactivated        Action = "USER_REACTIVATED"
+	AccountDeleted         Action = "ACCOUNT_DELETED"
 )
 
 // Event is one entry of the audit log.

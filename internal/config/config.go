@@ -31,15 +31,23 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" validate:"omitempty,dburl"`
 	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug info warn error"`
 
-	AppURL          string        `env:"APP_URL" envDefault:"http://localhost:3000" validate:"required,http_url"`
-	SetupLinkTTL    time.Duration `env:"SETUP_LINK_TTL" envDefault:"24h" validate:"min=1m"`
-	ResetLinkTTL    time.Duration `env:"RESET_LINK_TTL" envDefault:"1h" validate:"min=1m"`
-	JWTIssuer       string        `env:"JWT_ISSUER" envDefault:"usergraph" validate:"required"`
+	AppURL        string        `env:"APP_URL" envDefault:"http://localhost:3000" validate:"required,http_url"`
+	SetupLinkTTL  time.Duration `env:"SETUP_LINK_TTL" envDefault:"24h" validate:"min=1m"`
+	ResetLinkTTL  time.Duration `env:"RESET_LINK_TTL" envDefault:"1h" validate:"min=1m"`
+	VerifyLinkTTL time.Duration `env:"VERIFY_LINK_TTL" envDefault:"24h" validate:"min=1m"`
+	// RequireVerifiedEmail keeps consumers who have not confirmed their
+	// email from signing in (EMAIL_NOT_VERIFIED).
+	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
+	// JWTIssuer empty: PublicURL when set, else "usergraph" (see Issuer).
+	JWTIssuer       string        `env:"JWT_ISSUER"`
 	JWTAudience     string        `env:"JWT_AUDIENCE" envDefault:"usergraph" validate:"required"`
 	AccessTokenTTL  time.Duration `env:"ACCESS_TOKEN_TTL" envDefault:"15m" validate:"min=1m,max=24h"`
 	RefreshTokenTTL time.Duration `env:"REFRESH_TOKEN_TTL" envDefault:"168h" validate:"min=1h"`
 	// JWTKeysFile empty means: generate an Ed25519 key once and keep it in DataDir.
 	JWTKeysFile string `env:"JWT_KEYS_FILE"`
+	// KeyEncryptionKey, when set, encrypts secrets kept in the database
+	// (authenticator secrets) with a key derived from it.
+	KeyEncryptionKey string `env:"KEY_ENCRYPTION_KEY" validate:"omitempty,min=32"`
 
 	PlaygroundEnabled    bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`
 	PlaygroundAssetsURL  string `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url"`
@@ -128,6 +136,18 @@ func (c Config) TrustedNetworks() []*net.IPNet {
 }
 
 // UsesSQLite reports whether the embedded SQLite database is selected.
+// Issuer is the "iss" of access tokens and discovery: JWT_ISSUER, else
+// PUBLIC_URL, else "usergraph".
+func (c Config) Issuer() string {
+	switch {
+	case c.JWTIssuer != "":
+		return c.JWTIssuer
+	case c.PublicURL != "":
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "usergraph"
+}
+
 func (c Config) UsesSQLite() bool { return c.DatabaseURL == "" }
 
 // SQLitePath is the database file used when DatabaseURL is empty.

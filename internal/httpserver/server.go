@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/rs/cors"
@@ -49,6 +50,7 @@ func NewServer(d Deps) http.Handler {
 		w.Write(d.SchemaSDL)
 	})
 	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.Keys))
+	mux.HandleFunc("GET /.well-known/openid-configuration", discoveryHandler(d.Config))
 	mux.Handle("GET /media/{name...}", media.Handler(d.Media))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -83,6 +85,33 @@ func NewServer(d Deps) http.Handler {
 	h = logRequests(d.Log, h)
 	h = withClient(d.TrustedProxies, h)
 	return h
+}
+
+// discoveryHandler publishes where the signing keys are and how tokens are
+// signed (OpenID Connect Discovery's fields that apply to access tokens),
+// so standard JWT libraries verify usergraph's tokens from this URL alone.
+// URLs are absolute: PUBLIC_URL, else the request's own origin.
+func discoveryHandler(cfg config.Config) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		base := strings.TrimRight(cfg.PublicURL, "/")
+		if base == "" {
+			scheme := "http"
+			if r.TLS != nil {
+				scheme = "https"
+			}
+			base = scheme + "://" + r.Host
+		}
+		w.Header().Set("Cache-Control", "public, max-age=300")
+		writeJSON(w, http.StatusOK, map[string]any{
+			"issuer":                                cfg.Issuer(),
+			"jwks_uri":                              base + "/.well-known/jwks.json",
+			"id_token_signing_alg_values_supported": []string{"EdDSA"},
+			"token_endpoint_auth_methods_supported": []string{"none"},
+			"subject_types_supported":               []string{"public"},
+			"response_types_supported":              []string{"token"},
+			"claims_supported":                      []string{"iss", "sub", "aud", "exp", "iat", "jti", "role", "sid"},
+		})
+	}
 }
 
 func jwksHandler(keys *auth.Keys) http.HandlerFunc {

@@ -23,6 +23,7 @@ const (
 	TemplatePasswordReset    = "password_reset"
 	TemplateB2BAdminApproved = "b2b_admin_approved"
 	TemplateB2BAdminRejected = "b2b_admin_rejected"
+	TemplateEmailVerify      = "email_verify"
 )
 
 var subjects = map[string]string{
@@ -30,6 +31,7 @@ var subjects = map[string]string{
 	TemplatePasswordReset:    "Reset your password",
 	TemplateB2BAdminApproved: "Your business account is approved",
 	TemplateB2BAdminRejected: "Your business account was not approved",
+	TemplateEmailVerify:      "Confirm your email address",
 }
 
 type templates struct {
@@ -64,7 +66,7 @@ type Composer struct {
 }
 
 // LinkLifetimes are how long emailed links work; the emails say so.
-type LinkLifetimes struct{ Setup, Reset time.Duration }
+type LinkLifetimes struct{ Setup, Reset, Verify time.Duration }
 
 // NewComposer returns a Composer for the app at appURL (no trailing slash)
 // whose emails state links' lifetimes.
@@ -87,6 +89,11 @@ func (c Composer) PasswordSetup(to Recipient, token string) (Message, error) {
 // PasswordReset sends a password-reset link (1 h).
 func (c Composer) PasswordReset(to Recipient, token string) (Message, error) {
 	return c.compose(TemplatePasswordReset, to, map[string]any{"Link": c.link("/reset-password", token), "Valid": inWords(c.links.Reset)})
+}
+
+// EmailVerify asks a new account to confirm its address (24 h link).
+func (c Composer) EmailVerify(to Recipient, token string) (Message, error) {
+	return c.compose(TemplateEmailVerify, to, map[string]any{"Link": c.link("/verify-email", token), "Valid": inWords(c.links.Verify)})
 }
 
 // B2BAdminApproved tells a B2B admin it may now act.
