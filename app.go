@@ -23,6 +23,7 @@ import (
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/httpserver"
+	"github.com/usergraph/usergraph/internal/keystore"
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/media"
 	"github.com/usergraph/usergraph/internal/wallet"
@@ -35,10 +36,24 @@ func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
 	return db.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
 }
 
+// loadKeys reads the signing keys: from JWT_KEYS_FILE when set, otherwise
+// from the database (created on first start, or taken over from the key
+// file earlier versions generated in DATA_DIR).
+func loadKeys(ctx context.Context, cfg config.Config, store *keystore.Store) (*auth.Keys, error) {
+	if cfg.JWTKeysFile != "" {
+		return auth.LoadOrCreateKeys(cfg.JWTKeysFile, false)
+	}
+	if err := store.Ensure(ctx, cfg.LegacyKeysPath()); err != nil {
+		return nil, fmt.Errorf("signing keys: %w", err)
+	}
+	return auth.FromStore(ctx, store.Load)
+}
+
 // app is what serve and createsuperuser share: the database and services.
 type app struct {
 	db       *bun.DB
 	keys     *auth.Keys
+	keyStore *keystore.Store
 	tokens   *auth.Issuer
 	outbox   *mail.Outbox
 	audit    *audit.Log
@@ -65,7 +80,13 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		database.Close()
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	keys, err := auth.LoadOrCreateKeys(cfg.KeysPath(), cfg.JWTKeysFile == "")
+	sealer, err := auth.NewSealer(cfg.KeyEncryptionKey)
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	keyStore := keystore.New(database, sealer)
+	keys, err := loadKeys(ctx, cfg, keyStore)
 	if err != nil {
 		database.Close()
 		return nil, err
@@ -82,11 +103,6 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
-	sealer, err := auth.NewSealer(cfg.KeyEncryptionKey)
-	if err != nil {
-		database.Close()
-		return nil, err
-	}
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
@@ -111,7 +127,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		AvatarMaxPixels:      cfg.AvatarMaxPixels,
 	})
 	return &app{
-		db: database, keys: keys, tokens: tokens, outbox: outbox, audit: auditLog, media: store,
+		db: database, keys: keys, keyStore: keyStore, tokens: tokens, outbox: outbox, audit: auditLog, media: store,
 		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
 	}, nil
 }

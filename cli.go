@@ -184,3 +184,64 @@ func progress(w io.Writer, total int) func(int) {
 		}
 	}
 }
+
+// keysCmd manages the signing keys kept in the database.
+func keysCmd(ctx context.Context, cfg config.Config, log, security *slog.Logger, args []string, stdout io.Writer) error {
+	const usage = "usage: usergraph keys rotate | list | prune [--older-than DURATION]"
+	if len(args) == 0 {
+		return errors.New(usage)
+	}
+	if cfg.JWTKeysFile != "" {
+		return errors.New("the signing keys are in JWT_KEYS_FILE: rotate by putting a new key first in that file")
+	}
+	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stdout)
+	olderThan := fs.Duration("older-than", cfg.AccessTokenTTL+time.Minute,
+		"prune keys retired at least this long ago (default: the access-token lifetime and a minute, so no valid token was signed by them; 0s ends every token they signed)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	a, err := newApp(ctx, cfg, log, security)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	switch args[0] {
+	case "rotate":
+		kid, err := a.keyStore.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "key %s signs from now on; replicas pick it up within %s; older keys stay published until pruned\n",
+			kid, cfg.KeysReloadInterval)
+	case "list":
+		keys, err := a.keyStore.List(ctx)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			state := "signing"
+			if k.RetiredAt != nil {
+				state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
+				if time.Since(*k.RetiredAt) >= cfg.AccessTokenTTL+time.Minute {
+					state += " (prunable)"
+				}
+			}
+			fmt.Fprintf(stdout, "%s  created %s  %s\n", k.KID, k.CreatedAt.UTC().Format(time.RFC3339), state)
+		}
+	case "prune":
+		kids, err := a.keyStore.Prune(ctx, *olderThan)
+		if err != nil {
+			return err
+		}
+		for _, kid := range kids {
+			fmt.Fprintf(stdout, "pruned %s\n", kid)
+		}
+		if len(kids) == 0 {
+			fmt.Fprintln(stdout, "nothing to prune")
+		}
+	default:
+		return errors.New(usage)
+	}
+	return nil
+}

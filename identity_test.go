@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/lestrrat-go/httprc/v3"
 	"github.com/lestrrat-go/jwx/v3/jwk"
+	"github.com/lestrrat-go/jwx/v3/jws"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/pquerna/otp/totp"
 
@@ -205,6 +209,13 @@ func TestTotpTwoFactorSignIn(t *testing.T) {
 		}
 		if strings.Contains(stored, secret) || !strings.HasPrefix(stored, "gcm1:") {
 			t.Errorf("the secret is stored readable: %q", stored)
+		}
+		var privateKey string // the signing key is sealed the same way
+		if err := srv.DB().NewRaw("SELECT private_jwk FROM signing_keys").Scan(context.Background(), &privateKey); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(privateKey, "gcm1:") || strings.Contains(privateKey, `"d"`) {
+			t.Errorf("the private signing key is stored readable: %.40q…", privateKey)
 		}
 		var d struct{ Me struct{ MfaEnabled bool } }
 		me.MustData(`{ me { mfaEnabled } }`, nil, &d)
@@ -539,6 +550,102 @@ func TestTokenDiscovery(t *testing.T) {
 			t.Error(err)
 		} else if iss, _ := tok.Issuer(); iss != "https://id.example.test" {
 			t.Errorf("iss behind PUBLIC_URL = %q", iss)
+		}
+	})
+}
+
+// kidOf is the key id in an access token's header.
+func kidOf(t *testing.T, token string) string {
+	t.Helper()
+	msg, err := jws.ParseString(token)
+	if err != nil || len(msg.Signatures()) != 1 {
+		t.Fatalf("parse %q: %v", token, err)
+	}
+	kid, _ := msg.Signatures()[0].ProtectedHeaders().KeyID()
+	return kid
+}
+
+// Two replicas share the database's signing keys. A rotation on either
+// reaches both without a restart: new tokens carry the new kid, tokens
+// signed before keep working on both, and once the old key is pruned they
+// are refused on both.
+func TestKeyRotationAcrossReplicas(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		envA, envB := testEnv(t, dbURL), testEnv(t, dbURL)
+		envA["KEYS_RELOAD_INTERVAL"], envB["KEYS_RELOAD_INTERVAL"] = "200ms", "200ms"
+		if dbURL == "" { // SQLite: one database file, in one data folder
+			envB["DATA_DIR"] = envA["DATA_DIR"]
+		}
+		a, b := startServer(t, envA), startServer(t, envB)
+		p := mustSignIn(t, a.Client().register(registerInput("rotate@example.com", "+4944500001")))
+		old, oldKid := *p.AccessToken, kidOf(t, *p.AccessToken)
+		if code := b.Client().As(old).meCode(); code != "" {
+			t.Fatalf("replica B refuses replica A's token: %q", code)
+		}
+		if _, err := os.Stat(filepath.Join(envB["DATA_DIR"], "jwt-keys.json")); err == nil && dbURL != "" {
+			t.Error("a key file was written: keys belong in the database")
+		}
+
+		out, err := usergraphCmd(t, envA, "", "keys", "rotate")
+		newKid := strings.Fields(out + " x x")[1]
+		if err != nil || !strings.HasPrefix(out, "key ") || newKid == oldKid {
+			t.Fatalf("keys rotate: %v\n%s", err, out)
+		}
+		// Within the reload interval both replicas sign with the new key.
+		for _, srv := range []*testServer{a, b} {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				q := mustSignIn(t, srv.Client().login("rotate@example.com", goodPassword))
+				if kidOf(t, *q.AccessToken) == newKid {
+					// Its tokens work on the other replica at once.
+					for _, other := range []*testServer{a, b} {
+						if code := other.Client().As(*q.AccessToken).meCode(); code != "" {
+							t.Errorf("a new-key token refused: %q", code)
+						}
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("a replica still signs with %s after the rotation", kidOf(t, *q.AccessToken))
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		for _, srv := range []*testServer{a, b} {
+			if code := srv.Client().As(old).meCode(); code != "" {
+				t.Errorf("a token of the previous key after the rotation: %q", code)
+			}
+			resp, err := httpClient.Get(srv.URL + "/.well-known/jwks.json")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), oldKid) || !strings.Contains(string(body), newKid) || strings.Contains(string(body), `"d"`) {
+				t.Errorf("JWKS after rotation: %s", body)
+			}
+		}
+		out, _ = usergraphCmd(t, envA, "", "keys", "list")
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 ||
+			!strings.HasPrefix(lines[0], newKid) || !strings.Contains(lines[0], "signing") ||
+			!strings.HasPrefix(lines[1], oldKid) || !strings.Contains(lines[1], "retired") {
+			t.Errorf("keys list:\n%s", out)
+		}
+		// Tokens of the old key may still be valid: the default prune keeps it.
+		if out, err := usergraphCmd(t, envA, "", "keys", "prune"); err != nil || !strings.Contains(out, "nothing to prune") {
+			t.Errorf("keys prune right after a rotation: %v %s", err, out)
+		}
+		if out, err := usergraphCmd(t, envB, "", "keys", "prune", "--older-than", "0s"); err != nil || !strings.Contains(out, "pruned "+oldKid) {
+			t.Fatalf("keys prune --older-than 0s: %v %s", err, out)
+		}
+		for _, srv := range []*testServer{a, b} {
+			deadline := time.Now().Add(10 * time.Second)
+			for srv.Client().As(old).meCode() != "UNAUTHENTICATED" {
+				if time.Now().After(deadline) {
+					t.Fatal("a token of the pruned key still works")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
 		}
 	})
 }

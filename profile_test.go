@@ -125,12 +125,13 @@ func TestProfileAndAvatar(t *testing.T) {
 		if resp, _ := httpClient.Get(srv.URL + *up2.User.Profile.AvatarURL); resp.StatusCode != 404 {
 			t.Errorf("removed avatar still served: %d", resp.StatusCode)
 		}
-		// An escaped slash reaches the media handler as "../jwt-keys.json":
-		// the private signing key, which does exist one level up.
-		if _, err := os.Stat(filepath.Join(srv.dataDir, "jwt-keys.json")); err != nil {
-			t.Fatalf("the file the traversal aims at is missing: %v", err)
+		// An escaped slash reaches the media handler as "../secret.json": a
+		// private file that does exist one level up, as key files and the
+		// SQLite database do.
+		if err := os.WriteFile(filepath.Join(srv.dataDir, "secret.json"), []byte(`{"d":"private"}`), 0o600); err != nil {
+			t.Fatal(err)
 		}
-		for _, path := range []string{"/media/..%2Fjwt-keys.json", "/media/avatars%2F..%2F..%2Fjwt-keys.json"} {
+		for _, path := range []string{"/media/..%2Fsecret.json", "/media/avatars%2F..%2F..%2Fsecret.json"} {
 			resp, err := httpClient.Get(srv.URL + path)
 			if err != nil {
 				t.Fatal(err)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/usergraph/usergraph/internal/account"
+	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/retention"
 )
@@ -46,6 +47,7 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
 	workers.Go(func() { a.outbox.Run(workerCtx) })
+	workers.Go(func() { reloadKeys(workerCtx, a.keys, cfg.KeysReloadInterval, log) })
 	workers.Go(func() {
 		retention.New(a.db, retention.Policy{
 			Sessions: cfg.RetentionSessions, Tokens: cfg.RetentionTokens, Mail: cfg.RetentionMail,
@@ -117,4 +119,22 @@ func dbKind(cfg config.Config) string {
 		return "sqlite:" + cfg.SQLitePath()
 	}
 	return "postgres"
+}
+
+// reloadKeys reads the signing keys again every interval, so a rotation
+// (`usergraph keys rotate` on any machine) reaches this replica without a
+// restart. Keys from JWT_KEYS_FILE do not change.
+func reloadKeys(ctx context.Context, keys *auth.Keys, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := keys.Reload(ctx); err != nil && ctx.Err() == nil {
+				log.Error("reload signing keys", "error", err.Error())
+			}
+		}
+	}
 }

@@ -59,6 +59,11 @@ commands:
   seed              fill an empty database with fake accounts for trying
                     the API or benchmarking: --users N [--batches M]
                     [--sessions K] [--password P] [--append]
+  keys rotate       a new signing key signs from now on (older keys stay
+                    published, so no one is signed out)
+  keys list         the signing keys and their state
+  keys prune        remove keys retired longer than the access-token
+                    lifetime ([--older-than D]; 0s ends their tokens now)
 
 Settings come from the environment and ./.env (or the file named by ENV_FILE);
 see .env.example.`
@@ -98,6 +103,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return createSuperuser(ctx, cfg, log, security, rest, getenv, stdin, stdout)
 	case "seed":
 		return seedCmd(ctx, cfg, log, security, rest, stdout)
+	case "keys":
+		return keysCmd(ctx, cfg, log, security, rest, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -38,7 +39,14 @@ type Issuer struct {
 	// a client's next requests with the same token skip parsing and the
 	// Ed25519 check (most of an authenticated request's CPU). A hit still
 	// checks the expiry; only the exact token string finds its entry.
-	verified *lru.Cache[string, Claims]
+	verified *lru.Cache[string, verifiedToken]
+}
+
+// verifiedToken is a verified token's claims and the version of the keys
+// that verified it: after a key is pruned, tokens are checked again.
+type verifiedToken struct {
+	claims Claims
+	gen    uint64
 }
 
 // verifiedTokens bounds the verified-token cache: about 5 MB when full.
@@ -46,7 +54,7 @@ const verifiedTokens = 10_000
 
 // NewIssuer returns an Issuer for tokens living ttl.
 func NewIssuer(keys *Keys, issuer, audience string, ttl time.Duration) *Issuer {
-	verified, _ := lru.New[string, Claims](verifiedTokens)
+	verified, _ := lru.New[string, verifiedToken](verifiedTokens)
 	return &Issuer{keys: keys, issuer: issuer, audience: audience, ttl: ttl, now: time.Now, verified: verified}
 }
 
@@ -69,7 +77,7 @@ func (i *Issuer) Sign(userID uuid.UUID, role string, sessionID uuid.UUID) (strin
 	if err != nil {
 		return "", err
 	}
-	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA(), i.keys.signing))
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA(), i.keys.current().signing))
 	if err != nil {
 		return "", fmt.Errorf("sign access token: %w", err)
 	}
@@ -83,23 +91,39 @@ const tokenSkew = 30 * time.Second
 // later than the access-token lifetime from now) and returns the claims.
 // Every failure is ErrInvalidToken.
 func (i *Issuer) Verify(token string) (Claims, error) {
-	if c, ok := i.verified.Get(token); ok {
-		if i.now().Before(c.ExpiresAt.Add(tokenSkew)) {
-			return c, nil
+	keys := i.keys.current()
+	if v, ok := i.verified.Get(token); ok && v.gen == keys.gen {
+		if i.now().Before(v.claims.ExpiresAt.Add(tokenSkew)) {
+			return v.claims, nil
 		}
 		i.verified.Remove(token)
 		return Claims{}, ErrInvalidToken
 	}
-	c, err := i.verify(token)
-	if err == nil {
-		i.verified.Add(token, c)
+	c, err := i.verify(token, keys)
+	if err != nil && i.reloadKeys() {
+		keys = i.keys.current()
+		c, err = i.verify(token, keys)
 	}
-	return c, err
+	if err != nil {
+		i.verified.Remove(token)
+		return Claims{}, err
+	}
+	i.verified.Add(token, verifiedToken{claims: c, gen: keys.gen})
+	return c, nil
 }
 
-func (i *Issuer) verify(token string) (Claims, error) {
+// reloadKeys reloads the keys after a token failed to verify, in case it
+// was signed by a key another replica just rotated in (at most once every
+// few seconds).
+func (i *Issuer) reloadKeys() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return i.keys.reloadForUnknownKey(ctx)
+}
+
+func (i *Issuer) verify(token string, keys *keySet) (Claims, error) {
 	tok, err := jwt.ParseString(token,
-		jwt.WithKeySet(i.keys.public),
+		jwt.WithKeySet(keys.public),
 		jwt.WithIssuer(i.issuer),
 		jwt.WithAudience(i.audience),
 		jwt.WithClock(jwt.ClockFunc(i.now)),

@@ -48,6 +48,9 @@ type Config struct {
 	// KeyEncryptionKey, when set, encrypts secrets kept in the database
 	// (authenticator secrets) with a key derived from it.
 	KeyEncryptionKey string `env:"KEY_ENCRYPTION_KEY" validate:"omitempty,min=32"`
+	// KeysReloadInterval is how often signing keys kept in the database are
+	// read again, so rotations reach every replica.
+	KeysReloadInterval time.Duration `env:"KEYS_RELOAD_INTERVAL" envDefault:"30s" validate:"min=100ms,max=1m"`
 
 	PlaygroundEnabled    bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`
 	PlaygroundAssetsURL  string `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url"`
@@ -153,13 +156,9 @@ func (c Config) UsesSQLite() bool { return c.DatabaseURL == "" }
 // SQLitePath is the database file used when DatabaseURL is empty.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "usergraph.db") }
 
-// KeysPath is where signing keys live: JWTKeysFile, or a generated file in DataDir.
-func (c Config) KeysPath() string {
-	if c.JWTKeysFile != "" {
-		return c.JWTKeysFile
-	}
-	return filepath.Join(c.DataDir, "jwt-keys.json")
-}
+// LegacyKeysPath is the key file earlier versions generated in DataDir;
+// its keys move to the database on first start.
+func (c Config) LegacyKeysPath() string { return filepath.Join(c.DataDir, "jwt-keys.json") }
 
 func fieldParams() ([]env.FieldParams, error) { return env.GetFieldParams(&Config{}) }
 

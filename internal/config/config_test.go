@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.Port != 8080 || c.DataDir != "./data" || !c.UsesSQLite() || c.AccessTokenTTL != 15*time.Minute ||
-		c.RefreshTokenTTL != 168*time.Hour || !c.PlaygroundEnabled || c.KeysPath() != "data/jwt-keys.json" {
+		c.RefreshTokenTTL != 168*time.Hour || !c.PlaygroundEnabled || c.LegacyKeysPath() != "data/jwt-keys.json" || c.Issuer() != "usergraph" {
 		t.Errorf("defaults = %+v", c)
 	}
 }

@@ -115,14 +115,10 @@ func discoveryHandler(cfg config.Config) http.HandlerFunc {
 }
 
 func jwksHandler(keys *auth.Keys) http.HandlerFunc {
-	body, err := keys.JWKS()
 	return func(w http.ResponseWriter, _ *http.Request) {
-		if err != nil {
-			http.Error(w, "signing keys unavailable", http.StatusInternalServerError)
-			return
-		}
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		w.Header().Set("Cache-Control", "public, max-age=300")
-		w.Write(body)
+		// Short: verifiers should see a rotation's new key soon.
+		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Write(keys.JWKS())
 	}
 }
