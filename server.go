@@ -23,13 +23,13 @@ import (
 // softMemoryLimit keeps the process near what it needs. The heap is about
 // 10 MB except for argon2id, whose 19 MiB per running hash turn to garbage at
 // once; by default Go lets the heap double before collecting, so sign-ins
-// would hold about twice their memory. The limit (48 MiB plus one hash per
+// would hold about twice their memory. The limit (32 MiB plus one hash per
 // core, the default number of hashes at once) makes the collector return it
 // sooner; it is soft, so it never fails an allocation. GOMEMLIMIT, when set,
 // decides instead.
 func softMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(48<<20 + int64(runtime.NumCPU())*auth.HashMemory)
+		debug.SetMemoryLimit(32<<20 + int64(runtime.NumCPU())*auth.HashMemory)
 	}
 }
 

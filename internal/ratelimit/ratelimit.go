@@ -16,8 +16,6 @@ import (
 	"unicode"
 
 	"github.com/uptrace/bun"
-
-	"github.com/usergraph/usergraph/internal/db"
 )
 
 // Rule is a limit: at most Limit attempts per Window. With Lockout set,
@@ -76,8 +74,7 @@ func (l *Limiter) Take(ctx context.Context, key string, r Rule) (Verdict, error)
 	var c counter
 	// One statement, so concurrent attempts on any replica never lose a
 	// count. SET expressions read the row as it was before this update.
-	upsert := func(ctx context.Context, idb bun.IDB) error {
-		return idb.NewRaw(`
+	err := l.db.NewRaw(`
 INSERT INTO rate_limits (key, window_start, hits, locks) VALUES (?, ?, 1, 0)
 ON CONFLICT (key) DO UPDATE SET
     hits = CASE WHEN rate_limits.blocked_until > ? THEN rate_limits.hits
@@ -87,23 +84,6 @@ ON CONFLICT (key) DO UPDATE SET
                         WHEN rate_limits.window_start <= ? THEN excluded.window_start
                         ELSE rate_limits.window_start END
 RETURNING key, window_start, hits, blocked_until, locks`, key, now, now, windowOpen, now, windowOpen).Scan(ctx, &c)
-	}
-	var err error
-	if db.IsPostgres(l.db) {
-		// Attempts on one key queue on its row's lock, which a commit holds
-		// until its WAL reaches the disk: one flush per attempt, in series,
-		// capped one address's refreshes at about 900 a second. A counter is
-		// not worth the flush (a crash can forget the last instants'
-		// counts), so its commit does not wait for it.
-		err = l.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-			if _, err := tx.ExecContext(ctx, "SET LOCAL synchronous_commit TO OFF"); err != nil {
-				return err
-			}
-			return upsert(ctx, tx)
-		})
-	} else {
-		err = upsert(ctx, l.db)
-	}
 	switch {
 	case err != nil:
 		return Verdict{}, err
