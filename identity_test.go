@@ -399,7 +399,7 @@ func TestAccountLifecycle(t *testing.T) {
 		victim := mustSignIn(t, anon.register(registerInput("erase@example.com", "+4944300004")))
 		gone := anon.As(*victim.AccessToken)
 		up, _ := gone.upload("me.png", pngImage(t, 8, 8))
-		avatar := srv.URL + *up.User.Profile.AvatarURL
+		avatar := *up.User.Profile.AvatarURL
 		if resp, err := httpClient.Get(avatar); err != nil || resp.StatusCode != http.StatusOK {
 			t.Fatalf("avatar before erasure: %v %v", resp, err)
 		}

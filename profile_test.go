@@ -55,11 +55,13 @@ func TestProfileAndAvatar(t *testing.T) {
 		if up.User == nil || up.User.Profile.AvatarURL == nil {
 			t.Fatalf("upload PNG: %v", codes(up.Errors))
 		}
+		// Absolute, on the origin the client used (no PUBLIC_URL), so an SPA
+		// on another origin loads it from here.
 		url := *up.User.Profile.AvatarURL
-		if !strings.HasPrefix(url, "/media/avatars/") || !strings.HasSuffix(url, ".png") || strings.Contains(url, "passwd") {
+		if !strings.HasPrefix(url, srv.URL+"/media/avatars/") || !strings.HasSuffix(url, ".png") || strings.Contains(url, "passwd") {
 			t.Errorf("avatarUrl = %s", url)
 		}
-		resp, err := httpClient.Get(srv.URL + url)
+		resp, err := httpClient.Get(url)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +97,7 @@ func TestProfileAndAvatar(t *testing.T) {
 				t.Errorf("upload %s: %+v", img.name, got)
 				continue
 			}
-			resp, err := httpClient.Get(srv.URL + *got.User.Profile.AvatarURL)
+			resp, err := httpClient.Get(*got.User.Profile.AvatarURL)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -108,12 +110,12 @@ func TestProfileAndAvatar(t *testing.T) {
 
 		// Replacing removes the old file; removeAvatar clears it.
 		up2, _ := me.upload("second.png", pngImage(t, 10, 10))
-		oldFile := filepath.Join(srv.dataDir, "media", strings.TrimPrefix(url, "/media/"))
+		oldFile := filepath.Join(srv.dataDir, "media", strings.TrimPrefix(url, srv.URL+"/media/"))
 		if _, err := os.Stat(oldFile); !os.IsNotExist(err) {
 			t.Errorf("old avatar file still exists after replacement: %v", err)
 		}
-		if resp, _ := httpClient.Get(srv.URL + url); resp.StatusCode != 404 {
-			t.Errorf("old avatar URL: %d, want 404", resp.StatusCode)
+		if resp, err := httpClient.Get(url); err != nil || resp.StatusCode != 404 {
+			t.Errorf("old avatar URL: %v %v, want 404", resp, err)
 		}
 		var rm struct {
 			RemoveAvatar avatarPayload `json:"removeAvatar"`
@@ -122,8 +124,8 @@ func TestProfileAndAvatar(t *testing.T) {
 		if rm.RemoveAvatar.User == nil || rm.RemoveAvatar.User.Profile.AvatarURL != nil {
 			t.Errorf("removeAvatar = %+v", rm.RemoveAvatar)
 		}
-		if resp, _ := httpClient.Get(srv.URL + *up2.User.Profile.AvatarURL); resp.StatusCode != 404 {
-			t.Errorf("removed avatar still served: %d", resp.StatusCode)
+		if resp, err := httpClient.Get(*up2.User.Profile.AvatarURL); err != nil || resp.StatusCode != 404 {
+			t.Errorf("removed avatar still served: %v %v", resp, err)
 		}
 		// An escaped slash reaches the media handler as "../secret.json": a
 		// private file that does exist one level up, as key files and the

@@ -18,6 +18,7 @@ import (
 
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/config"
+	"github.com/usergraph/usergraph/internal/httpserver"
 )
 
 // softMemoryLimit keeps the process near what it needs. The heap is about
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 func newLogger(level string, w io.Writer) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	return slog.New(httpserver.LogRequestIDs(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l})))
 }
 
 // securityLogger is where security events go besides the audit table:
@@ -126,5 +127,5 @@ func securityLogger(cfg config.Config, log *slog.Logger) (*slog.Logger, func(), 
 	if err != nil {
 		return nil, nil, fmt.Errorf("SECURITY_LOG: %w", err)
 	}
-	return slog.New(slog.NewJSONHandler(f, nil)).With("log", "security"), func() { f.Close() }, nil
+	return slog.New(httpserver.LogRequestIDs(slog.NewJSONHandler(f, nil))).With("log", "security"), func() { f.Close() }, nil
 }

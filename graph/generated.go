@@ -224,7 +224,7 @@ type ComplexityRoot struct {
 		RefreshToken            func(childComplexity int, input model.RefreshTokenInput) int
 		Register                func(childComplexity int, input model.RegisterInput) int
 		RejectB2BAdmin          func(childComplexity int, input model.RejectB2BAdminInput) int
-		RemoveAvatar            func(childComplexity int, input model.RemoveAvatarInput) int
+		RemoveAvatar            func(childComplexity int, input *model.RemoveAvatarInput) int
 		RequestPasswordReset    func(childComplexity int, input model.RequestPasswordResetInput) int
 		ResendVerificationEmail func(childComplexity int, input *model.ResendVerificationEmailInput) int
 		ResetPassword           func(childComplexity int, input model.ResetPasswordInput) int
@@ -442,7 +442,7 @@ type MutationResolver interface {
 	ChangePassword(ctx context.Context, input model.ChangePasswordInput) (*model.ChangePasswordPayload, error)
 	UpdateProfile(ctx context.Context, input model.UpdateProfileInput) (*model.UpdateProfilePayload, error)
 	UploadAvatar(ctx context.Context, input model.UploadAvatarInput) (*model.UploadAvatarPayload, error)
-	RemoveAvatar(ctx context.Context, input model.RemoveAvatarInput) (*model.RemoveAvatarPayload, error)
+	RemoveAvatar(ctx context.Context, input *model.RemoveAvatarInput) (*model.RemoveAvatarPayload, error)
 	AdjustWallet(ctx context.Context, input model.AdjustWalletInput) (*model.AdjustWalletPayload, error)
 	RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error)
 	VerifyEmail(ctx context.Context, input model.VerifyEmailInput) (*model.VerifyEmailPayload, error)
@@ -1210,7 +1210,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.RemoveAvatar(childComplexity, args["input"].(model.RemoveAvatarInput)), true
+		return e.ComplexityRoot.Mutation.RemoveAvatar(childComplexity, args["input"].(*model.RemoveAvatarInput)), true
 	case "Mutation.requestPasswordReset":
 		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
 			break
@@ -2676,7 +2676,7 @@ type Query {
     id: ID!
   ): User @auth
 
-  "Users the caller manages: every user for an admin, the users it created for an approved B2B admin."
+  "Users the caller manages: every user for an admin, the users it created for an approved B2B admin. Null, with a FORBIDDEN error, for other callers, so the rest of the answer stays."
   users(
     "Conditions the users must meet."
     filter: UserFilter
@@ -2686,7 +2686,7 @@ type Query {
     first: Int
     "Cursor after which the page starts."
     after: String
-  ): UserConnection! @hasRole(roles: [ADMIN, B2B_ADMIN])
+  ): UserConnection @hasRole(roles: [ADMIN, B2B_ADMIN])
 
   "A batch the caller may see (admins: any; approved B2B admins: their own); null otherwise."
   batch(
@@ -2694,7 +2694,7 @@ type Query {
     id: ID!
   ): Batch @hasRole(roles: [ADMIN, B2B_ADMIN])
 
-  "Batches the caller may see, newest first."
+  "Batches the caller may see, newest first. Null, with a FORBIDDEN error, for other callers."
   batches(
     "Words that must each appear in the batch name (letter case ignored)."
     search: String
@@ -2702,9 +2702,9 @@ type Query {
     first: Int
     "Cursor after which the page starts."
     after: String
-  ): BatchConnection! @hasRole(roles: [ADMIN, B2B_ADMIN])
+  ): BatchConnection @hasRole(roles: [ADMIN, B2B_ADMIN])
 
-  "Approval records of B2B admins, newest first. Admins only."
+  "Approval records of B2B admins, newest first. Admins only: null, with a FORBIDDEN error, for others."
   approvals(
     "Only records with this status."
     status: ApprovalStatus
@@ -2712,12 +2712,12 @@ type Query {
     first: Int
     "Cursor after which the page starts."
     after: String
-  ): ApprovalConnection! @hasRole(roles: [ADMIN])
+  ): ApprovalConnection @hasRole(roles: [ADMIN])
 
   "The caller's wallet."
   wallet: Wallet! @auth
 
-  "The security log, newest first: admins see every event, approved B2B admins the events about users they created."
+  "The security log, newest first: admins see every event, approved B2B admins the events about users they created. Null, with a FORBIDDEN error, for other callers."
   auditEvents(
     "Conditions the events must meet."
     filter: AuditEventFilter
@@ -2725,7 +2725,7 @@ type Query {
     first: Int
     "Cursor after which the page starts."
     after: String
-  ): AuditEventConnection! @hasRole(roles: [ADMIN, B2B_ADMIN])
+  ): AuditEventConnection @hasRole(roles: [ADMIN, B2B_ADMIN])
 }
 
 "Result of ` + "`" + `createB2BAdmin` + "`" + `."
@@ -3144,8 +3144,8 @@ type Mutation {
 
   "Removes an avatar: the caller's, or for an admin anyone's."
   removeAvatar(
-    "Whose avatar."
-    input: RemoveAvatarInput!
+    "Whose avatar; omitted: the caller's."
+    input: RemoveAvatarInput
   ): RemoveAvatarPayload! @auth
 
   "Credits, debits, blocks or unblocks coins in a wallet, as one ledger entry. Admins only."
@@ -4366,8 +4366,8 @@ func (ec *executionContext) field_Mutation_removeAvatar_args(ctx context.Context
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (model.RemoveAvatarInput, error) {
-			return ec.unmarshalNRemoveAvatarInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarInput(ctx, v)
+		func(ctx context.Context, v any) (*model.RemoveAvatarInput, error) {
+			return ec.unmarshalORemoveAvatarInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7926,7 +7926,7 @@ func (ec *executionContext) _Mutation_removeAvatar(ctx context.Context, field gr
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().RemoveAvatar(ctx, fc.Args["input"].(model.RemoveAvatarInput))
+			return ec.Resolvers.Mutation().RemoveAvatar(ctx, fc.Args["input"].(*model.RemoveAvatarInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -8982,10 +8982,10 @@ func (ec *executionContext) _Query_users(ctx context.Context, field graphql.Coll
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
-			return ec.marshalNUserConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
+			return ec.marshalOUserConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_users(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9106,10 +9106,10 @@ func (ec *executionContext) _Query_batches(ctx context.Context, field graphql.Co
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.BatchConnection) graphql.Marshaler {
-			return ec.marshalNBatchConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBatchConnection(ctx, selections, v)
+			return ec.marshalOBatchConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBatchConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_batches(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9168,10 +9168,10 @@ func (ec *executionContext) _Query_approvals(ctx context.Context, field graphql.
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.ApprovalConnection) graphql.Marshaler {
-			return ec.marshalNApprovalConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐApprovalConnection(ctx, selections, v)
+			return ec.marshalOApprovalConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐApprovalConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_approvals(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -9275,10 +9275,10 @@ func (ec *executionContext) _Query_auditEvents(ctx context.Context, field graphq
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
-			return ec.marshalNAuditEventConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventConnection(ctx, selections, v)
+			return ec.marshalOAuditEventConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventConnection(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Query_auditEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -15901,7 +15901,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "users":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_users(ctx, field)
 				})
@@ -15913,13 +15913,13 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "batches":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_batches(ctx, field)
 				})
 		case "approvals":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_approvals(ctx, field)
 				})
@@ -15931,7 +15931,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				})
 		case "auditEvents":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_auditEvents(ctx, field)
 				})
@@ -17331,14 +17331,6 @@ func (ec *executionContext) marshalNApproval2ᚖgithubᚗcomᚋusergraphᚋuserg
 	return ec._Approval(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNApprovalConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐApprovalConnection(ctx context.Context, sel ast.SelectionSet, v *model.ApprovalConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "ApprovalConnection!")
-		return graphql.Null
-	}
-	return ec._ApprovalConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNApprovalEdge2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐApprovalEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.ApprovalEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -17492,14 +17484,6 @@ func (ec *executionContext) marshalNAuditEvent2ᚖgithubᚗcomᚋusergraphᚋuse
 	return ec._AuditEvent(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAuditEventConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "AuditEventConnection!")
-		return graphql.Null
-	}
-	return ec._AuditEventConnection(ctx, sel, v)
-}
-
 func (ec *executionContext) marshalNAuditEventEdge2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.AuditEventEdge) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -17557,14 +17541,6 @@ func (ec *executionContext) marshalNBatch2ᚖgithubᚗcomᚋusergraphᚋusergrap
 		return graphql.Null
 	}
 	return ec._Batch(ctx, sel, v)
-}
-
-func (ec *executionContext) marshalNBatchConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBatchConnection(ctx context.Context, sel ast.SelectionSet, v *model.BatchConnection) graphql.Marshaler {
-	if v == nil {
-		graphql.AddInvalidNullError(ctx, "BatchConnection!")
-		return graphql.Null
-	}
-	return ec._BatchConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNBatchEdge2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBatchEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.BatchEdge) graphql.Marshaler {
@@ -17879,11 +17855,6 @@ func (ec *executionContext) marshalNRejectB2BAdminPayload2ᚖgithubᚗcomᚋuser
 		return graphql.Null
 	}
 	return ec._RejectB2BAdminPayload(ctx, sel, v)
-}
-
-func (ec *executionContext) unmarshalNRemoveAvatarInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarInput(ctx context.Context, v any) (model.RemoveAvatarInput, error) {
-	res, err := ec.unmarshalInputRemoveAvatarInput(ctx, v)
-	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) marshalNRemoveAvatarPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemoveAvatarPayload) graphql.Marshaler {
@@ -18569,6 +18540,13 @@ func (ec *executionContext) marshalOApproval2ᚖgithubᚗcomᚋusergraphᚋuserg
 	return ec._Approval(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOApprovalConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐApprovalConnection(ctx context.Context, sel ast.SelectionSet, v *model.ApprovalConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ApprovalConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOApprovalStatus2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐApprovalStatus(ctx context.Context, v any) (*account.ApprovalStatus, error) {
 	if v == nil {
 		return nil, nil
@@ -18685,6 +18663,13 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOAuditEventConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventConnection(ctx context.Context, sel ast.SelectionSet, v *model.AuditEventConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditEventConnection(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOAuditEventFilter2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuditEventFilter(ctx context.Context, v any) (*model.AuditEventFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -18698,6 +18683,13 @@ func (ec *executionContext) marshalOBatch2ᚖgithubᚗcomᚋusergraphᚋusergrap
 		return graphql.Null
 	}
 	return ec._Batch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOBatchConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐBatchConnection(ctx context.Context, sel ast.SelectionSet, v *model.BatchConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._BatchConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -18802,6 +18794,14 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalORemoveAvatarInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarInput(ctx context.Context, v any) (*model.RemoveAvatarInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputRemoveAvatarInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalOResendVerificationEmailInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐResendVerificationEmailInput(ctx context.Context, v any) (*model.ResendVerificationEmailInput, error) {
@@ -18922,6 +18922,13 @@ func (ec *executionContext) marshalOUser2ᚖgithubᚗcomᚋusergraphᚋusergraph
 		return graphql.Null
 	}
 	return ec._User(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOUserConnection2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserConnection(ctx context.Context, sel ast.SelectionSet, v *model.UserConnection) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._UserConnection(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOUserFilter2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserFilter(ctx context.Context, v any) (*model.UserFilter, error) {

@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"strings"
 
 	"github.com/google/uuid"
 	"github.com/usergraph/usergraph/graph/model"
@@ -258,7 +259,10 @@ func (r *mutationResolver) UploadAvatar(ctx context.Context, input model.UploadA
 }
 
 // RemoveAvatar is the resolver for the removeAvatar field.
-func (r *mutationResolver) RemoveAvatar(ctx context.Context, input model.RemoveAvatarInput) (*model.RemoveAvatarPayload, error) {
+func (r *mutationResolver) RemoveAvatar(ctx context.Context, input *model.RemoveAvatarInput) (*model.RemoveAvatarPayload, error) {
+	if input == nil {
+		input = &model.RemoveAvatarInput{}
+	}
 	id, err := parseOptionalID(input.UserID, "userId")
 	var u *account.User
 	if err == nil {
@@ -531,6 +535,9 @@ func (r *userResolver) Profile(ctx context.Context, obj *account.User) (*model.P
 	p := &model.Profile{Address: obj.Address, City: obj.City}
 	if obj.Avatar != nil {
 		url := r.MediaURL + *obj.Avatar
+		if strings.HasPrefix(url, "/") { // no PUBLIC_URL: the origin the client used
+			url = auth.ClientFrom(ctx).Origin + url
+		}
 		p.AvatarURL = &url
 	}
 	return p, nil

@@ -32,6 +32,9 @@ func (v Viewer) IsApprovedB2BAdmin() bool { return v.Role == RoleB2BAdmin && v.A
 type Client struct {
 	IP        string
 	UserAgent string
+	// Origin is how the client reached this server (scheme://host), for
+	// absolute URLs when PUBLIC_URL is not set.
+	Origin string
 }
 
 type viewerKey struct{}

@@ -99,7 +99,8 @@ type Config struct {
 	ResendAPIKey     string        `env:"RESEND_API_KEY" validate:"required_if=MailDriver resend"`
 	ResendAPIURL     string        `env:"RESEND_API_URL" validate:"omitempty,http_url"`
 
-	// PublicURL prefixes media URLs (avatars); empty: they are paths such as /media/avatars/….
+	// PublicURL prefixes media URLs (avatars); empty: the origin each request
+	// came to (behind a proxy: its Host, and X-Forwarded-Proto from TRUSTED_PROXIES).
 	PublicURL      string `env:"PUBLIC_URL" validate:"omitempty,http_url"`
 	AvatarMaxBytes int64  `env:"AVATAR_MAX_BYTES" envDefault:"5242880" validate:"min=1024"`
 	// AvatarMaxPixels bounds an avatar's width × height (16 megapixels).

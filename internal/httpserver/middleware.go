@@ -81,9 +81,21 @@ func withClient(trusted []*net.IPNet, next http.Handler) http.Handler {
 				}
 			}
 		}
-		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: userAgent(r)})
+		scheme := "http"
+		if r.TLS != nil || (isTrusted(net.ParseIP(remoteIP(r))) && r.Header.Get("X-Forwarded-Proto") == "https") {
+			scheme = "https"
+		}
+		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: userAgent(r), Origin: scheme + "://" + r.Host})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+func remoteIP(r *http.Request) string {
+	ip, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return ip
 }
 
 // maxUserAgent bounds the User-Agent kept with sessions and audit events.

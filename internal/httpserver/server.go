@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,13 +78,15 @@ func NewServer(d Deps) http.Handler {
 		h = cors.New(cors.Options{
 			AllowedOrigins: d.Config.CORSAllowedOrigins,
 			AllowedMethods: []string{http.MethodGet, http.MethodPost},
-			AllowedHeaders: d.RequestHeaders,
+			AllowedHeaders: append(slices.Clone(d.RequestHeaders), RequestIDHeader),
+			ExposedHeaders: []string{RequestIDHeader},
 			MaxAge:         600,
 		}).Handler(h)
 	}
 	h = securityHeaders(d.Config.HSTSMaxAge, h)
 	h = logRequests(d.Log, h)
 	h = withClient(d.TrustedProxies, h)
+	h = withRequestID(h)
 	return h
 }
 
