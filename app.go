@@ -26,6 +26,8 @@ import (
 	"github.com/usergraph/usergraph/internal/keystore"
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/media"
+	"github.com/usergraph/usergraph/internal/metrics"
+	"github.com/usergraph/usergraph/internal/ratelimit"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
@@ -54,6 +56,7 @@ type app struct {
 	db       *bun.DB
 	keys     *auth.Keys
 	keyStore *keystore.Store
+	hasher   *auth.Hasher
 	tokens   *auth.Issuer
 	outbox   *mail.Outbox
 	audit    *audit.Log
@@ -103,10 +106,11 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
+	hasher := auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait)
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
-		Passwords: auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait),
+		Passwords: hasher,
 		Mail:      mail.NewComposer(cfg.AppURL, links),
 		MailSent:  outbox.Notify,
 		Log:       log,
@@ -127,14 +131,36 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		AvatarMaxPixels:      cfg.AvatarMaxPixels,
 	})
 	return &app{
-		db: database, keys: keys, keyStore: keyStore, tokens: tokens, outbox: outbox, audit: auditLog, media: store,
+		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, outbox: outbox, audit: auditLog, media: store,
 		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
 	}, nil
 }
 
+// newMetrics registers the Prometheus metrics of a.
+func (a *app) newMetrics() *metrics.Metrics {
+	return metrics.New(metrics.Sources{
+		DB: a.db.DB, HashesRunning: a.hasher.Running, HashesWaiting: a.hasher.Waiting,
+		HashesTotal: auth.HashesComputed, HashesRefused: auth.BusyRefusals, LimitRefusals: ratelimit.Refusals,
+		Outbox: func(ctx context.Context) (map[string]int, error) {
+			var rows []struct {
+				Status string `bun:"status"`
+				N      int    `bun:"n"`
+			}
+			err := a.db.NewSelect().Table("mail_outbox").ColumnExpr("status, count(*) AS n").Group("status").Scan(ctx, &rows)
+			out := map[string]int{}
+			for _, r := range rows {
+				out[r.Status] = r.N
+			}
+			return out, err
+		},
+	})
+}
+
 // handler is every route of usergraph: the GraphQL endpoint and playground
 // from the graph package, mounted with the other routes by httpserver.
-func (a *app) handler(cfg config.Config, log *slog.Logger) http.Handler {
+// Metrics, when not nil, are updated by every request and served at
+// /metrics unless METRICS_ADDR serves them apart.
+func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	res := &graph.Resolver{
 		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit,
 		MediaURL: strings.TrimRight(cfg.PublicURL, "/") + "/media/",
@@ -150,6 +176,7 @@ func (a *app) handler(cfg config.Config, log *slog.Logger) http.Handler {
 		},
 		Introspection: cfg.IntrospectionEnabled,
 		Log:           log,
+		Observe:       m.Observe,
 	})
 	var playground http.Handler
 	if cfg.PlaygroundEnabled {
@@ -159,6 +186,7 @@ func (a *app) handler(cfg config.Config, log *slog.Logger) http.Handler {
 		TrustedProxies: cfg.TrustedNetworks(),
 		Config:         cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
 		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
+		Metrics: m, MetricsRoute: cfg.MetricsAddr == "",
 	})
 }
 

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -243,5 +246,27 @@ func keysCmd(ctx context.Context, cfg config.Config, log, security *slog.Logger,
 	default:
 		return errors.New(usage)
 	}
+	return nil
+}
+
+// healthcheck asks the local server's /readyz, for container health checks
+// (the image has no shell or curl): exit status 0 when it answers 200.
+func healthcheck(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)) + "/readyz"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("not ready: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("not ready: %s answered %d", url, resp.StatusCode)
+	}
+	fmt.Fprintln(stdout, "ready")
 	return nil
 }

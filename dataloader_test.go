@@ -57,7 +57,7 @@ func countingServer(t *testing.T, dbURL string) (*testServer, *client, *queryCou
 		defer close(workerDone)
 		a.outbox.Run(ctx)
 	}()
-	hs := httptest.NewServer(a.handler(cfg, log))
+	hs := httptest.NewServer(a.handler(cfg, log, a.newMetrics()))
 	t.Cleanup(func() { // stop the worker before closing the database it uses
 		hs.Close()
 		cancel()

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -75,4 +77,70 @@ func TestForbiddenFieldsKeepTheRestOfTheAnswer(t *testing.T) {
 			t.Errorf("removeAvatar without input: %s %+v", r.Data, r.Errors)
 		}
 	})
+}
+
+// /metrics speaks Prometheus' format with usergraph_ metrics that move with
+// the traffic: operations by root field and outcome, latency, responses by
+// status, password hashes, rate-limit refusals, the outbox and the pool.
+func TestMetrics(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["RATE_LIMIT_PER_IP_PER_MINUTE"] = "2"
+		srv := startServer(t, env)
+		mustSignIn(t, srv.Client().register(registerInput("metrics@example.com", "+4944700001")))
+		srv.Client().login("metrics@example.com", "wrong-Password-1")
+		srv.Client().login("metrics@example.com", "wrong-Password-1")
+		if r := srv.Client().Do(loginMutation, map[string]any{"email": "metrics@example.com", "password": "x"}); r.Code() != "RATE_LIMITED" {
+			t.Fatalf("third login from one address: %q", r.Code()) // over the per-address limit
+		}
+		srv.Client().Do(`{ me { id } }`, nil)
+		scrape := func() string {
+			resp, err := httpClient.Get(srv.URL + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+				t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+			return string(b)
+		}
+		body := scrape()
+		for _, want := range []string{
+			`usergraph_graphql_operations_total{operation="mutation:register",outcome="OK"} 1`,
+			`usergraph_graphql_operations_total{operation="mutation:login",outcome="RATE_LIMITED"} 1`,
+			`usergraph_graphql_operations_total{operation="query:me",outcome="UNAUTHENTICATED"} 1`,
+			`usergraph_graphql_operation_duration_seconds_count{operation="mutation:register"} 1`,
+			`usergraph_http_responses_total{code="200"}`,
+			`usergraph_mail_outbox_emails{status="PENDING"}`,
+			`usergraph_db_connections_open`,
+			`usergraph_password_hash_queue 0`,
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		// Process-wide counters (other tests run beside this one): at least ours.
+		for _, re := range []string{`usergraph_password_hashes_total [1-9]`, `usergraph_rate_limit_refusals_total [1-9]`} {
+			if !regexp.MustCompile(re).MatchString(body) {
+				t.Errorf("/metrics does not match %s", re)
+			}
+		}
+	})
+}
+
+// `usergraph healthcheck` (the container's health check) exits 0 only when
+// the server on PORT is ready.
+func TestHealthcheckCommand(t *testing.T) {
+	srv := startServer(t, testEnv(t, ""))
+	env := testEnv(t, "")
+	env["PORT"] = srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	if out, err := usergraphCmd(t, env, "", "healthcheck"); err != nil || !strings.Contains(out, "ready") {
+		t.Errorf("healthcheck of a ready server: %v %s", err, out)
+	}
+	srv.Stop()
+	if _, err := usergraphCmd(t, env, "", "healthcheck"); err == nil {
+		t.Error("healthcheck passed with no server")
+	}
 }

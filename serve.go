@@ -42,7 +42,8 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		}
 	}
 
-	handler := a.handler(cfg, log)
+	m := a.newMetrics()
+	handler := a.handler(cfg, log, m)
 	// Background work: the mail outbox and the retention purge.
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
@@ -85,6 +86,19 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if cfg.MetricsAddr != "" { // metrics on their own (private) address
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			srv.Close()
+			return fmt.Errorf("METRICS_ADDR: %w", err)
+		}
+		go metricsSrv.Serve(mln)
+		defer metricsSrv.Close()
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	select {
 	case err := <-errc:
 		return err

@@ -60,6 +60,7 @@ commands:
   seed              fill an empty database with fake accounts for trying
                     the API or benchmarking: --users N [--batches M]
                     [--sessions K] [--password P] [--append]
+  healthcheck       exit 0 when the local server (PORT) is ready (containers)
   keys rotate       a new signing key signs from now on (older keys stay
                     published, so no one is signed out)
   keys list         the signing keys and their state
@@ -106,6 +107,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return seedCmd(ctx, cfg, log, security, rest, stdout)
 	case "keys":
 		return keysCmd(ctx, cfg, log, security, rest, stdout)
+	case "healthcheck":
+		return healthcheck(ctx, cfg, stdout)
 	}
 	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
 }

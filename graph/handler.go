@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -34,6 +35,10 @@ type HandlerConfig struct {
 	Limits                          limits.Limits
 	Introspection                   bool
 	Log                             *slog.Logger
+	// Observe, when set, is told of every answered operation: its kind and
+	// first root field ("query:me"; "invalid" when it did not validate),
+	// the first error's code (or "OK"), and how long it took.
+	Observe func(operation, outcome string, took time.Duration)
 }
 
 // RequestHeaders are the headers browsers may send to the endpoint (CORS).
@@ -66,7 +71,47 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 		}
 		return next(ctx)
 	})
+	if cfg.Observe != nil {
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			start := time.Now()
+			resp := next(ctx)
+			if resp != nil {
+				cfg.Observe(operationLabel(ctx), outcomeLabel(resp), time.Since(start))
+			}
+			return resp
+		})
+	}
 	return WithRequestState(res, noStore(limitBody(cfg.MaxRequestBytes, multipart.BodyLimit(), srv)))
+}
+
+// operationLabel names an operation by its kind and first root field, both
+// bounded by the schema (client-chosen operation names are not: they would
+// make a metric label anyone can multiply).
+func operationLabel(ctx context.Context) string {
+	if !graphql.HasOperationContext(ctx) {
+		return "invalid"
+	}
+	op := graphql.GetOperationContext(ctx).Operation
+	if op == nil {
+		return "invalid"
+	}
+	for _, sel := range op.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok {
+			return string(op.Operation) + ":" + f.Name
+		}
+	}
+	return string(op.Operation)
+}
+
+// outcomeLabel is the code of a response's first error, or "OK".
+func outcomeLabel(resp *graphql.Response) string {
+	if len(resp.Errors) == 0 {
+		return "OK"
+	}
+	if code, ok := resp.Errors[0].Extensions["code"].(string); ok {
+		return code
+	}
+	return "ERROR"
 }
 
 // noStore keeps answers, which carry tokens and personal data, out of

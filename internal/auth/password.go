@@ -62,6 +62,19 @@ func NewHasher(slots, queue int, wait time.Duration) *Hasher {
 	return &Hasher{slots: make(chan struct{}, slots), queue: int64(queue), wait: wait}
 }
 
+// Running is how many hashes are being computed now.
+func (h *Hasher) Running() int { return len(h.slots) }
+
+// Waiting is how many requests wait for a hashing slot now.
+func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
+
+// busyRefusals counts requests refused because every slot and the queue
+// were taken (or the wait ran out).
+var busyRefusals atomic.Int64
+
+// BusyRefusals reports how many password checks this process refused as busy.
+func BusyRefusals() int64 { return busyRefusals.Load() }
+
 // errBusy is the answer when every slot and the queue are taken.
 var errBusy = &apperr.Error{Code: apperr.RateLimited, Message: "The server is busy signing people in. Try again in a moment.", RetryAfter: time.Second}
 
@@ -72,6 +85,7 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 	default:
 		if h.waiting.Add(1) > h.queue {
 			h.waiting.Add(-1)
+			busyRefusals.Add(1)
 			return errBusy
 		}
 		timer := time.NewTimer(h.wait)
@@ -81,6 +95,7 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 			h.waiting.Add(-1)
 		case <-timer.C:
 			h.waiting.Add(-1)
+			busyRefusals.Add(1)
 			return errBusy
 		case <-ctx.Done():
 			h.waiting.Add(-1)

@@ -50,6 +50,9 @@ type Config struct {
 	KeyEncryptionKey string `env:"KEY_ENCRYPTION_KEY" validate:"omitempty,min=32"`
 	// KeysReloadInterval is how often signing keys kept in the database are
 	// read again, so rotations reach every replica.
+	// MetricsAddr, when set (host:port), serves /metrics there instead of on
+	// the main port.
+	MetricsAddr        string        `env:"METRICS_ADDR" validate:"omitempty,hostname_port"`
 	KeysReloadInterval time.Duration `env:"KEYS_RELOAD_INTERVAL" envDefault:"30s" validate:"min=100ms,max=1m"`
 
 	PlaygroundEnabled    bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`

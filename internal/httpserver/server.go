@@ -20,6 +20,7 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/media"
+	"github.com/usergraph/usergraph/internal/metrics"
 )
 
 // Deps are everything the HTTP layer needs. The GraphQL endpoint and the
@@ -39,6 +40,9 @@ type Deps struct {
 	// TrustedProxies are config.TrustedProxies, parsed.
 	TrustedProxies []*net.IPNet
 	SchemaSDL      []byte // served at /schema.graphql
+	// Metrics counts every response; MetricsRoute serves them at /metrics.
+	Metrics      *metrics.Metrics
+	MetricsRoute bool
 }
 
 // NewServer returns the handler for every route of usergraph.
@@ -51,6 +55,9 @@ func NewServer(d Deps) http.Handler {
 		w.Write(d.SchemaSDL)
 	})
 	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.Keys))
+	if d.MetricsRoute {
+		mux.Handle("GET /metrics", d.Metrics.Handler())
+	}
 	mux.HandleFunc("GET /.well-known/openid-configuration", discoveryHandler(d.Config))
 	mux.Handle("GET /media/{name...}", media.Handler(d.Media))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -87,6 +94,7 @@ func NewServer(d Deps) http.Handler {
 	h = logRequests(d.Log, h)
 	h = withClient(d.TrustedProxies, h)
 	h = withRequestID(h)
+	h = d.Metrics.CountResponses(h)
 	return h
 }
 

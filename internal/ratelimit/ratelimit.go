@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"net"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode"
 
@@ -64,10 +65,24 @@ type Verdict struct {
 	Locked bool
 }
 
+// refusals counts attempts this process refused (a Verdict with Wait).
+var refusals atomic.Int64
+
+// Refusals reports how many attempts this process refused for a limit.
+func Refusals() int64 { return refusals.Load() }
+
 // Take counts one attempt for key under r and says whether it may go ahead.
 // Attempts made while the key is blocked are not counted; the first one
 // over the limit starts the lockout if the last allowed one has not.
 func (l *Limiter) Take(ctx context.Context, key string, r Rule) (Verdict, error) {
+	v, err := l.take(ctx, key, r)
+	if v.Wait > 0 {
+		refusals.Add(1)
+	}
+	return v, err
+}
+
+func (l *Limiter) take(ctx context.Context, key string, r Rule) (Verdict, error) {
 	key = storable(key)
 	now := l.now().UTC()
 	windowOpen := now.Add(-r.Window)

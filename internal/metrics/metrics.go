@@ -1,0 +1,135 @@
+// Package metrics exposes usergraph's Prometheus metrics (names prefixed
+// usergraph_): GraphQL operations by root field and outcome with their
+// latency, HTTP answers by status, the database pool, the password-hash
+// admission, the mail outbox, and rate-limit refusals.
+package metrics
+
+import (
+	"context"
+	"database/sql"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Sources are the process state read at each scrape.
+type Sources struct {
+	DB            *sql.DB
+	HashesRunning func() int
+	HashesWaiting func() int64
+	HashesTotal   func() int64
+	HashesRefused func() int64
+	LimitRefusals func() int64
+	// Outbox counts the mail outbox's rows by status (PENDING, SENT, FAILED).
+	Outbox func(ctx context.Context) (map[string]int, error)
+}
+
+// Metrics holds the registry and the instruments requests update.
+type Metrics struct {
+	registry   *prometheus.Registry
+	operations *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	http       *prometheus.CounterVec
+}
+
+// New registers every metric.
+func New(src Sources) *Metrics {
+	r := prometheus.NewRegistry()
+	m := &Metrics{
+		registry: r,
+		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usergraph_graphql_operations_total",
+			Help: "GraphQL operations answered, by kind and first root field (operation) and first error code (outcome, OK without errors).",
+		}, []string{"operation", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "usergraph_graphql_operation_duration_seconds",
+			Help:    "Time to answer a GraphQL operation, by kind and first root field.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"operation"}),
+		http: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usergraph_http_responses_total",
+			Help: "HTTP responses by status code.",
+		}, []string{"code"}),
+	}
+	r.MustRegister(m.operations, m.latency, m.http,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		gauge("usergraph_db_connections_open", "Database connections open.", func() float64 { return float64(src.DB.Stats().OpenConnections) }),
+		gauge("usergraph_db_connections_in_use", "Database connections in use.", func() float64 { return float64(src.DB.Stats().InUse) }),
+		counter("usergraph_db_connection_waits_total", "Times a query waited for a free database connection.", func() float64 { return float64(src.DB.Stats().WaitCount) }),
+		counter("usergraph_db_connection_wait_seconds_total", "Time queries waited for a free database connection.", func() float64 { return src.DB.Stats().WaitDuration.Seconds() }),
+		gauge("usergraph_password_hashes_running", "argon2id hashes being computed.", func() float64 { return float64(src.HashesRunning()) }),
+		gauge("usergraph_password_hash_queue", "Requests waiting for a hashing slot.", func() float64 { return float64(src.HashesWaiting()) }),
+		counter("usergraph_password_hashes_total", "argon2id hashes computed.", func() float64 { return float64(src.HashesTotal()) }),
+		counter("usergraph_password_hash_refusals_total", "Password checks refused because every slot and the queue were taken.", func() float64 { return float64(src.HashesRefused()) }),
+		counter("usergraph_rate_limit_refusals_total", "Attempts refused by a rate limit or lockout.", func() float64 { return float64(src.LimitRefusals()) }),
+		outboxCollector{count: src.Outbox, desc: prometheus.NewDesc("usergraph_mail_outbox_emails",
+			"Emails in the outbox by status: PENDING is the backlog, FAILED gave up after every retry.", []string{"status"}, nil)},
+	)
+	return m
+}
+
+func gauge(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+}
+
+func counter(name, help string, f func() float64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
+}
+
+// Observe records one answered GraphQL operation.
+func (m *Metrics) Observe(operation, outcome string, took time.Duration) {
+	m.operations.WithLabelValues(operation, outcome).Inc()
+	m.latency.WithLabelValues(operation).Observe(took.Seconds())
+}
+
+// Handler serves the metrics in Prometheus' text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
+}
+
+// CountResponses counts every HTTP answer of next by status code.
+func (m *Metrics) CountResponses(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		m.http.WithLabelValues(strconv.Itoa(rec.status)).Inc()
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// outboxCollector reads the outbox's counts at each scrape (one indexed
+// query, bounded by a short deadline).
+type outboxCollector struct {
+	count func(ctx context.Context) (map[string]int, error)
+	desc  *prometheus.Desc
+}
+
+func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	counts, err := c.count(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.desc, err)
+		return
+	}
+	for _, status := range []string{"PENDING", "SENT", "FAILED"} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[status]), status)
+	}
+}
