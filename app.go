@@ -57,13 +57,15 @@ type app struct {
 	keys     *auth.Keys
 	keyStore *keystore.Store
 	hasher   *auth.Hasher
-	tokens   *auth.Issuer
-	outbox   *mail.Outbox
-	audit    *audit.Log
-	media    media.Store
-	wallets  *wallet.Service
-	accounts *account.Service
-	batches  *batch.Service
+	// playgroundAssets serves PLAYGROUND_ASSETS_DIR, when set.
+	playgroundAssets http.Handler
+	tokens           *auth.Issuer
+	outbox           *mail.Outbox
+	audit            *audit.Log
+	media            media.Store
+	wallets          *wallet.Service
+	accounts         *account.Service
+	batches          *batch.Service
 }
 
 func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) (*app, error) {
@@ -106,6 +108,13 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
 	store := media.Disk{Dir: cfg.MediaPath()}
+	var playgroundAssets http.Handler
+	if cfg.PlaygroundEnabled && cfg.PlaygroundAssetsDir != "" {
+		if playgroundAssets, err = graph.PlaygroundAssets(cfg.PlaygroundAssetsDir); err != nil {
+			database.Close()
+			return nil, err
+		}
+	}
 	hasher := auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait)
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
 	accounts := account.NewService(database, account.Deps{
@@ -131,7 +140,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		AvatarMaxPixels:      cfg.AvatarMaxPixels,
 	})
 	return &app{
-		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, outbox: outbox, audit: auditLog, media: store,
+		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, playgroundAssets: playgroundAssets, outbox: outbox, audit: auditLog, media: store,
 		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
 	}, nil
 }
@@ -178,15 +187,20 @@ func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) h
 		Log:           log,
 		Observe:       m.Observe,
 	})
-	var playground http.Handler
+	var playground, assets http.Handler
 	if cfg.PlaygroundEnabled {
-		playground = graph.Playground("/graphql", cfg.PlaygroundAssetsURL)
+		assetsURL := cfg.PlaygroundAssetsURL
+		if cfg.PlaygroundAssetsDir != "" {
+			assetsURL = "/playground"
+			assets = a.playgroundAssets
+		}
+		playground = graph.Playground("/graphql", assetsURL)
 	}
 	return httpserver.NewServer(httpserver.Deps{
 		TrustedProxies: cfg.TrustedNetworks(),
 		Config:         cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
 		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
-		Metrics: m, MetricsRoute: cfg.MetricsAddr == "",
+		Metrics: m, MetricsRoute: cfg.MetricsAddr == "", PlaygroundAssets: assets,
 	})
 }
 

@@ -1,9 +1,13 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -142,5 +146,62 @@ func TestHealthcheckCommand(t *testing.T) {
 	srv.Stop()
 	if _, err := usergraphCmd(t, env, "", "healthcheck"); err == nil {
 		t.Error("healthcheck passed with no server")
+	}
+}
+
+// The playground explains itself when its scripts do not load, and
+// PLAYGROUND_ASSETS_DIR serves self-hosted GraphiQL files from this origin
+// (refusing to start without all four). The explanation script is allowed
+// by the page's Content-Security-Policy (by hash), or it could not run.
+func TestPlaygroundAssets(t *testing.T) {
+	srv := startServer(t, testEnv(t, ""))
+	resp, err := httpClient.Get(srv.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	csp := resp.Header.Get("Content-Security-Policy")
+	m := regexp.MustCompile(`(?s)<script>(\s*window\.addEventListener\("load".*?)</script>`).FindSubmatch(page)
+	if m == nil || !strings.Contains(string(m[1]), "PLAYGROUND_ASSETS_DIR") {
+		t.Fatalf("no explanation for scripts that fail to load:\n%s", page)
+	}
+	sum := sha256.Sum256(m[1])
+	if !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+		t.Errorf("the CSP does not allow the explanation script: %s", csp)
+	}
+
+	dir := t.TempDir()
+	env := testEnv(t, "")
+	env["PLAYGROUND_ASSETS_DIR"] = dir
+	if out, err := usergraphCmd(t, env, "", "keys", "list"); err == nil || !strings.Contains(out, "graphiql.min.js") {
+		t.Errorf("an assets folder without the files: %v %s", err, out)
+	}
+	for _, name := range []string{"graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("/* "+name+" */"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "secret.txt"), []byte("not served"), 0o600)
+	srv2 := startServer(t, env)
+	resp, err = httpClient.Get(srv2.URL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `src="/playground/graphiql.min.js"`) || strings.Contains(string(page), `src="https://cdn.jsdelivr`) {
+		t.Errorf("the page does not load the self-hosted files:\n%s", page)
+	}
+	for path, want := range map[string]int{"/playground/react.production.min.js": 200, "/playground/secret.txt": 404, "/playground/": 404} {
+		resp, err := httpClient.Get(srv2.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want || (want == 200 && !strings.Contains(string(body), "react.production.min.js")) {
+			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
+		}
 	}
 }

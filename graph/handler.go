@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"html"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -138,13 +142,69 @@ func Playground(endpoint, assetsURL string) http.Handler {
 	}
 	rec := httptest.NewRecorder()
 	playground.Handler("usergraph", endpoint, opts...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	page, csp := rec.Body.Bytes(), playgroundPolicy(rec.Body.String())
+	page := strings.Replace(rec.Body.String(), "</body>", assetsFailed+"</body>", 1)
+	csp := playgroundPolicy(page)
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Content-Security-Policy", csp)
-		w.Write(page)
+		io.WriteString(w, page)
 	})
+}
+
+// PlaygroundFiles are the self-hosted GraphiQL files PLAYGROUND_ASSETS_DIR
+// or PLAYGROUND_ASSETS_URL must hold, from the npm packages graphiql@4.1.2
+// (dist/graphiql.min.js, dist/graphiql.min.css), react@18.2.0
+// (umd/react.production.min.js) and react-dom@18.2.0
+// (umd/react-dom.production.min.js): the versions the page is written for.
+var PlaygroundFiles = []string{"graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"}
+
+// assetsFailed replaces the endless "Loading…" with an explanation when
+// the page's scripts did not load (no network to the CDN, or missing
+// self-hosted files): the load event comes after every script ran or failed.
+const assetsFailed = `<script>
+window.addEventListener("load", function () {
+  if (typeof GraphiQL !== "undefined" && typeof React !== "undefined" && typeof ReactDOM !== "undefined") return;
+  var box = document.getElementById("graphiql");
+  box.innerHTML = "";
+  var p = document.createElement("div");
+  p.id = "playground-unavailable";
+  p.style.cssText = "max-width:44rem;margin:4rem auto;font:16px/1.5 system-ui,sans-serif";
+  p.innerHTML = "<h1 style='font-size:1.4rem'>The playground could not load its scripts</h1>" +
+    "<p>GraphiQL and React did not load (the browser console says which file failed). " +
+    "The API itself works: send POST requests to <code>/graphql</code>.</p>" +
+    "<p>Two ways out: let this browser reach the public CDN (cdn.jsdelivr.net), or host the files yourself: " +
+    "put graphiql.min.js and graphiql.min.css (npm graphiql@4.1.2, dist/), react.production.min.js " +
+    "(react@18.2.0, umd/) and react-dom.production.min.js (react-dom@18.2.0, umd/) in a folder and set " +
+    "<code>PLAYGROUND_ASSETS_DIR</code> to it (served from this server), or serve them elsewhere and set " +
+    "<code>PLAYGROUND_ASSETS_URL</code>.</p>";
+  box.appendChild(p);
+});
+</script>
+`
+
+// PlaygroundAssets serves the files of dir (PLAYGROUND_ASSETS_DIR) under
+// /playground/, after checking that every file the page needs is there.
+func PlaygroundAssets(dir string) (http.Handler, error) {
+	var missing []string
+	for _, name := range PlaygroundFiles {
+		if st, err := os.Stat(filepath.Join(dir, name)); err != nil || st.IsDir() {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("PLAYGROUND_ASSETS_DIR %s lacks %s (see .env.example for the npm packages they come from)",
+			dir, strings.Join(missing, ", "))
+	}
+	files := http.FileServer(http.Dir(dir))
+	return http.StripPrefix("/playground/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !slices.Contains(PlaygroundFiles, r.URL.Path) { // only the four files, never a listing
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "public, max-age=86400")
+		files.ServeHTTP(w, r)
+	})), nil
 }
 
 var (

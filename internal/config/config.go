@@ -55,8 +55,11 @@ type Config struct {
 	MetricsAddr        string        `env:"METRICS_ADDR" validate:"omitempty,hostname_port"`
 	KeysReloadInterval time.Duration `env:"KEYS_RELOAD_INTERVAL" envDefault:"30s" validate:"min=100ms,max=1m"`
 
-	PlaygroundEnabled    bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`
-	PlaygroundAssetsURL  string `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url"`
+	PlaygroundEnabled   bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`
+	PlaygroundAssetsURL string `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url,excluded_with=PlaygroundAssetsDir"`
+	// PlaygroundAssetsDir: a folder with the GraphiQL files, served by
+	// usergraph itself at /playground/ (same origin, no CORS needed).
+	PlaygroundAssetsDir  string `env:"PLAYGROUND_ASSETS_DIR"`
 	IntrospectionEnabled bool   `env:"INTROSPECTION_ENABLED" envDefault:"true"`
 	// CORSAllowedOrigins may call the API from a browser on another origin;
 	// empty: none (the playground at / is same-origin).

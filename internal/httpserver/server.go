@@ -35,6 +35,8 @@ type Deps struct {
 	Keys     *auth.Keys
 	// GraphQL serves /graphql; Playground, when not nil, serves /.
 	GraphQL, Playground http.Handler
+	// PlaygroundAssets, when not nil, serves /playground/ (PLAYGROUND_ASSETS_DIR).
+	PlaygroundAssets http.Handler
 	// RequestHeaders are the headers browsers may send (CORS).
 	RequestHeaders []string
 	// TrustedProxies are config.TrustedProxies, parsed.
@@ -73,6 +75,9 @@ func NewServer(d Deps) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	})
+	if d.PlaygroundAssets != nil {
+		mux.Handle("GET /playground/", d.PlaygroundAssets)
+	}
 	if d.Playground != nil {
 		mux.Handle("GET /{$}", d.Playground)
 	}
