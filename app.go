@@ -107,7 +107,16 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	}, log)
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
-	store := media.Disk{Dir: cfg.MediaPath()}
+	var store media.Store = media.Disk{Dir: cfg.MediaPath()}
+	if cfg.MediaStore == "s3" {
+		if store, err = media.NewS3(ctx, media.S3Config{
+			Endpoint: cfg.S3Endpoint, Region: cfg.S3Region, Bucket: cfg.S3Bucket, Prefix: cfg.S3Prefix,
+			AccessKeyID: cfg.S3AccessKeyID, SecretAccessKey: cfg.S3SecretAccessKey, Insecure: cfg.S3Insecure,
+		}); err != nil {
+			database.Close()
+			return nil, err
+		}
+	}
 	var playgroundAssets http.Handler
 	if cfg.PlaygroundEnabled && cfg.PlaygroundAssetsDir != "" {
 		if playgroundAssets, err = graph.PlaygroundAssets(cfg.PlaygroundAssetsDir); err != nil {

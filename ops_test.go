@@ -1,16 +1,21 @@
 package main
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/usergraph/usergraph/internal/testdb"
 )
@@ -204,4 +209,65 @@ func TestPlaygroundAssets(t *testing.T) {
 			t.Errorf("GET %s: %d, want %d", path, resp.StatusCode, want)
 		}
 	}
+}
+
+// With MEDIA_STORE=s3, avatars live in the bucket (here an in-process
+// S3-compatible fake), so a replica serves avatars another one received and
+// a removal is seen by all.
+func TestAvatarsSharedThroughS3(t *testing.T) {
+	backend := s3mem.New()
+	if err := backend.CreateBucket("avatars"); err != nil {
+		t.Fatal(err)
+	}
+	fake := httptest.NewServer(gofakes3.New(backend).Server())
+	t.Cleanup(fake.Close) // after the parallel subtests, not when this function returns
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		envA, envB := testEnv(t, dbURL), testEnv(t, dbURL)
+		if dbURL == "" { // SQLite: one database file
+			envB["DATA_DIR"] = envA["DATA_DIR"]
+		}
+		prefix := "t" + strings.ReplaceAll(t.Name(), "/", "-") + "/"
+		for _, env := range []map[string]string{envA, envB} {
+			env["MEDIA_STORE"], env["S3_ENDPOINT"], env["S3_BUCKET"], env["S3_PREFIX"] = "s3", strings.TrimPrefix(fake.URL, "http://"), "avatars", prefix
+			env["S3_INSECURE"], env["S3_ACCESS_KEY_ID"], env["S3_SECRET_ACCESS_KEY"] = "true", "test", "test-secret"
+		}
+		a, b := startServer(t, envA), startServer(t, envB)
+		p := mustSignIn(t, a.Client().register(registerInput("s3@example.com", "+4944800001")))
+		pic := pngImage(t, 12, 12)
+		up, _ := a.Client().As(*p.AccessToken).upload("me.png", pic)
+		if up.User == nil || up.User.Profile.AvatarURL == nil {
+			t.Fatalf("upload: %v", codes(up.Errors))
+		}
+		name := (*up.User.Profile.AvatarURL)[strings.Index(*up.User.Profile.AvatarURL, "/media/")+len("/media/"):]
+		if obj, err := backend.HeadObject("avatars", prefix+name); err != nil || obj.Size != int64(len(pic)) {
+			t.Fatalf("the bucket does not hold the avatar %s: %v", prefix+name, err)
+		}
+		for _, srv := range []*testServer{a, b} {
+			resp, err := httpClient.Get(srv.URL + "/media/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || !bytes.Equal(body, pic) || resp.Header.Get("Content-Type") != "image/png" {
+				t.Errorf("replica %s serves the avatar: %d %s", srv.URL, resp.StatusCode, resp.Header.Get("Content-Type"))
+			}
+		}
+		b.Client().As(*p.AccessToken).MustData(`mutation { removeAvatar { errors { code } } }`, nil, &struct{}{})
+		for _, srv := range []*testServer{a, b} {
+			resp, err := httpClient.Get(srv.URL + "/media/" + name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 404 {
+				t.Errorf("after removal, replica %s answers %d", srv.URL, resp.StatusCode)
+			}
+		}
+		if out, err := usergraphCmd(t, map[string]string{"ENV_FILE": envA["ENV_FILE"], "DATA_DIR": t.TempDir(), "MEDIA_STORE": "s3",
+			"S3_ENDPOINT": envA["S3_ENDPOINT"], "S3_BUCKET": "missing", "S3_INSECURE": "true", "S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "x"},
+			"", "keys", "list"); err == nil || !strings.Contains(out, "bucket missing does not exist") {
+			t.Errorf("a missing bucket: %v %s", err, out)
+		}
+	})
 }

@@ -50,6 +50,16 @@ type Config struct {
 	KeyEncryptionKey string `env:"KEY_ENCRYPTION_KEY" validate:"omitempty,min=32"`
 	// KeysReloadInterval is how often signing keys kept in the database are
 	// read again, so rotations reach every replica.
+	// MediaStore is where avatars are kept: "file" (MediaPath, one machine)
+	// or "s3" (a bucket every replica shares).
+	MediaStore        string `env:"MEDIA_STORE" envDefault:"file" validate:"oneof=file s3"`
+	S3Endpoint        string `env:"S3_ENDPOINT" validate:"required_if=MediaStore s3"`
+	S3Region          string `env:"S3_REGION" envDefault:"us-east-1"`
+	S3Bucket          string `env:"S3_BUCKET" validate:"required_if=MediaStore s3"`
+	S3Prefix          string `env:"S3_PREFIX"`
+	S3AccessKeyID     string `env:"S3_ACCESS_KEY_ID"`
+	S3SecretAccessKey string `env:"S3_SECRET_ACCESS_KEY"`
+	S3Insecure        bool   `env:"S3_INSECURE" envDefault:"false"`
 	// MetricsAddr, when set (host:port), serves /metrics there instead of on
 	// the main port.
 	MetricsAddr        string        `env:"METRICS_ADDR" validate:"omitempty,hostname_port"`
