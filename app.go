@@ -24,6 +24,9 @@ import (
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/httpserver"
 	"github.com/usergraph/usergraph/internal/keystore"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/media"
 	"github.com/usergraph/usergraph/internal/metrics"
@@ -59,13 +62,15 @@ type app struct {
 	hasher   *auth.Hasher
 	// playgroundAssets serves PLAYGROUND_ASSETS_DIR, when set.
 	playgroundAssets http.Handler
-	tokens           *auth.Issuer
-	outbox           *mail.Outbox
-	audit            *audit.Log
-	media            media.Store
-	wallets          *wallet.Service
-	accounts         *account.Service
-	batches          *batch.Service
+	// tracing exports OpenTelemetry spans; nil when off.
+	tracing  *sdktrace.TracerProvider
+	tokens   *auth.Issuer
+	outbox   *mail.Outbox
+	audit    *audit.Log
+	media    media.Store
+	wallets  *wallet.Service
+	accounts *account.Service
+	batches  *batch.Service
 }
 
 func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) (*app, error) {
@@ -89,6 +94,14 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	if err != nil {
 		database.Close()
 		return nil, err
+	}
+	tracing, err := newTracing(ctx, cfg)
+	if err != nil {
+		database.Close()
+		return nil, fmt.Errorf("OTEL_EXPORTER_OTLP_ENDPOINT: %w", err)
+	}
+	if tracing != nil {
+		database.AddQueryHook(sqlTracing(tracing))
 	}
 	keyStore := keystore.New(database, sealer)
 	keys, err := loadKeys(ctx, cfg, keyStore)
@@ -149,7 +162,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		AvatarMaxPixels:      cfg.AvatarMaxPixels,
 	})
 	return &app{
-		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, playgroundAssets: playgroundAssets, outbox: outbox, audit: auditLog, media: store,
+		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, playgroundAssets: playgroundAssets, tracing: tracing, outbox: outbox, audit: auditLog, media: store,
 		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
 	}, nil
 }
@@ -195,6 +208,7 @@ func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) h
 		Introspection: cfg.IntrospectionEnabled,
 		Log:           log,
 		Observe:       m.Observe,
+		Tracer:        a.tracer(),
 	})
 	var playground, assets http.Handler
 	if cfg.PlaygroundEnabled {
@@ -205,12 +219,24 @@ func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) h
 		}
 		playground = graph.Playground("/graphql", assetsURL)
 	}
-	return httpserver.NewServer(httpserver.Deps{
+	h := httpserver.NewServer(httpserver.Deps{
 		TrustedProxies: cfg.TrustedNetworks(),
 		Config:         cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
 		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
 		Metrics: m, MetricsRoute: cfg.MetricsAddr == "", PlaygroundAssets: assets,
 	})
+	if a.tracing != nil {
+		h = traceHTTP(a.tracing, h)
+	}
+	return h
+}
+
+// tracer is the GraphQL handler's tracer, nil when tracing is off.
+func (a *app) tracer() trace.Tracer {
+	if a.tracing == nil {
+		return nil
+	}
+	return a.tracing.Tracer("github.com/usergraph/usergraph/graph")
 }
 
 func mailDriver(cfg config.Config) (mail.Driver, error) {

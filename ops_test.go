@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -12,10 +13,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/usergraph/usergraph/internal/testdb"
 )
@@ -268,6 +273,66 @@ func TestAvatarsSharedThroughS3(t *testing.T) {
 			"S3_ENDPOINT": envA["S3_ENDPOINT"], "S3_BUCKET": "missing", "S3_INSECURE": "true", "S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "x"},
 			"", "keys", "list"); err == nil || !strings.Contains(out, "bucket missing does not exist") {
 			t.Errorf("a missing bucket: %v %s", err, out)
+		}
+	})
+}
+
+// With OTEL_EXPORTER_OTLP_ENDPOINT set, one request becomes one trace: the
+// HTTP span, the GraphQL operation and its root field, and the SQL it ran
+// (with placeholders, not values), continuing the caller's traceparent.
+func TestTracesReachTheCollector(t *testing.T) {
+	var mu sync.Mutex
+	var spans []*tracepb.Span
+	collector := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var req coltracepb.ExportTraceServiceRequest
+		if r.URL.Path != "/v1/traces" || proto.Unmarshal(body, &req) != nil {
+			http.Error(w, "bad export", http.StatusBadRequest)
+			return
+		}
+		mu.Lock()
+		for _, rs := range req.ResourceSpans {
+			for _, ss := range rs.ScopeSpans {
+				spans = append(spans, ss.Spans...)
+			}
+		}
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/x-protobuf")
+		b, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
+		w.Write(b)
+	}))
+	t.Cleanup(collector.Close)
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.URL
+		srv := startServer(t, env)
+		p := mustSignIn(t, srv.Client().register(registerInput("traced@example.com", "+4944900001")))
+		const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+		c := srv.Client().As(*p.AccessToken)
+		c.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+		c.MustData(`{ me { email } }`, nil, &struct{}{})
+		srv.Stop() // flushes the batch
+		mu.Lock()
+		defer mu.Unlock()
+		names, statements := map[string]bool{}, ""
+		for _, s := range spans {
+			if hex.EncodeToString(s.TraceId) != traceID {
+				continue
+			}
+			names[s.Name] = true
+			for _, a := range s.Attributes {
+				if a.Key == "db.statement" {
+					statements += a.Value.GetStringValue() + "\n"
+				}
+			}
+		}
+		for _, want := range []string{"POST /graphql", "graphql query:me", "resolve me", "SELECT"} {
+			if !names[want] {
+				t.Errorf("no %q span in the caller's trace; spans: %v", want, names)
+			}
+		}
+		if statements == "" || strings.Contains(statements, "traced@example.com") || strings.Contains(statements, p.User.ID) {
+			t.Errorf("SQL in spans carries values, or is missing:\n%s", statements)
 		}
 	})
 }

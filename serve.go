@@ -42,6 +42,13 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		}
 	}
 
+	if a.tracing != nil {
+		defer func() { // send the last spans
+			flush, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			a.tracing.Shutdown(flush)
+		}()
+	}
 	m := a.newMetrics()
 	handler := a.handler(cfg, log, m)
 	// Background work: the mail outbox and the retention purge.

@@ -25,6 +25,8 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/usergraph/usergraph/graph/limits"
 	"github.com/usergraph/usergraph/graph/transport"
@@ -43,6 +45,8 @@ type HandlerConfig struct {
 	// first root field ("query:me"; "invalid" when it did not validate),
 	// the first error's code (or "OK"), and how long it took.
 	Observe func(operation, outcome string, took time.Duration)
+	// Tracer, when set, records a span per operation and per root field.
+	Tracer trace.Tracer
 }
 
 // RequestHeaders are the headers browsers may send to the endpoint (CORS).
@@ -75,6 +79,22 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 		}
 		return next(ctx)
 	})
+	if cfg.Tracer != nil {
+		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+			ctx, span := cfg.Tracer.Start(ctx, "graphql "+operationLabel(ctx))
+			defer span.End()
+			resp := next(ctx)
+			if resp != nil {
+				span.SetAttributes(attribute.String("graphql.outcome", outcomeLabel(resp)))
+			}
+			return resp
+		})
+		srv.AroundRootFields(func(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+			ctx, span := cfg.Tracer.Start(ctx, "resolve "+graphql.GetRootFieldContext(ctx).Field.Name)
+			defer span.End()
+			return next(ctx)
+		})
+	}
 	if cfg.Observe != nil {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 			start := time.Now()

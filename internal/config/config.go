@@ -60,6 +60,10 @@ type Config struct {
 	S3AccessKeyID     string `env:"S3_ACCESS_KEY_ID"`
 	S3SecretAccessKey string `env:"S3_SECRET_ACCESS_KEY"`
 	S3Insecure        bool   `env:"S3_INSECURE" envDefault:"false"`
+	// OTLPEndpoint, when set, exports OpenTelemetry traces there over
+	// OTLP/HTTP (the base URL; /v1/traces is added).
+	OTLPEndpoint    string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" validate:"omitempty,http_url"`
+	OTELServiceName string `env:"OTEL_SERVICE_NAME" envDefault:"usergraph"`
 	// MetricsAddr, when set (host:port), serves /metrics there instead of on
 	// the main port.
 	MetricsAddr        string        `env:"METRICS_ADDR" validate:"omitempty,hostname_port"`
