@@ -174,7 +174,7 @@ func Playground(endpoint, assetsURL string) http.Handler {
 
 // PlaygroundFiles are the self-hosted GraphiQL files PLAYGROUND_ASSETS_DIR
 // or PLAYGROUND_ASSETS_URL must hold, from the npm packages graphiql@4.1.2
-// (dist/graphiql.min.js, dist/graphiql.min.css), react@18.2.0
+// (graphiql.min.js, graphiql.min.css at the package's root), react@18.2.0
 // (umd/react.production.min.js) and react-dom@18.2.0
 // (umd/react-dom.production.min.js): the versions the page is written for.
 var PlaygroundFiles = []string{"graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"}
@@ -194,7 +194,7 @@ window.addEventListener("load", function () {
     "<p>GraphiQL and React did not load (the browser console says which file failed). " +
     "The API itself works: send POST requests to <code>/graphql</code>.</p>" +
     "<p>Two ways out: let this browser reach the public CDN (cdn.jsdelivr.net), or host the files yourself: " +
-    "put graphiql.min.js and graphiql.min.css (npm graphiql@4.1.2, dist/), react.production.min.js " +
+    "put graphiql.min.js and graphiql.min.css (npm graphiql@4.1.2), react.production.min.js " +
     "(react@18.2.0, umd/) and react-dom.production.min.js (react-dom@18.2.0, umd/) in a folder and set " +
     "<code>PLAYGROUND_ASSETS_DIR</code> to it (served from this server), or serve them elsewhere and set " +
     "<code>PLAYGROUND_ASSETS_URL</code>.</p>";

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// playgroundAssetsFromNPM returns a folder with the four GraphiQL files,
+// taken from the npm packages the page is written for (npm pack, cached
+// between runs; nothing is committed).
+func playgroundAssetsFromNPM(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	dir := filepath.Join(cache, "usergraph-test", "graphiql-4.1.2")
+	wanted := map[string]string{ // file in the package → name served
+		"package/graphiql.min.js":                 "graphiql.min.js",
+		"package/graphiql.min.css":                "graphiql.min.css",
+		"package/umd/react.production.min.js":     "react.production.min.js",
+		"package/umd/react-dom.production.min.js": "react-dom.production.min.js",
+	}
+	complete := func() bool {
+		for _, name := range wanted {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if complete() {
+		return dir
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	packs := t.TempDir()
+	cmd := exec.Command("npm", "pack", "--silent", "graphiql@4.1.2", "react@18.2.0", "react-dom@18.2.0")
+	cmd.Dir = packs
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("npm pack: %v\n%s", err, out)
+	}
+	tarballs, _ := filepath.Glob(filepath.Join(packs, "*.tgz"))
+	for _, tgz := range tarballs {
+		f, err := os.Open(tgz)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gz, err := gzip.NewReader(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(gz)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if name, ok := wanted[h.Name]; ok {
+				data, err := io.ReadAll(tr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		f.Close()
+	}
+	if !complete() {
+		t.Fatalf("the npm packages did not hold every file in %v", wanted)
+	}
+	return dir
+}
+
+// The playground works in a real browser with self-hosted assets served by
+// usergraph itself: headless Chromium (Debian's chromium, which .ci/run
+// installs) loads it under its Content-Security-Policy, runs `me` with a
+// bearer header, and the answer appears on the page.
+func TestPlaygroundInARealBrowser(t *testing.T) {
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run the browser test: install Debian's chromium (.ci/run does)")
+		}
+		t.Skip("chromium is not installed")
+	}
+	env := testEnv(t, "")
+	env["PLAYGROUND_ASSETS_DIR"] = playgroundAssetsFromNPM(t)
+	srv := startServer(t, env)
+	p := mustSignIn(t, srv.Client().register(registerInput("browser@example.com", "+4945000001")))
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless)
+	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(alloc)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+
+	// GraphiQL 4 edits with CodeMirror 5: each editor element carries its
+	// instance. Query, then the headers tab's editor, then the run button.
+	step := func(what, js string) {
+		t.Helper()
+		ok, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(30*time.Second)))
+		if err != nil || !ok {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify({
+				response: (document.querySelector('.graphiql-response') || {}).innerText,
+				editors: [...document.querySelectorAll('.CodeMirror')].map(e => e.CodeMirror.getValue()),
+			})`))
+			t.Fatalf("%s: %v\npage state: %s", what, err, state)
+		}
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatalf("open the playground: %v", err)
+	}
+	step("the query editor", `(() => {
+		const e = document.querySelector('.graphiql-query-editor .CodeMirror');
+		if (!e) return false;
+		e.CodeMirror.setValue('{ me { email } }');
+		return true;
+	})()`)
+	step("the headers tab", `(() => {
+		const b = [...document.querySelectorAll('button')].find(b => b.textContent.trim() === 'Headers');
+		if (!b) return false;
+		b.click();
+		return true;
+	})()`)
+	// The tool area holds the variables editor, then the headers editor;
+	// wait until the click has shown the latter.
+	step("the headers editor", `(() => {
+		const e = document.querySelectorAll('.graphiql-editor-tool .CodeMirror')[1];
+		if (!e || e.offsetParent === null) return false;
+		e.CodeMirror.setValue(JSON.stringify({Authorization: 'Bearer `+*p.AccessToken+`'}));
+		return true;
+	})()`)
+	time.Sleep(time.Second) // GraphiQL takes editor changes in after a short debounce
+	step("the run button", `(() => {
+		const b = document.querySelector('.graphiql-execute-button');
+		if (!b) return false;
+		b.click();
+		return true;
+	})()`)
+	step("the answer", `(() => {
+		const r = document.querySelector('.graphiql-response');
+		return !!r && r.innerText.includes('browser@example.com');
+	})()`)
+	answer, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(".graphiql-response")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(answer, `"email": "browser@example.com"`) {
+		t.Errorf("the answer on the page: %s", answer)
+	}
+
+	// Scripts that cannot load (here: assets at an address nothing listens
+	// on, as a CDN is for a browser without network) leave an explanation,
+	// not an endless "Loading…".
+	env2 := testEnv(t, "")
+	env2["PLAYGROUND_ASSETS_URL"] = "http://127.0.0.1:9/graphiql"
+	broken := startServer(t, env2)
+	if err := chromedp.Do(ctx, chromedp.Navigate(broken.URL+"/")); err != nil {
+		t.Fatalf("open the playground: %v", err)
+	}
+	step("the explanation", `(() => {
+		const e = document.getElementById('playground-unavailable');
+		return !!e && e.offsetParent !== null && e.innerText.includes('PLAYGROUND_ASSETS_DIR') && !document.body.innerText.includes('Loading…');
+	})()`)
+}
