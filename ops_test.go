@@ -336,3 +336,19 @@ func TestTracesReachTheCollector(t *testing.T) {
 		}
 	})
 }
+
+// An upload beyond what the transport reads (twice AVATAR_MAX_BYTES) is
+// refused with HTTP 413 and a code, FILE_TOO_LARGE, like one that only
+// exceeds the avatar limit (a payload error).
+func TestUploadOverTheTransportCap(t *testing.T) {
+	env := testEnv(t, "")
+	env["AVATAR_MAX_BYTES"] = "2048"
+	srv := startServer(t, env)
+	p := mustSignIn(t, srv.Client().register(registerInput("bigfile@example.com", "+4945100001")))
+	ct, body := multipartBody(t, `{"query": "mutation($file: Upload!) { uploadAvatar(input: {file: $file}) { errors { code } } }", "variables": {"file": null}}`,
+		bytes.Repeat([]byte("x"), 20000))
+	r, _ := postRaw(t, srv, ct, body, http.Header{"Authorization": {"Bearer " + *p.AccessToken}})
+	if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "FILE_TOO_LARGE" {
+		t.Errorf("upload of 20,000 bytes with a 4,096-byte allowance: status %d, %+v", r.Status, r.Errors)
+	}
+}

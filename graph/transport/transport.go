@@ -198,7 +198,10 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			cleanup = append(cleanup, done)
 		}
 		if err != nil {
-			if errors.Is(err, errFileBudget) || isTooLarge(err) {
+			if errors.Is(err, errFileBudget) {
+				failCode(w, http.StatusRequestEntityTooLarge, "FILE_TOO_LARGE",
+					fmt.Sprintf("The uploaded files are too large: at most %d bytes in all.", t.MaxUpload))
+			} else if isTooLarge(err) {
 				tooLarge(w, total)
 			} else {
 				Fail(w, http.StatusBadRequest, "A file part could not be read.")
@@ -330,6 +333,11 @@ func Fail(w http.ResponseWriter, status int, message string) {
 	case status >= http.StatusInternalServerError:
 		code = "INTERNAL"
 	}
+	failCode(w, status, code, message)
+}
+
+// failCode answers with status and one error carrying code.
+func failCode(w http.ResponseWriter, status int, code, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	writeJSON(w, &graphql.Response{Errors: gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}})
