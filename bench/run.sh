@@ -61,6 +61,16 @@ gql 'mutation($in: RegisterInput!) { register(input: $in) { errors { code } } }'
 me_login="{\"e\":\"me@example.com\",\"p\":\"$password\"}"
 me=$(pick "$(gql "$login" "$me_login")" '["login"]["accessToken"]')
 
+# Both scripts below end with the same report: one RESULT line for record().
+cat >"$work/done.lua" <<'LUA'
+function done(summary, latency, requests)
+  local wrong = 0
+  for _, t in ipairs(threads) do wrong = wrong + t:get("bad") end
+  io.write(string.format("RESULT %.0f %.1f %.1f %d %d\n", summary.requests / (summary.duration / 1e6),
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, wrong, summary.requests))
+end
+LUA
+
 # A fixed request, checked: wrong answers (non-200, or without CHECK) count.
 cat >"$work/fixed.lua" <<'LUA'
 local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))
@@ -76,13 +86,8 @@ function init() bad = 0 end
 function response(status, headers, body)
   if status ~= 200 or not body:find(check, 1, true) or body:find('"errors":[{', 1, true) then bad = bad + 1 end
 end
-function done(summary, latency, requests)
-  local wrong = 0
-  for _, t in ipairs(threads) do wrong = wrong + t:get("bad") end
-  io.write(string.format("RESULT %.0f %.1f %.1f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, wrong, summary.requests))
-end
 LUA
+cat "$work/done.lua" >>"$work/fixed.lua"
 
 # Refresh: one wrk thread per connection, each chaining its own session's
 # refresh tokens (a token works once; the answer carries the next).
@@ -103,13 +108,8 @@ function response(status, headers, body)
   local next = body:match('"refreshToken":"([^"]+)"')
   if status == 200 and next then token = next else bad = bad + 1 end
 end
-function done(summary, latency, requests)
-  local wrong = 0
-  for _, t in ipairs(threads) do wrong = wrong + t:get("bad") end
-  io.write(string.format("RESULT %.0f %.1f %.1f %d %d\n", summary.requests / (summary.duration / 1e6),
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, wrong, summary.requests))
-end
 LUA
+cat "$work/done.lua" >>"$work/refresh.lua"
 
 # Sessions for the refresh scenario, and the B2B admin of createB2BUsers.
 want() { [ -z "${ONLY:-}" ] || [[ " $ONLY " == *" $1 "* ]]; }

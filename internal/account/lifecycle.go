@@ -105,15 +105,11 @@ func (s *Service) DeleteUser(ctx context.Context, userID uuid.UUID) error {
 //
 // Errors: INVALID_CREDENTIALS password, UNAUTHENTICATED, RateLimited.
 func (s *Service) DeleteMyAccount(ctx context.Context, password string) error {
-	v, err := auth.SignedIn(ctx)
+	u, err := s.confirmPassword(ctx, password)
 	if err != nil {
 		return err
 	}
-	u, err := s.checkPassword(ctx, v, password, "password", "Your password was entered incorrectly.")
-	if err != nil {
-		return err
-	}
-	return s.erase(ctx, u, v.UserID)
+	return s.erase(ctx, u, u.ID)
 }
 
 // erase removes what identifies u (names, email, mobile, address, company,
@@ -137,14 +133,14 @@ func (s *Service) erase(ctx context.Context, u *User, actor uuid.UUID) error {
 		for _, q := range []*bun.DeleteQuery{
 			tx.NewDelete().Model((*Session)(nil)).Where("user_id = ?", u.ID), // and their refresh tokens
 			tx.NewDelete().Model((*oneTimeToken)(nil)).Where("user_id = ?", u.ID),
-			tx.NewDelete().Model((*totpSecret)(nil)).Where("user_id = ?", u.ID),
-			tx.NewDelete().Model((*recoveryCode)(nil)).Where("user_id = ?", u.ID),
-			tx.NewDelete().Model((*mfaChallenge)(nil)).Where("user_id = ?", u.ID),
 			tx.NewDelete().Table("mail_outbox").Where("recipient = ? AND status = 'PENDING'", oldEmail),
 		} {
 			if _, err := q.Exec(ctx); err != nil {
 				return err
 			}
+		}
+		if err := deleteMfa(ctx, tx, u.ID); err != nil {
+			return err
 		}
 		if _, err := tx.NewUpdate().Table("audit_events").
 			Set("details = replace(replace(details, ?, ?), ?, ?)", oldKey, anon, oldEmail, anon).

@@ -340,11 +340,7 @@ func (s *Service) VerifyMfa(ctx context.Context, mfaToken, code string) (*SignIn
 // Errors: INVALID_CREDENTIALS password, MFA_NOT_ENABLED, UNAUTHENTICATED,
 // RateLimited.
 func (s *Service) DisableTotp(ctx context.Context, password string) error {
-	v, err := auth.SignedIn(ctx)
-	if err != nil {
-		return err
-	}
-	u, err := s.checkPassword(ctx, v, password, "password", "Your password was entered incorrectly.")
+	u, err := s.confirmPassword(ctx, password)
 	if err != nil {
 		return err
 	}
@@ -361,12 +357,9 @@ func (s *Service) DisableTotp(ctx context.Context, password string) error {
 //
 // Errors: NOT_FOUND userId, MFA_NOT_ENABLED, FORBIDDEN.
 func (s *Service) ResetUserMfa(ctx context.Context, userID uuid.UUID) (*User, error) {
-	v, err := auth.SignedIn(ctx)
+	v, err := requireAdmin(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if !v.IsAdmin() {
-		return nil, apperr.ErrForbidden
 	}
 	u, err := s.liveUser(ctx, userID)
 	if err != nil {
@@ -382,13 +375,22 @@ func (s *Service) ResetUserMfa(ctx context.Context, userID uuid.UUID) (*User, er
 	return u, err
 }
 
-// turnMfaOff removes userID's authenticator, recovery codes and pending
-// sign-ins inside tx, and records entry.
-func (s *Service) turnMfaOff(ctx context.Context, tx bun.IDB, userID uuid.UUID, entry audit.Entry) error {
+// deleteMfa removes userID's authenticator, recovery codes and pending
+// sign-ins inside tx.
+func deleteMfa(ctx context.Context, tx bun.IDB, userID uuid.UUID) error {
 	for _, model := range []any{(*totpSecret)(nil), (*recoveryCode)(nil), (*mfaChallenge)(nil)} {
 		if _, err := tx.NewDelete().Model(model).Where("user_id = ?", userID).Exec(ctx); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// turnMfaOff removes userID's authenticator, recovery codes and pending
+// sign-ins inside tx, and records entry.
+func (s *Service) turnMfaOff(ctx context.Context, tx bun.IDB, userID uuid.UUID, entry audit.Entry) error {
+	if err := deleteMfa(ctx, tx, userID); err != nil {
+		return err
 	}
 	if _, err := tx.NewUpdate().Model((*User)(nil)).Set("mfa_enabled = FALSE").Set("updated_at = ?", s.now()).
 		Where("id = ?", userID).Exec(ctx); err != nil {

@@ -193,6 +193,16 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 	})
 }
 
+// confirmPassword is checkPassword for a change that asks for the caller's
+// password in a field named "password" (disableTotp, deleteMyAccount).
+func (s *Service) confirmPassword(ctx context.Context, password string) (*User, error) {
+	v, err := auth.SignedIn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return s.checkPassword(ctx, v, password, "password", "Your password was entered incorrectly.")
+}
+
 // checkPassword checks the signed-in caller's password before a change
 // that needs it (changePassword, disableTotp, deleteMyAccount) and returns
 // the caller. Guesses are counted per user before each check and recorded;

@@ -13,6 +13,7 @@ import (
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
+	"github.com/usergraph/usergraph/internal/metrics"
 )
 
 // authenticate reads the bearer token. No header: an anonymous request. A
@@ -156,9 +157,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-// logRequests writes one JSON line per request. Only the path is logged, never
-// the query string, headers or body, which may carry tokens or passwords.
-func logRequests(log *slog.Logger, next http.Handler) http.Handler {
+// logRequests writes one JSON line per request, and counts its status in m.
+// Only the path is logged, never the query string, headers or body, which
+// may carry tokens or passwords.
+func logRequests(log *slog.Logger, m *metrics.Metrics, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		rec := &statusRecorder{ResponseWriter: w}
@@ -166,6 +168,7 @@ func logRequests(log *slog.Logger, next http.Handler) http.Handler {
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
+		m.CountResponse(rec.status)
 		log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),

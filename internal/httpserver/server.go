@@ -96,10 +96,9 @@ func NewServer(d Deps) http.Handler {
 		}).Handler(h)
 	}
 	h = securityHeaders(d.Config.HSTSMaxAge, h)
-	h = logRequests(d.Log, h)
+	h = logRequests(d.Log, d.Metrics, h)
 	h = withClient(d.TrustedProxies, h)
 	h = withRequestID(h)
-	h = d.Metrics.CountResponses(h)
 	return h
 }
 

@@ -91,26 +91,10 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.registry, promhttp.HandlerOpts{})
 }
 
-// CountResponses counts every HTTP answer of next by status code.
-func (m *Metrics) CountResponses(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		m.http.WithLabelValues(strconv.Itoa(rec.status)).Inc()
-	})
+// CountResponse records one HTTP answer with status.
+func (m *Metrics) CountResponse(status int) {
+	m.http.WithLabelValues(strconv.Itoa(status)).Inc()
 }
-
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	r.status = code
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 // outboxCollector reads the outbox's counts at each scrape (one indexed
 // query, bounded by a short deadline).
