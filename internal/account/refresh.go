@@ -39,8 +39,7 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 		hash, now := auth.HashToken(token), s.now()
 		// The condition makes two concurrent uses count as reuse.
 		var sessionID uuid.UUID
-		err := tx.NewUpdate().Model((*refreshToken)(nil)).Set("used_at = ?", now).
-			Where("token_hash = ? AND used_at IS NULL", hash).Returning("session_id").Scan(ctx, &sessionID)
+		err := spendRefreshStmt.Scan(ctx, tx, []any{now, hash}, &sessionID)
 		if errors.Is(err, sql.ErrNoRows) { // unknown, or spent before
 			err = tx.NewSelect().Model((*refreshToken)(nil)).Column("session_id").Where("token_hash = ?", hash).Scan(ctx, &sessionID)
 			if errors.Is(err, sql.ErrNoRows) {
@@ -57,16 +56,14 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 		if err != nil {
 			return err
 		}
-		err = tx.NewUpdate().Model(&sess).
-			Set("last_used_at = ?", now).Set("expires_at = ?", now.Add(s.policy.RefreshTTL)).
-			Where("id = ? AND revoked_at IS NULL AND expires_at > ?", sessionID, now).Returning("*").Scan(ctx)
+		err = extendSessionStmt.Scan(ctx, tx, []any{now, now.Add(s.policy.RefreshTTL), sessionID, now}, &sess)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errInvalidRefresh
 		}
 		if err != nil {
 			return err
 		}
-		err = tx.NewSelect().Model(&u).Where("id = ? AND is_active", sess.UserID).Scan(ctx)
+		err = activeUserStmt.Scan(ctx, tx, []any{sess.UserID}, &u)
 		if errors.Is(err, sql.ErrNoRows) {
 			return errInvalidRefresh
 		}
@@ -94,6 +91,14 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 	}
 	return s.signIn(&u, sess.ID, newTok)
 }
+
+// The statements of a refresh, prepared once per connection (db.Stmt).
+var (
+	spendRefreshStmt  = db.NewStmt(`UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL RETURNING session_id`)
+	extendSessionStmt = db.NewStmt(`UPDATE sessions SET last_used_at = ?, expires_at = ?
+WHERE id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING *`)
+	activeUserStmt = db.NewStmt(`SELECT * FROM users WHERE id = ? AND is_active`)
+)
 
 // Logout ends the session that refreshToken belongs to, or every session of
 // the caller when everywhere is true. The token must belong to the caller:

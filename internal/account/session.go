@@ -83,11 +83,10 @@ func (s *Service) startSession(ctx context.Context, tx bun.IDB, u *User) (*Sessi
 
 func (s *Service) addRefreshToken(ctx context.Context, tx bun.IDB, sessionID uuid.UUID) (string, error) {
 	token := auth.NewOpaqueToken()
-	_, err := tx.NewInsert().Model(&refreshToken{
-		TokenHash: auth.HashToken(token), SessionID: sessionID, CreatedAt: s.now(),
-	}).Exec(ctx)
-	return token, err
+	return token, addRefreshTokenStmt.Exec(ctx, tx, auth.HashToken(token), sessionID, s.now())
 }
+
+var addRefreshTokenStmt = db.NewStmt(`INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)`)
 
 // signIn signs an access token for the session and assembles the result.
 func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn, error) {
@@ -106,10 +105,7 @@ func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn,
 // with the request, so that `me` needs no second query.
 func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (context.Context, error) {
 	u := new(User)
-	err := s.db.NewSelect().Model(u).
-		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", c.SessionID).
-		Where("u.id = ? AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > ?", c.UserID, s.now()).
-		Scan(ctx)
+	err := authenticateStmt.Scan(ctx, s.db, []any{c.SessionID, c.UserID, s.now()}, u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ctx, apperr.ErrUnauthenticated
 	}
@@ -119,6 +115,9 @@ func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (context.Cont
 	ctx = auth.WithViewer(ctx, auth.Viewer{UserID: u.ID, Role: u.Role, Approved: u.IsApproved, SessionID: c.SessionID})
 	return context.WithValue(ctx, signedInKey{}, u), nil
 }
+
+var authenticateStmt = db.NewStmt(`SELECT u.* FROM users AS u JOIN sessions AS s ON s.id = ? AND s.user_id = u.id
+WHERE u.id = ? AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > ?`)
 
 // signedInKey holds the caller's user row as Authenticate read it.
 type signedInKey struct{}

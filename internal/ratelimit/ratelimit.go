@@ -17,6 +17,8 @@ import (
 	"unicode"
 
 	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/db"
 )
 
 // Rule is a limit: at most Limit attempts per Window. With Lockout set,
@@ -89,16 +91,7 @@ func (l *Limiter) take(ctx context.Context, key string, r Rule) (Verdict, error)
 	var c counter
 	// One statement, so concurrent attempts on any replica never lose a
 	// count. SET expressions read the row as it was before this update.
-	err := l.db.NewRaw(`
-INSERT INTO rate_limits (key, window_start, hits, locks) VALUES (?, ?, 1, 0)
-ON CONFLICT (key) DO UPDATE SET
-    hits = CASE WHEN rate_limits.blocked_until > ? THEN rate_limits.hits
-                WHEN rate_limits.window_start <= ? THEN 1
-                ELSE rate_limits.hits + 1 END,
-    window_start = CASE WHEN rate_limits.blocked_until > ? THEN rate_limits.window_start
-                        WHEN rate_limits.window_start <= ? THEN excluded.window_start
-                        ELSE rate_limits.window_start END
-RETURNING key, window_start, hits, blocked_until, locks`, key, now, now, windowOpen, now, windowOpen).Scan(ctx, &c)
+	err := takeStmt.Scan(ctx, l.db, []any{key, now, now, windowOpen, now, windowOpen}, &c)
 	switch {
 	case err != nil:
 		return Verdict{}, err
@@ -111,6 +104,19 @@ RETURNING key, window_start, hits, blocked_until, locks`, key, now, now, windowO
 	}
 	return l.lock(ctx, key, r, c, now)
 }
+
+// takeStmt counts one attempt (db.Stmt: prepared once per connection, for
+// it runs before every sign-in, refresh and registration).
+var takeStmt = db.NewStmt(`
+INSERT INTO rate_limits (key, window_start, hits, locks) VALUES (?, ?, 1, 0)
+ON CONFLICT (key) DO UPDATE SET
+    hits = CASE WHEN rate_limits.blocked_until > ? THEN rate_limits.hits
+                WHEN rate_limits.window_start <= ? THEN 1
+                ELSE rate_limits.hits + 1 END,
+    window_start = CASE WHEN rate_limits.blocked_until > ? THEN rate_limits.window_start
+                        WHEN rate_limits.window_start <= ? THEN excluded.window_start
+                        ELSE rate_limits.window_start END
+RETURNING key, window_start, hits, blocked_until, locks`)
 
 // Lock blocks key for r.Lockout, doubled for each recent lock before, unless
 // it is blocked already.
