@@ -84,8 +84,21 @@ func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args
 		key = page.Key{Expr: "u.email_key", Desc: !order.Asc}
 		pos = func(u *User) (any, uuid.UUID) { return u.EmailKey, u.ID }
 	}
-	return page.Load(ctx, q, key, args, pos)
+	// The whole directory's size comes from its counter (migration 0010).
+	whole := args.Count && v.IsAdmin() && f == (UserFilter{})
+	if whole {
+		args.Count = false
+	}
+	p, err := page.Load(ctx, q, key, args, pos)
+	if err == nil && whole {
+		err = userCountStmt.Scan(ctx, s.db, nil, &p.Total)
+	}
+	return p, err
 }
+
+// userCountStmt reads how many users there are: the counter and the deltas
+// not yet folded into it (retention does that on PostgreSQL).
+var userCountStmt = db.NewStmt(`SELECT CAST((SELECT n FROM user_count) + COALESCE((SELECT sum(n) FROM user_count_deltas), 0) AS bigint)`)
 
 // quoteTime renders t as a literal in q's dialect (used inside ORDER BY).
 func quoteTime(q *bun.SelectQuery, t time.Time) string {

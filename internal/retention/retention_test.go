@@ -2,6 +2,7 @@ package retention
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -94,5 +95,77 @@ func TestOneReplicaPurgesEachTurn(t *testing.T) {
 		if runs != 1 {
 			t.Errorf("%d of 6 replicas purged in one turn, want 1", runs)
 		}
+	})
+}
+
+// The user counter (migration 0010) is the number of users through
+// statements that add or remove several users, also while its deltas are
+// folded in by a purge running beside new users.
+func TestUserCounterFollowsTheUsersTable(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		conn := testdb.Open(t, dbURL)
+		ctx := context.Background()
+		check := func(when string) {
+			t.Helper()
+			var counted, counter int64
+			if err := conn.NewRaw("SELECT count(*) FROM users").Scan(ctx, &counted); err != nil {
+				t.Fatal(err)
+			}
+			if err := conn.NewRaw(`SELECT CAST((SELECT n FROM user_count) + COALESCE((SELECT sum(n) FROM user_count_deltas), 0) AS bigint)`).Scan(ctx, &counter); err != nil {
+				t.Fatal(err)
+			}
+			if counter != counted {
+				t.Errorf("%s: the counter says %d users, the table has %d", when, counter, counted)
+			}
+		}
+		n := 0
+		insert := func(k int) {
+			t.Helper()
+			values, args := "", []any{}
+			for range k {
+				n++
+				if values != "" {
+					values += ", "
+				}
+				values += "(?, ?, ?, ?, 'C', 'X', 'B2C_USER', ?, ?)"
+				email := fmt.Sprintf("c%d@x.io", n)
+				args = append(args, uuid.New(), email, email, fmt.Sprintf("+1555%06d", n), time.Now(), time.Now())
+			}
+			if _, err := conn.NewRaw(`INSERT INTO users (id, email, email_key, mobile, first_name, last_name, role, date_joined, updated_at)
+				VALUES `+values, args...).Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check("empty")
+		insert(3)
+		insert(1)
+		if _, err := conn.NewRaw("DELETE FROM users WHERE email IN ('c1@x.io', 'c4@x.io')").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		check("after inserts and a delete")
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			for range 20 {
+				insert(2)
+			}
+		})
+		p := New(conn, policy, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		for i := range 10 {
+			p.now = func() time.Time { return time.Now().Add(time.Duration(i) * 2 * time.Hour) }
+			if _, ran, err := p.Once(ctx); err != nil || !ran {
+				t.Fatalf("purge %d: ran %v, %v", i, ran, err)
+			}
+		}
+		wg.Wait()
+		check("after purges beside new users")
+		p.now = func() time.Time { return time.Now().Add(48 * time.Hour) }
+		if _, ran, err := p.Once(ctx); err != nil || !ran {
+			t.Fatalf("last purge: ran %v, %v", ran, err)
+		}
+		var deltas int
+		if err := conn.NewRaw("SELECT count(*) FROM user_count_deltas").Scan(ctx, &deltas); err != nil || deltas != 0 {
+			t.Errorf("%d deltas left after a purge (%v), want them folded", deltas, err)
+		}
+		check("folded")
 	})
 }
