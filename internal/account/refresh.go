@@ -96,8 +96,8 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 var (
 	spendRefreshStmt  = db.NewStmt(`UPDATE refresh_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL RETURNING session_id`)
 	extendSessionStmt = db.NewStmt(`UPDATE sessions SET last_used_at = ?, expires_at = ?
-WHERE id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING *`)
-	activeUserStmt = db.NewStmt(`SELECT * FROM users WHERE id = ? AND is_active`)
+WHERE id = ? AND revoked_at IS NULL AND expires_at > ? RETURNING ` + db.Columns(Session{}, ""))
+	activeUserStmt = db.NewStmt(`SELECT ` + db.Columns(User{}, "") + ` FROM users WHERE id = ? AND is_active`)
 )
 
 // Logout ends the session that refreshToken belongs to, or every session of

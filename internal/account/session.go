@@ -116,7 +116,8 @@ func (s *Service) Authenticate(ctx context.Context, c auth.Claims) (context.Cont
 	return context.WithValue(ctx, signedInKey{}, u), nil
 }
 
-var authenticateStmt = db.NewStmt(`SELECT u.* FROM users AS u JOIN sessions AS s ON s.id = ? AND s.user_id = u.id
+var authenticateStmt = db.NewStmt(`SELECT ` + db.Columns(User{}, "u") + ` FROM users AS u
+JOIN sessions AS s ON s.id = ? AND s.user_id = u.id
 WHERE u.id = ? AND u.is_active AND s.revoked_at IS NULL AND s.expires_at > ?`)
 
 // signedInKey holds the caller's user row as Authenticate read it.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -125,4 +126,28 @@ func (s *Stmt) prepare(ctx context.Context, idb bun.IDB, args []any) (context.Co
 	}
 	pgArgs := make([]any, 0, len(args)+1)
 	return ctx, conn, append(append(pgArgs, pgx.QueryExecModeCacheStatement), args...), end, nil
+}
+
+// Columns lists the columns of a bun model struct (its bun tags, in field
+// order), each prefixed with alias and a dot when alias is set, for a Stmt
+// to select or return. Naming them, as bun does, rather than writing *
+// keeps a replica working while another one's migration adds a column.
+func Columns(model any, alias string) string {
+	t := reflect.TypeOf(model)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	var cols []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, opts, _ := strings.Cut(f.Tag.Get("bun"), ",")
+		if f.Anonymous || !f.IsExported() || name == "" || name == "-" || strings.Contains(opts, "rel:") {
+			continue
+		}
+		if alias != "" {
+			name = alias + "." + name
+		}
+		cols = append(cols, name)
+	}
+	return strings.Join(cols, ", ")
 }

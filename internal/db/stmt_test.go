@@ -33,7 +33,10 @@ func TestStmt(t *testing.T) {
 			t.Fatal(err)
 		}
 		insert := db.NewStmt("INSERT INTO probes (id, n, at) VALUES (?, ?, ?)")
-		get := db.NewStmt("SELECT * FROM probes WHERE id = ? AND at > ?")
+		if cols := db.Columns(&probe{}, "p"); cols != "p.id, p.n, p.at" {
+			t.Fatalf("Columns: %q", cols)
+		}
+		get := db.NewStmt("SELECT " + db.Columns(probe{}, "") + " FROM probes WHERE id = ? AND at > ?")
 		bump := db.NewStmt("UPDATE probes SET n = n + ? WHERE id = ? RETURNING n")
 		at := time.Date(2026, 5, 4, 3, 2, 1, 123456000, time.UTC)
 		if err := insert.Exec(ctx, conn, "a", 1, at); err != nil {
@@ -70,9 +73,17 @@ func TestStmt(t *testing.T) {
 			}
 		}
 		var prepared int
-		err = c.NewRaw("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT * FROM probes WHERE id = $1 AND at > $2'").Scan(ctx, &prepared)
+		err = c.NewRaw("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT id, n, at FROM probes WHERE id = $1 AND at > $2'").Scan(ctx, &prepared)
 		if err != nil || prepared != 1 {
 			t.Errorf("the statement is prepared %d times on its connection (%v), want once", prepared, err)
+		}
+		// Another replica's migration adds a column: the prepared statement,
+		// which names its columns, goes on working on this connection.
+		if _, err := conn.NewRaw("ALTER TABLE probes ADD COLUMN extra TEXT").Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := get.Scan(ctx, c, []any{"a", at.Add(-time.Second)}, &p); err != nil || p.N != 3 {
+			t.Errorf("after a column was added: %+v, %v", p, err)
 		}
 	})
 }
