@@ -55,6 +55,9 @@ func NewStmt(query string) *Stmt {
 // scans its first row into dest as bun would (a model, or one value per
 // column); sql.ErrNoRows when it returns none.
 func (s *Stmt) Scan(ctx context.Context, idb bun.IDB, args []any, dest ...any) error {
+	if err := s.check(args); err != nil {
+		return err
+	}
 	if !IsPostgres(idb) {
 		return idb.NewRaw(s.sql, args...).Scan(ctx, dest...)
 	}
@@ -82,6 +85,9 @@ func (s *Stmt) Scan(ctx context.Context, idb bun.IDB, args []any, dest ...any) e
 
 // Exec runs the statement with args on idb (a *bun.DB or a bun.Tx).
 func (s *Stmt) Exec(ctx context.Context, idb bun.IDB, args ...any) error {
+	if err := s.check(args); err != nil {
+		return err
+	}
 	if !IsPostgres(idb) {
 		_, err := idb.NewRaw(s.sql, args...).Exec(ctx)
 		return err
@@ -95,6 +101,13 @@ func (s *Stmt) Exec(ctx context.Context, idb bun.IDB, args ...any) error {
 	return err
 }
 
+func (s *Stmt) check(args []any) error {
+	if len(args) != s.nargs {
+		return fmt.Errorf("statement %q: %d values for %d placeholders", s.sql, len(args), s.nargs)
+	}
+	return nil
+}
+
 type sqlConn interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
@@ -103,9 +116,6 @@ type sqlConn interface {
 // prepare returns what a run on PostgreSQL needs: idb's database/sql
 // handle, args behind pgx's mode, and a span (ended by end) when traced.
 func (s *Stmt) prepare(ctx context.Context, idb bun.IDB, args []any) (context.Context, sqlConn, []any, func(), error) {
-	if len(args) != s.nargs {
-		return ctx, nil, nil, nil, fmt.Errorf("statement %q: %d values for %d placeholders", s.sql, len(args), s.nargs)
-	}
 	var conn sqlConn
 	switch c := idb.(type) {
 	case *bun.DB:
