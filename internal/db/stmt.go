@@ -61,12 +61,13 @@ func (s *Stmt) Scan(ctx context.Context, idb bun.IDB, args []any, dest ...any) e
 	if !IsPostgres(idb) {
 		return idb.NewRaw(s.sql, args...).Scan(ctx, dest...)
 	}
-	ctx, conn, pgArgs, end, err := s.prepare(ctx, idb, args)
+	conn, err := sqlConnOf(idb)
 	if err != nil {
 		return err
 	}
+	ctx, end := s.span(ctx)
 	defer end()
-	rows, err := conn.QueryContext(ctx, s.pg, pgArgs...)
+	rows, err := conn.QueryContext(ctx, s.pg, s.pgArgs(args)...)
 	if err != nil {
 		return err
 	}
@@ -77,7 +78,13 @@ func (s *Stmt) Scan(ctx context.Context, idb bun.IDB, args []any, dest ...any) e
 		}
 		return sql.ErrNoRows
 	}
-	if err := idb.NewSelect().DB().ScanRow(ctx, rows, dest...); err != nil {
+	// bun's scanning needs the *bun.DB (its model registry); a Tx only
+	// hands it out through a query.
+	bdb, ok := idb.(*bun.DB)
+	if !ok {
+		bdb = idb.NewSelect().DB()
+	}
+	if err := bdb.ScanRow(ctx, rows, dest...); err != nil {
 		return err
 	}
 	return rows.Close()
@@ -92,12 +99,13 @@ func (s *Stmt) Exec(ctx context.Context, idb bun.IDB, args ...any) error {
 		_, err := idb.NewRaw(s.sql, args...).Exec(ctx)
 		return err
 	}
-	ctx, conn, pgArgs, end, err := s.prepare(ctx, idb, args)
+	conn, err := sqlConnOf(idb)
 	if err != nil {
 		return err
 	}
+	ctx, end := s.span(ctx)
 	defer end()
-	_, err = conn.ExecContext(ctx, s.pg, pgArgs...)
+	_, err = conn.ExecContext(ctx, s.pg, s.pgArgs(args)...)
 	return err
 }
 
@@ -113,29 +121,33 @@ type sqlConn interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
-// prepare returns what a run on PostgreSQL needs: idb's database/sql
-// handle, args behind pgx's mode, and a span (ended by end) when traced.
-func (s *Stmt) prepare(ctx context.Context, idb bun.IDB, args []any) (context.Context, sqlConn, []any, func(), error) {
-	var conn sqlConn
+// sqlConnOf returns idb's database/sql handle, which sends values apart.
+func sqlConnOf(idb bun.IDB) (sqlConn, error) {
 	switch c := idb.(type) {
 	case *bun.DB:
-		conn = c.DB
+		return c.DB, nil
 	case bun.Tx:
-		conn = c.Tx
+		return c.Tx, nil
 	case bun.Conn:
-		conn = c.Conn
-	default:
-		return ctx, nil, nil, nil, fmt.Errorf("statement %q: unsupported %T", s.sql, idb)
+		return c.Conn, nil
 	}
-	end := func() {}
-	if span := trace.SpanFromContext(ctx); span.IsRecording() {
-		var child trace.Span
-		ctx, child = span.TracerProvider().Tracer("usergraph/db").Start(ctx, s.name,
-			trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attribute.String("db.system", "postgresql"), s.spanAttr))
-		end = func() { child.End() }
+	return nil, fmt.Errorf("db.Stmt: unsupported %T", idb)
+}
+
+// pgArgs puts args behind pgx's mode: prepare once per connection.
+func (s *Stmt) pgArgs(args []any) []any {
+	return append([]any{pgx.QueryExecModeCacheStatement}, args...)
+}
+
+// span starts the statement's span when the request is traced; end ends it.
+func (s *Stmt) span(ctx context.Context) (_ context.Context, end func()) {
+	parent := trace.SpanFromContext(ctx)
+	if !parent.IsRecording() {
+		return ctx, func() {}
 	}
-	pgArgs := make([]any, 0, len(args)+1)
-	return ctx, conn, append(append(pgArgs, pgx.QueryExecModeCacheStatement), args...), end, nil
+	ctx, child := parent.TracerProvider().Tracer("usergraph/db").Start(ctx, s.name,
+		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attribute.String("db.system", "postgresql"), s.spanAttr))
+	return ctx, func() { child.End() }
 }
 
 // Columns lists the columns of a bun model struct (its bun tags, in field
