@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -24,15 +23,15 @@ import (
 // softMemoryLimit tunes the collector for this server. Its heap is small
 // (about 10 MB) and short-lived garbage is most of what a request makes, so
 // GOGC=200 halves the collections that cost authenticated requests CPU
-// (`me` 4,939 -> 5,400-5,500 req/s, BENCHMARKS.md). argon2id is the
-// exception: 19 MiB per running hash, garbage at once; the soft limit (48
-// MiB plus one hash per core, the default number at once) keeps that from
-// growing the heap further, and the hasher returns a burst's memory when it
-// ends. The limit is soft: it never fails an allocation. GOMEMLIMIT and GOGC,
-// when set, decide instead.
+// (`me` 4,939 -> 5,400-5,500 req/s, BENCHMARKS.md). The soft memory limit
+// keeps that from growing the process: 48 MiB, plus 19 MiB for each argon2id
+// hash while it runs (auth.SetMemoryBudget), so sign-ins do not make the
+// collector run against their own hash, and the hasher returns a burst's
+// memory when it ends. The limit is soft: it never fails an allocation.
+// GOMEMLIMIT and GOGC, when set, decide instead.
 func softMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(48<<20 + int64(runtime.NumCPU())*auth.HashMemory)
+		auth.SetMemoryBudget(48 << 20)
 	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(200)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -109,6 +110,56 @@ func TestHasherAdmitsABoundedNumber(t *testing.T) {
 		t.Errorf("cancelled wait: %v", err)
 	}
 	close(hold)
+}
+
+// The server's soft memory limit is 48 MiB outside sign-ins and grows by one
+// hash's 19 MiB for each hash running at once, until no hash runs: a burst
+// of sign-ins does not make the collector run against the hashes' memory.
+func TestMemoryBudgetFollowsRunningHashes(t *testing.T) {
+	before := debug.SetMemoryLimit(-1)
+	t.Cleanup(func() { SetMemoryBudget(0); debug.SetMemoryLimit(before) })
+	running := func() int64 { memoryBudget.Lock(); defer memoryBudget.Unlock(); return memoryBudget.running }
+	for deadline := time.Now().Add(5 * time.Second); running() != 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("hashes of an earlier test are still running")
+		}
+	}
+	const base = 40 << 20
+	SetMemoryBudget(base)
+	limit := func() int64 { return debug.SetMemoryLimit(-1) }
+	if got := limit(); got != base {
+		t.Fatalf("limit with no hash running = %d, want %d", got, base)
+	}
+	hasher := NewHasher(2, 0, time.Second)
+	limits := make(chan int64)
+	release := []chan struct{}{make(chan struct{}), make(chan struct{})}
+	done := make(chan error)
+	for i := range 2 {
+		go func() { done <- hasher.run(context.Background(), func() { limits <- limit(); <-release[i] }) }()
+		if got, want := <-limits, int64(base+(i+1)*HashMemory); got != want {
+			t.Errorf("limit with %d hashes running = %d, want %d", i+1, got, want)
+		}
+	}
+	close(release[0])
+	<-done
+	if got, want := limit(), int64(base+2*HashMemory); got != want {
+		t.Errorf("limit while the burst goes on = %d, want %d (held)", got, want)
+	}
+	close(release[1])
+	<-done
+	if got := limit(); got != base {
+		t.Errorf("limit after the burst = %d, want %d", got, base)
+	}
+	// Without a budget the hasher leaves the limit alone (GOMEMLIMIT decides).
+	SetMemoryBudget(0)
+	debug.SetMemoryLimit(before)
+	if err := hasher.run(context.Background(), func() {
+		if got := limit(); got != before {
+			t.Errorf("limit moved to %d with no budget set", got)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestCheckPassword(t *testing.T) {

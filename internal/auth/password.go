@@ -104,7 +104,9 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 		}
 	}
 	hashesComputed.Add(1)
+	hashing(1)
 	f()
+	hashing(-1)
 	// The last hash of a burst gives its memory back to the system: each
 	// one leaves 19 MiB of garbage, which the runtime would otherwise keep.
 	last := len(h.slots) == 1 && h.waiting.Load() == 0
@@ -120,6 +122,48 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 
 // releasing is true while a burst's memory is being returned.
 var releasing atomic.Bool
+
+// memoryBudget is the process's soft memory limit when the server set one
+// (SetMemoryBudget): base, plus HashMemory for as many hashes as have run at
+// once since the last moment none ran.
+var memoryBudget struct {
+	sync.Mutex
+	base    int64 // 0: the limit is not ours to move
+	running int64
+	held    int64 // the most hashes running at once in this burst
+}
+
+// SetMemoryBudget holds the soft memory limit (runtime/debug.SetMemoryLimit)
+// at base while no password hash runs and raises it by HashMemory for each
+// hash running at once, until none runs. Outside sign-ins the heap then
+// stays near base, and sign-ins do not make the collector run against
+// their own 19 MiB blocks: the limit comes down when a burst ends, not
+// between its hashes, whose garbage would otherwise push the heap over it.
+// base 0 leaves the limit where it is from then on.
+func SetMemoryBudget(base int64) {
+	memoryBudget.Lock()
+	defer memoryBudget.Unlock()
+	memoryBudget.base = base
+	if base > 0 {
+		debug.SetMemoryLimit(base + memoryBudget.held*HashMemory)
+	}
+}
+
+// hashing counts a hash starting (1) or ending (-1) and moves the limit.
+func hashing(delta int64) {
+	b := &memoryBudget
+	b.Lock()
+	defer b.Unlock()
+	b.running += delta
+	held := max(b.held, b.running)
+	if b.running == 0 {
+		held = 0
+	}
+	if held != b.held && b.base > 0 {
+		debug.SetMemoryLimit(b.base + held*HashMemory)
+	}
+	b.held = held
+}
 
 // Hash returns an encoded argon2id hash in the PHC string format
 // ($argon2id$v=19$m=…,t=…,p=…$salt$hash), so parameters can change later
