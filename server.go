@@ -25,10 +25,11 @@ import (
 // GOGC=200 halves the collections that cost authenticated requests CPU
 // (`me` 4,939 -> 5,400-5,500 req/s, BENCHMARKS.md). The soft memory limit
 // keeps that from growing the process: 48 MiB, plus 19 MiB for each argon2id
-// hash while it runs (auth.SetMemoryBudget), so sign-ins do not make the
-// collector run against their own hash, and the hasher returns a burst's
-// memory when it ends. The limit is soft: it never fails an allocation.
-// GOMEMLIMIT and GOGC, when set, decide instead.
+// hash running at once until a burst of sign-ins ends (auth.SetMemoryBudget),
+// so sign-ins do not make the collector run against their own hash, and when
+// the limit comes down the runtime collects their blocks and returns the
+// memory. The limit is soft: it never fails an allocation. GOMEMLIMIT and
+// GOGC, when set, decide instead.
 func softMemoryLimit() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		auth.SetMemoryBudget(48 << 20)

@@ -107,21 +107,9 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 	hashing(1)
 	f()
 	hashing(-1)
-	// The last hash of a burst gives its memory back to the system: each
-	// one leaves 19 MiB of garbage, which the runtime would otherwise keep.
-	last := len(h.slots) == 1 && h.waiting.Load() == 0
 	<-h.slots
-	if last && releasing.CompareAndSwap(false, true) {
-		go func() {
-			defer releasing.Store(false)
-			debug.FreeOSMemory()
-		}()
-	}
 	return nil
 }
-
-// releasing is true while a burst's memory is being returned.
-var releasing atomic.Bool
 
 // memoryBudget is the process's soft memory limit when the server set one
 // (SetMemoryBudget): base, plus HashMemory for as many hashes as have run at
