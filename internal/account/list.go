@@ -91,13 +91,20 @@ func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args
 	}
 	p, err := page.Load(ctx, q, key, args, pos)
 	if err == nil && whole {
-		err = userCountStmt.Scan(ctx, s.db, nil, &p.Total)
+		p.Total, err = UserCount(ctx, s.db)
 	}
 	return p, err
 }
 
-// userCountStmt reads how many users there are: the counter and the deltas
-// not yet folded into it (retention does that on PostgreSQL).
+// UserCount is how many users there are, read from their counter
+// (migration 0010): the counter plus the deltas not yet folded into it
+// (retention folds them on PostgreSQL).
+func UserCount(ctx context.Context, idb bun.IDB) (int, error) {
+	var n int
+	err := userCountStmt.Scan(ctx, idb, nil, &n)
+	return n, err
+}
+
 var userCountStmt = db.NewStmt(`SELECT CAST((SELECT n FROM user_count) + COALESCE((SELECT sum(n) FROM user_count_deltas), 0) AS bigint)`)
 
 // quoteTime renders t as a literal in q's dialect (used inside ORDER BY).

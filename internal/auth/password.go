@@ -114,7 +114,9 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 // memoryBudget is the process's soft memory limit when the server set one
 // (SetMemoryBudget): base, plus HashMemory for as many hashes as have run at
 // once since the last moment none ran.
-var memoryBudget struct {
+var memoryBudget budget
+
+type budget struct {
 	sync.Mutex
 	base    int64 // 0: the limit is not ours to move
 	running int64
@@ -132,9 +134,7 @@ func SetMemoryBudget(base int64) {
 	memoryBudget.Lock()
 	defer memoryBudget.Unlock()
 	memoryBudget.base = base
-	if base > 0 {
-		debug.SetMemoryLimit(base + memoryBudget.held*HashMemory)
-	}
+	memoryBudget.apply()
 }
 
 // hashing counts a hash starting (1) or ending (-1) and moves the limit.
@@ -147,10 +147,17 @@ func hashing(delta int64) {
 	if b.running == 0 {
 		held = 0
 	}
-	if held != b.held && b.base > 0 {
-		debug.SetMemoryLimit(b.base + held*HashMemory)
+	if held != b.held {
+		b.held = held
+		b.apply()
 	}
-	b.held = held
+}
+
+// apply sets the limit the budget gives now; the caller holds the lock.
+func (b *budget) apply() {
+	if b.base > 0 {
+		debug.SetMemoryLimit(b.base + b.held*HashMemory)
+	}
 }
 
 // Hash returns an encoded argon2id hash in the PHC string format
