@@ -60,6 +60,7 @@ type app struct {
 	keys     *auth.Keys
 	keyStore *keystore.Store
 	hasher   *auth.Hasher
+	limiter  *ratelimit.Limiter
 	// playgroundAssets serves PLAYGROUND_ASSETS_DIR, when set.
 	playgroundAssets http.Handler
 	// tracing exports OpenTelemetry spans; nil when off.
@@ -138,6 +139,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		}
 	}
 	hasher := auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait)
+	limiter := ratelimit.New(database, nil)
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
@@ -149,20 +151,27 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Wallets:   wallets,
 		Media:     store,
 		Sealer:    sealer,
+		Limiter:   limiter,
 	}, account.Policy{
-		RefreshTTL:           cfg.RefreshTokenTTL,
-		LoginMaxFailures:     cfg.LoginMaxFailures,
-		LoginLockout:         cfg.LoginLockout,
-		PerAddressPerMinute:  cfg.IPRequestsPerMin,
-		Links:                links,
-		RequireVerifiedEmail: cfg.RequireVerifiedEmail,
-		MFAIssuer:            cfg.Issuer(),
-		AvatarMaxBytes:       cfg.AvatarMaxBytes,
-		AvatarTypes:          cfg.AvatarTypes,
-		AvatarMaxPixels:      cfg.AvatarMaxPixels,
+		RefreshTTL:                 cfg.RefreshTokenTTL,
+		LoginMaxFailures:           cfg.LoginMaxFailures,
+		LoginFailureWindow:         cfg.LoginFailureWindow,
+		LoginLockout:               cfg.LoginLockout,
+		PerAddressPerMinute:        cfg.IPRequestsPerMin,
+		RefreshPerAddressPerMinute: cfg.RefreshPerIPPerMinute,
+		ResetEmailsPerHour:         cfg.ResetEmailsPerHour,
+		VerifyEmailsPerHour:        cfg.VerifyEmailsPerHour,
+		BulkProbesPerHour:          cfg.BulkProbesPerHour,
+		MFATokenTTL:                cfg.MFATokenTTL,
+		Links:                      links,
+		RequireVerifiedEmail:       cfg.RequireVerifiedEmail,
+		MFAIssuer:                  cfg.Issuer(),
+		AvatarMaxBytes:             cfg.AvatarMaxBytes,
+		AvatarTypes:                cfg.AvatarTypes,
+		AvatarMaxPixels:            cfg.AvatarMaxPixels,
 	})
 	return &app{
-		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, playgroundAssets: playgroundAssets, tracing: tracing, outbox: outbox, audit: auditLog, media: store,
+		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, limiter: limiter, playgroundAssets: playgroundAssets, tracing: tracing, outbox: outbox, audit: auditLog, media: store,
 		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
 	}, nil
 }
@@ -171,7 +180,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 func (a *app) newMetrics() *metrics.Metrics {
 	return metrics.New(metrics.Sources{
 		DB: a.db.DB, HashesRunning: a.hasher.Running, HashesWaiting: a.hasher.Waiting,
-		HashesTotal: auth.HashesComputed, HashesRefused: auth.BusyRefusals, LimitRefusals: ratelimit.Refusals,
+		HashesTotal: a.hasher.Computed, HashesRefused: a.hasher.Refused, LimitRefusals: a.limiter.Refusals,
 		Outbox: func(ctx context.Context) (map[string]int, error) {
 			var rows []struct {
 				Status string `bun:"status"`

@@ -59,6 +59,55 @@ func TestRegisterLoginMe(t *testing.T) {
 	})
 }
 
+// The answer of a sign-in carries the signed-in user's own private data,
+// sessions included, although the request itself carried no token: the
+// caller holds the tokens now. (Once this answered UNAUTHENTICATED at
+// user.sessions and "user": null, hiding the email too.)
+func TestASignInAnswersWithTheUsersOwnData(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		anon := startServer(t, testEnv(t, dbURL)).Client()
+		const fields = `accessToken user { id email mobile mfaEnabled profile { city } wallet { balance } sessions { id current } } errors { code }`
+		type answer struct {
+			AccessToken *string
+			User        *struct {
+				ID, Email, Mobile string
+				Wallet            struct{ Balance string }
+				Sessions          []struct{ ID string }
+			}
+			Errors []userError
+		}
+		check := func(name string, r gqlResponse, dst *answer, sessions int) {
+			t.Helper()
+			if len(r.Errors) > 0 {
+				t.Fatalf("%s: %+v", name, r.Errors)
+			}
+			if dst.User == nil || dst.User.Email != "own@example.com" || dst.User.Mobile != "+4915112340001" ||
+				dst.User.Wallet.Balance != "1000000.00" || len(dst.User.Sessions) != sessions {
+				t.Errorf("%s: user %+v, want its email, mobile, wallet and %d sessions", name, dst.User, sessions)
+			}
+		}
+		var reg struct{ Register answer }
+		r := anon.Do(`mutation($in: RegisterInput!) { register(input: $in) { `+fields+` } }`,
+			map[string]any{"in": registerInput("own@example.com", "+4915112340001")})
+		if err := decode(r, &reg); err != nil {
+			t.Fatal(err)
+		}
+		check("register", r, &reg.Register, 1)
+		var login struct{ Login answer }
+		r = anon.Do(`mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { `+fields+` } }`,
+			map[string]any{"e": "own@example.com", "p": goodPassword})
+		if err := decode(r, &login); err != nil {
+			t.Fatal(err)
+		}
+		check("login", r, &login.Login, 2)
+		// Only the signed-in user: a failed sign-in reveals nothing.
+		r = anon.Do(`mutation { login(input: {email: "own@example.com", password: "wrong"}) { user { email } errors { code } } }`, nil)
+		if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"user":null`) {
+			t.Errorf("a failed login: %s %+v", r.Data, r.Errors)
+		}
+	})
+}
+
 func TestRegisterValidation(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		anon := startServer(t, testEnv(t, dbURL)).Client()

@@ -23,7 +23,7 @@ import (
 func benchServers(b *testing.B, f func(b *testing.B, srv *testServer, admin *client)) {
 	for _, d := range testdb.Dialects() {
 		b.Run(d.Name, func(b *testing.B) {
-			env := map[string]string{"LOGIN_MAX_FAILURES": "100000000", "RATE_LIMIT_PER_IP_PER_MINUTE": "100000000",
+			env := map[string]string{"LOGIN_MAX_FAILURES": "100000000", "RATE_LIMIT_PER_IP_PER_MINUTE": "100000000", "REFRESH_PER_IP_PER_MINUTE": "100000000",
 				"MAIL_POLL_INTERVAL": "1h", "LOG_LEVEL": "error"}
 			srv, admin := b2bServer(b, d.URL(b), env)
 			f(b, srv, admin)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -70,6 +71,7 @@ func testEnv(t testing.TB, databaseURL string) map[string]string {
 		"DATABASE_URL":                 databaseURL,
 		"LOG_LEVEL":                    "debug",
 		"RATE_LIMIT_PER_IP_PER_MINUTE": "1000",
+		"REFRESH_PER_IP_PER_MINUTE":    "6000",
 	}
 }
 
@@ -132,6 +134,33 @@ func startServer(t testing.TB, env map[string]string) *testServer {
 	}
 	t.Fatalf("server did not become healthy\nstdout: %s\nstderr: %s", stdout, stderr)
 	return nil
+}
+
+// hashesComputed is the argon2id hashes the server computed so far, read
+// from its /metrics (usergraph_password_hashes_total).
+func (s *testServer) hashesComputed() int64 {
+	s.t.Helper()
+	return int64(s.metric("usergraph_password_hashes_total"))
+}
+
+// metric reads one unlabelled sample from the server's /metrics.
+func (s *testServer) metric(name string) float64 {
+	s.t.Helper()
+	resp, err := httpClient.Get(s.URL + "/metrics")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		s.t.Fatalf("/metrics has no %s", name)
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return v
 }
 
 // DB opens the server's database, for checks and for setup that has no API.

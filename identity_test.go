@@ -376,6 +376,13 @@ func TestAccountLifecycle(t *testing.T) {
 			t.Fatalf("reactivate: %q", outcome(r))
 		}
 		mustSignIn(t, anon.login("cycle@example.com", goodPassword))
+		// The sessions deactivation ended stay ended.
+		if code := anon.As(*p.AccessToken).meCode(); code != "UNAUTHENTICATED" {
+			t.Errorf("an access token from before the deactivation, after reactivation: %q", code)
+		}
+		if r := anon.refresh(*p.RefreshToken); len(r.Errors) == 0 {
+			t.Error("a refresh token from before the deactivation works after reactivation")
+		}
 		if got := auditActions(t, admin, p.User.ID); !slices.Contains(got, "USER_DEACTIVATED") || !slices.Contains(got, "USER_REACTIVATED") {
 			t.Errorf("audit: %v", got)
 		}
@@ -646,6 +653,34 @@ func TestKeyRotationAcrossReplicas(t *testing.T) {
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
+		}
+	})
+}
+
+// A replica that meets a token of a key it does not know yet reads the keys
+// again at once, not at its next KEYS_RELOAD_INTERVAL: a replica started
+// after a rotation signs with the new key, and an older replica (reloading
+// only every minute) accepts its tokens straight away.
+func TestAnUnknownKeyIsLookedUpAtOnce(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		envOld := testEnv(t, dbURL)
+		envOld["KEYS_RELOAD_INTERVAL"] = "1m"
+		old := startServer(t, envOld)
+		mustSignIn(t, old.Client().register(registerInput("unknown-kid@example.com", "+4944500101")))
+		if out, err := usergraphCmd(t, envOld, "", "keys", "rotate"); err != nil {
+			t.Fatalf("keys rotate: %v\n%s", err, out)
+		}
+		envNew := testEnv(t, dbURL)
+		if dbURL == "" { // SQLite: one database file, in one data folder
+			envNew["DATA_DIR"] = envOld["DATA_DIR"]
+		}
+		fresh := startServer(t, envNew)
+		p := mustSignIn(t, fresh.Client().login("unknown-kid@example.com", goodPassword))
+		if kid := kidOf(t, *p.AccessToken); kid == kidOf(t, *mustSignIn(t, old.Client().login("unknown-kid@example.com", goodPassword)).AccessToken) {
+			t.Fatalf("both replicas sign with %s: the old one reloaded on its own", kid)
+		}
+		if code := old.Client().As(*p.AccessToken).meCode(); code != "" {
+			t.Errorf("the older replica refuses a token of the new key: %q", code)
 		}
 	})
 }

@@ -13,7 +13,7 @@ port=${PORT:-18190}
 duration=${DURATION:-15s}
 source "$(dirname "$0")/common.sh"
 start() {
-  start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h
+  start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 REFRESH_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 peak_mib() { awk '/VmHWM/ {printf "%d", $2/1024}' "/proc/$pid/status"; }

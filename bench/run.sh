@@ -28,7 +28,7 @@ batches=${BATCHES:-200}
 sessions=${SESSIONS:-10000}
 password=Seeded-Password-1
 
-start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h
+start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 REFRESH_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h
 rss_mib() { awk -v k="$1" '$1 == k":" {printf "%d", $2/1024}' "/proc/$pid/status"; }
 
 # gql QUERY [VARIABLES-JSON] [TOKEN]: one request; prints the answer's data.

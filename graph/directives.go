@@ -21,28 +21,24 @@ func Directives() DirectiveRoot {
 			}
 			return next(ctx)
 		},
-		// A B2B admin counts as B2B_ADMIN only once approved.
+		// A B2B admin acts as B2B_ADMIN only once approved (auth.Viewer.ActsAs).
 		HasRole: func(ctx context.Context, _ any, next graphql.Resolver, roles []auth.Role) (any, error) {
 			v, err := auth.SignedIn(ctx)
 			if err != nil {
 				return nil, err
 			}
-			if !slices.Contains(roles, v.Role) || (v.Role == auth.RoleB2BAdmin && !v.Approved) {
+			if !slices.ContainsFunc(roles, v.ActsAs) {
 				return nil, apperr.ErrForbidden
 			}
 			return next(ctx)
 		},
 		Private: func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
 			u, isUser := obj.(*account.User)
-			if isUser && wasSignedIn(ctx, u.ID) {
-				return next(ctx)
-			}
-			v, err := auth.SignedIn(ctx)
-			if err != nil {
-				return nil, err
-			}
-			if !isUser || !account.CanSee(v, u) {
+			if !isUser {
 				return nil, apperr.ErrForbidden
+			}
+			if err := maySeePrivate(ctx, u); err != nil {
+				return nil, err
 			}
 			return next(ctx)
 		},

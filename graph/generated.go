@@ -2610,7 +2610,7 @@ type AuthPayload {
   user: User
   "True when the password was right but the account also needs a code: no tokens yet; call ` + "`" + `verifyMfa` + "`" + ` with ` + "`" + `mfaToken` + "`" + ` and a code."
   mfaRequired: Boolean!
-  "Single-use proof of the password step for ` + "`" + `verifyMfa` + "`" + `, valid 5 minutes; null unless ` + "`" + `mfaRequired` + "`" + `."
+  "Single-use proof of the password step for ` + "`" + `verifyMfa` + "`" + `, valid for the server's ` + "`" + `MFA_TOKEN_TTL` + "`" + `; null unless ` + "`" + `mfaRequired` + "`" + `."
   mfaToken: String
   "Problems with the input; empty on success."
   errors: [UserError!]!
@@ -3064,7 +3064,7 @@ type Mutation {
     input: LogoutInput!
   ): LogoutPayload! @auth
 
-  "Creates a B2B admin with no password and a PENDING approval, and emails it a password-setup link (24 h). Admins only."
+  "Creates a B2B admin with no password and a PENDING approval, and emails it a password-setup link (valid for the server's ` + "`" + `SETUP_LINK_TTL` + "`" + `). Admins only."
   createB2BAdmin(
     "The B2B admin's details."
     input: CreateB2BAdminInput!
@@ -3112,7 +3112,7 @@ type Mutation {
     input: SetupPasswordInput!
   ): AuthPayload!
 
-  "Emails a password-reset link (1 h) if the address belongs to an active account. Same answer either way."
+  "Emails a password-reset link (valid for the server's ` + "`" + `RESET_LINK_TTL` + "`" + `) if the address belongs to an active account. Same answer either way."
   requestPasswordReset(
     "The email address."
     input: RequestPasswordResetInput!
@@ -3166,7 +3166,7 @@ type Mutation {
     input: VerifyEmailInput!
   ): VerifyEmailPayload!
 
-  "Sends the caller a new email-confirmation link (at most 3 an hour); answers the same when the address is confirmed already."
+  "Sends the caller a new email-confirmation link (at most the server's ` + "`" + `VERIFY_EMAILS_PER_HOUR` + "`" + ` an hour); answers the same when the address is confirmed already."
   resendVerificationEmail(
     "Nothing is required."
     input: ResendVerificationEmailInput

@@ -524,7 +524,7 @@ func (r *userResolver) Batch(ctx context.Context, obj *account.User) (*batch.Bat
 
 // Approval is the resolver for the approval field.
 func (r *userResolver) Approval(ctx context.Context, obj *account.User) (*account.Approval, error) {
-	if obj.Role != auth.RoleB2BAdmin {
+	if !obj.Role.NeedsApproval() {
 		return nil, nil
 	}
 	return load(ctx, loaders(ctx).ApprovalByUserID, &obj.ID)
@@ -550,7 +550,7 @@ func (r *userResolver) Wallet(ctx context.Context, obj *account.User) (*wallet.W
 
 // Sessions is the resolver for the sessions field.
 func (r *userResolver) Sessions(ctx context.Context, obj *account.User) ([]*account.Session, error) {
-	if err := account.MaySeePrivate(ctx, obj); err != nil {
+	if err := maySeePrivate(ctx, obj); err != nil {
 		return nil, err
 	}
 	sessions, _, err := loaders(ctx).SessionsByUserID.load(ctx, obj.ID)

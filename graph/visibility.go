@@ -11,26 +11,36 @@ import (
 	"github.com/usergraph/usergraph/internal/batch"
 )
 
+// maySeePrivate is the rule of @private for this request, the one every
+// path to a user's private fields applies: the caller's capability
+// (auth.Viewer.MaySeePrivate), and the users a sign-in mutation of this
+// request returned, whose tokens the caller now holds although the request
+// carried none. UNAUTHENTICATED or FORBIDDEN otherwise.
+func maySeePrivate(ctx context.Context, u *account.User) error {
+	if wasSignedIn(ctx, u.ID) {
+		return nil
+	}
+	v, err := auth.SignedIn(ctx)
+	if err == nil && !v.MaySeePrivate(u.ID, u.CreatedByID) {
+		err = apperr.ErrForbidden
+	}
+	return err
+}
+
 // visibleUser loads a related user and applies the rule of user(id)
-// (auth.Viewer.MaySeeUser): one the caller may not look up by id is null
-// along every other path too (createdBy, actor, target, decidedBy).
+// (maySeePrivate): one the caller may not look up by id is null along every
+// other path too (createdBy, actor, target, decidedBy).
 func visibleUser(ctx context.Context, id *uuid.UUID) (*account.User, error) {
 	u, err := load(ctx, loaders(ctx).UserByID, id)
-	if err != nil || u == nil || wasSignedIn(ctx, u.ID) {
+	if err != nil || u == nil || maySeePrivate(ctx, u) == nil {
 		return u, err
-	}
-	if v, ok := auth.ViewerFrom(ctx); ok && account.CanSee(v, u) {
-		return u, nil
 	}
 	return nil, nil
 }
 
 // mayManage allows a batch's members and owner only to those who manage it
-// (batch.CanManage): a B2B user sees its batch's name, not its people.
+// (auth.Viewer.ManagesBatch): a B2B user sees its batch's name, not its people.
 func mayManage(ctx context.Context, b *batch.Batch) error {
-	v, err := auth.SignedIn(ctx)
-	if err == nil && !batch.CanManage(v, b) {
-		err = apperr.ErrForbidden
-	}
+	_, err := auth.Require(ctx, func(v auth.Viewer) bool { return v.ManagesBatch(b.CreatedByID) })
 	return err
 }

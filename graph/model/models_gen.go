@@ -118,7 +118,7 @@ type AuthPayload struct {
 	User *account.User `json:"user,omitempty"`
 	// True when the password was right but the account also needs a code: no tokens yet; call `verifyMfa` with `mfaToken` and a code.
 	MfaRequired bool `json:"mfaRequired"`
-	// Single-use proof of the password step for `verifyMfa`, valid 5 minutes; null unless `mfaRequired`.
+	// Single-use proof of the password step for `verifyMfa`, valid for the server's `MFA_TOKEN_TTL`; null unless `mfaRequired`.
 	MfaToken *string `json:"mfaToken,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`

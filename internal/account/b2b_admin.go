@@ -30,7 +30,7 @@ type CreateB2BAdminInput struct {
 //
 // Errors: field errors (REQUIRED, INVALID, TOO_LONG, DUPLICATE), FORBIDDEN.
 func (s *Service) CreateB2BAdmin(ctx context.Context, in CreateB2BAdminInput) (*User, error) {
-	v, err := requireAdmin(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.OnboardsB2BAdmins)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +99,7 @@ func (s *Service) ApproveB2BAdmin(ctx context.Context, userID uuid.UUID) (*Appro
 func (s *Service) RejectB2BAdmin(ctx context.Context, userID uuid.UUID, reason string) (*Approval, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
-		if _, err := requireAdmin(ctx); err != nil {
+		if _, err := auth.Require(ctx, auth.Viewer.OnboardsB2BAdmins); err != nil {
 			return nil, err
 		}
 		return nil, apperr.List{apperr.OnField("reason", apperr.Required, "Give the reason for the rejection.")}
@@ -111,7 +111,7 @@ func (s *Service) RejectB2BAdmin(ctx context.Context, userID uuid.UUID, reason s
 }
 
 func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalStatus, reason *string) (*Approval, error) {
-	v, err := requireAdmin(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.OnboardsB2BAdmins)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +168,7 @@ func (s *Service) decide(ctx context.Context, userID uuid.UUID, status ApprovalS
 // Approvals lists approval records, newest first, optionally of one status.
 // Admins only.
 func (s *Service) Approvals(ctx context.Context, status *ApprovalStatus, args page.Args) (page.Page[*Approval], error) {
-	if _, err := requireAdmin(ctx); err != nil {
+	if _, err := auth.Require(ctx, auth.Viewer.OnboardsB2BAdmins); err != nil {
 		return page.Page[*Approval]{}, err
 	}
 	q := db.WhereSet(s.db.NewSelect().Model((*Approval)(nil)), "a.status = ?", status)

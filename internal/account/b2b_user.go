@@ -23,7 +23,7 @@ var errBatchFull = apperr.OnField("batchId", apperr.BatchFull, "The batch has no
 // Errors: field errors (REQUIRED, INVALID, TOO_LONG, DUPLICATE), NOT_FOUND
 // batchId (missing or another admin's), BATCH_INACTIVE, BATCH_FULL, FORBIDDEN.
 func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in PersonInput) (*User, error) {
-	v, err := requireApprovedB2BAdmin(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.OnboardsB2BUsers)
 	if err != nil {
 		return nil, err
 	}
@@ -47,7 +47,7 @@ func (s *Service) CreateB2BUser(ctx context.Context, batchID uuid.UUID, in Perso
 	u := s.newInvitee(in, auth.RoleB2BUser, v.UserID)
 	u.BatchID = &batchID
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		_, free, err := batch.Reserve(ctx, tx, v.UserID, batchID)
+		_, free, err := batch.Reserve(ctx, tx, v, batchID)
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ type BulkResult struct {
 // Errors (whole call): NOT_FOUND/BATCH_INACTIVE batchId, REQUIRED/INVALID
 // users (none, or more than MaxBulkRows), FORBIDDEN.
 func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []PersonInput, policy ErrorPolicy) (*BulkResult, error) {
-	v, err := requireApprovedB2BAdmin(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.OnboardsB2BUsers)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *Service) CreateB2BUsers(ctx context.Context, batchID uuid.UUID, rows []
 		return nil, err
 	}
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		_, free, err := batch.Reserve(ctx, tx, v.UserID, batchID)
+		_, free, err := batch.Reserve(ctx, tx, v, batchID)
 		if err != nil {
 			return err
 		}
@@ -157,7 +157,7 @@ func (s *Service) checkAddresses(ctx context.Context, owner, batchID uuid.UUID, 
 	if err != nil || elsewhere == 0 {
 		return err
 	}
-	if _, err := s.take(ctx, "bulk:elsewhere:"+owner.String(), s.limits.bulkProbes); err != nil {
+	if _, err := s.take(ctx, counterOf("bulk", owner), s.limits.bulkProbes); err != nil {
 		return err
 	}
 	return s.audit.Record(ctx, s.db, audit.Entry{Action: audit.AddressesElsewhere,

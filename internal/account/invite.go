@@ -30,7 +30,7 @@ func (s *Service) newInvitee(p PersonInput, role auth.Role, creator uuid.UUID) *
 	return &User{
 		ID: uuid.New(), Email: p.Email, EmailKey: EmailKey(p.Email), Mobile: p.Mobile,
 		FirstName: p.FirstName, LastName: p.LastName, Role: role,
-		IsActive: true, IsApproved: role != auth.RoleB2BAdmin, CreatedByID: &creator,
+		IsActive: true, IsApproved: !role.NeedsApproval(), CreatedByID: &creator,
 		DateJoined: now, UpdatedAt: now,
 	}
 }

@@ -53,18 +53,12 @@ var neverLoggedIn = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
 // Errors: FORBIDDEN for other roles (and pending B2B admins), BAD_REQUEST
 // for a bad page argument.
 func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args page.Args) (page.Page[*User], error) {
-	v, err := auth.SignedIn(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.ManagesUsers)
 	if err != nil {
 		return page.Page[*User]{}, err
 	}
-	q := s.db.NewSelect().Model((*User)(nil))
-	switch {
-	case v.IsAdmin():
-	case v.IsApprovedB2BAdmin():
-		q = q.Where("u.created_by_id = ?", v.UserID)
-	default:
-		return page.Page[*User]{}, apperr.ErrForbidden
-	}
+	managed, margs := v.ManagedUsers("u")
+	q := s.db.NewSelect().Model((*User)(nil)).Where(managed, margs...)
 	q, err = applyFilter(q, f)
 	if err != nil {
 		return page.Page[*User]{}, err
@@ -85,7 +79,7 @@ func (s *Service) Users(ctx context.Context, f UserFilter, order UserOrder, args
 		pos = func(u *User) (any, uuid.UUID) { return u.EmailKey, u.ID }
 	}
 	// The whole directory's size comes from its counter (migration 0010).
-	whole := args.Count && v.IsAdmin() && f == (UserFilter{})
+	whole := args.Count && v.ManagesEveryUser() && f == (UserFilter{})
 	if whole {
 		args.Count = false
 	}
@@ -168,7 +162,7 @@ func (s *Service) User(ctx context.Context, id uuid.UUID) (*User, error) {
 	if len(apperr.Errors(err)) > 0 {
 		return nil, nil
 	}
-	if err != nil || !CanSee(v, u) {
+	if err != nil || !v.MaySeePrivate(u.ID, u.CreatedByID) {
 		return nil, err
 	}
 	return u, nil
@@ -183,7 +177,7 @@ func (s *Service) UsersByIDs(ctx context.Context, ids []uuid.UUID) ([]*User, err
 }
 
 // BatchUsers lists the users of batch b, newest first. The caller must have
-// been allowed to see b (see batch.CanManage).
+// been allowed to see b (auth.Viewer.ManagesBatch).
 func (s *Service) BatchUsers(ctx context.Context, batchID uuid.UUID, args page.Args) (page.Page[*User], error) {
 	q := s.db.NewSelect().Model((*User)(nil)).Where("u.batch_id = ?", batchID)
 	return page.Load(ctx, q, page.Key{Expr: "u.date_joined", Time: true, Desc: true}, args, byDateJoined)

@@ -10,15 +10,14 @@ import (
 
 	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/audit"
-	"github.com/usergraph/usergraph/internal/auth"
-	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/ratelimit"
 	"github.com/usergraph/usergraph/internal/validate"
 )
 
 var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email or password.")
 
-// Login checks an email and password and signs the user in.
+// Login checks an email and password and signs the user in
+// (finishSignIn).
 //
 // Wrong email, wrong password, no password set yet and a deactivated account
 // all give the same INVALID_CREDENTIALS error after the same argon2id work,
@@ -29,8 +28,9 @@ var errInvalidCredentials = apperr.New(apperr.InvalidCredentials, "Invalid email
 // whether or not the email has an account. A hash made with older
 // parameters is replaced on success.
 //
-// Errors: INVALID_CREDENTIALS, RateLimited (also when the server is too
-// busy to check a password now; that attempt is not counted).
+// Errors: INVALID_CREDENTIALS, EMAIL_NOT_VERIFIED (only after a right
+// password), RateLimited (also when the server is too busy to check a
+// password now; that attempt is not counted).
 func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, error) {
 	key := EmailKey(email)
 	accountKey, ipKey := loginKey(key), addressKey(ctx, "login")
@@ -60,51 +60,29 @@ func (s *Service) Login(ctx context.Context, email, password string) (*SignIn, e
 	if err != nil {
 		return nil, s.refundIfBusy(ctx, err, ipKey, accountKey)
 	}
-	if !ok || !u.IsActive {
-		return nil, s.loginFailed(ctx, key, u, verdict)
+	failed := func() error { return s.loginFailed(ctx, key, u, verdict) }
+	if !ok {
+		return nil, failed()
 	}
-	// Only after the password: the answer must not tell strangers which
-	// addresses have accounts.
-	if s.policy.RequireVerifiedEmail && u.Role == auth.RoleB2CUser && !u.IsVerified {
-		return nil, errEmailNotVerified
-	}
-	if u.MfaEnabled {
+	var newHash string
+	if u.IsActive { // a deactivated account is refused by finishSignIn, as a failure
+		// The password was right: the failures counted so far are forgiven.
 		if err := s.limiter.Reset(ctx, accountKey); err != nil {
 			return nil, err
 		}
-		return s.startMfa(ctx, u)
-	}
-	if err := s.limiter.Reset(ctx, accountKey); err != nil {
-		return nil, err
-	}
-	var newHash string
-	if rehash {
-		// Best effort: when the server is busy the old hash serves until next time.
-		newHash, _ = s.passwords.Hash(ctx, password)
-	}
-
-	var refresh string
-	var sess *Session
-	now := s.now()
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		q := tx.NewUpdate().Model(u).Set("last_login = ?", now)
-		if newHash != "" {
-			q = q.Set("password_hash = ?", newHash)
+		if rehash {
+			// Best effort: when the server is busy the old hash serves until next time.
+			newHash, _ = s.passwords.Hash(ctx, password)
 		}
-		if _, err := q.WherePK().Exec(ctx); err != nil {
+	}
+	return s.finishSignIn(ctx, proof{user: u, method: MethodPassword, refused: failed,
+		writes: func(ctx context.Context, tx bun.Tx) error {
+			if newHash == "" {
+				return nil
+			}
+			_, err := tx.NewUpdate().Model(u).Set("password_hash = ?", newHash).WherePK().Exec(ctx)
 			return err
-		}
-		if sess, refresh, err = s.startSession(ctx, tx, u); err != nil {
-			return err
-		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
-			Details: map[string]any{"sessionId": sess.ID.String()}})
-	})
-	if err != nil {
-		return nil, err
-	}
-	u.LastLogin = &now
-	return s.signIn(u, sess.ID, refresh)
+		}})
 }
 
 // loginFailed records a failed check, and locks the email when it was the
@@ -147,9 +125,6 @@ func lockedOutEntry(target *uuid.UUID, emailKey string, v ratelimit.Verdict) aud
 	return audit.Entry{Action: audit.LoginLockedOut, Target: target,
 		Details: map[string]any{"email": emailKey, "seconds": int(v.Wait.Seconds())}}
 }
-
-// loginKey names the sign-in counter of an email key.
-func loginKey(emailKey string) string { return "login:email:" + emailKey }
 
 func loginTarget(u *User) (*uuid.UUID, string) {
 	switch {

@@ -26,8 +26,6 @@ import (
 const (
 	totpPeriod = 30
 	totpDrift  = 1
-	// mfaTokenTTL is how long the password step of a sign-in waits for its code.
-	mfaTokenTTL = 5 * time.Minute
 	// recoveryCodes are issued by confirmTotp, each 80 random bits.
 	recoveryCodes = 10
 )
@@ -119,7 +117,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, code string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.take(ctx, mfaKey(v.UserID), s.limits.loginPerAccount); err != nil {
+	if _, err := s.take(ctx, counterOf("mfa", v.UserID), s.limits.loginPerAccount); err != nil {
 		return nil, err
 	}
 	row := new(totpSecret)
@@ -170,7 +168,7 @@ func (s *Service) ConfirmTotp(ctx context.Context, code string) ([]string, error
 	if err != nil {
 		return nil, err
 	}
-	return codes, s.limiter.Reset(ctx, mfaKey(v.UserID))
+	return codes, s.limiter.Reset(ctx, counterOf("mfa", v.UserID))
 }
 
 // checkTotp reports whether code is the secret's code for the current
@@ -213,8 +211,6 @@ func normalizeRecoveryCode(code string) string {
 	return code[0:4] + "-" + code[4:8] + "-" + code[8:12] + "-" + code[12:16]
 }
 
-func mfaKey(userID uuid.UUID) string { return "mfa:user:" + userID.String() }
-
 // mfaFailed records a wrong code and returns its error.
 func (s *Service) mfaFailed(ctx context.Context, userID uuid.UUID, step string) error {
 	if err := s.audit.Record(ctx, s.db, audit.Entry{Action: audit.MfaFailed, Target: &userID,
@@ -224,22 +220,24 @@ func (s *Service) mfaFailed(ctx context.Context, userID uuid.UUID, step string) 
 	return errWrongCode
 }
 
-// startMfa records the password step of u's sign-in and returns its token.
-func (s *Service) startMfa(ctx context.Context, u *User) (*SignIn, error) {
+// startMfa records the first step of u's sign-in inside tx and returns
+// its token (stored hashed), which VerifyMfa takes with a code.
+func (s *Service) startMfa(ctx context.Context, tx bun.IDB, u *User) (string, error) {
 	token := auth.NewOpaqueToken()
-	_, err := s.db.NewInsert().Model(&mfaChallenge{TokenHash: auth.HashToken(token), UserID: u.ID,
-		ExpiresAt: s.now().Add(mfaTokenTTL)}).Exec(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return &SignIn{MFAToken: token}, nil
+	_, err := tx.NewInsert().Model(&mfaChallenge{TokenHash: auth.HashToken(token), UserID: u.ID,
+		ExpiresAt: s.now().Add(s.policy.MFATokenTTL)}).Exec(ctx)
+	return token, err
 }
 
-// VerifyMfa completes a sign-in that needed a code: a current authenticator
-// code (once) or an unused recovery code. Codes count against the user like
-// passwords (with the same lockout) and against the client's address.
+// VerifyMfa proves the second factor of a sign-in that needed a code: a
+// current authenticator code (once) or an unused recovery code of the user
+// the mfaToken belongs to; finishSignIn does the rest. Codes count against
+// the user like passwords (with the same lockout) and against the client's
+// address.
 //
-// Errors: INVALID_TOKEN mfaToken, INVALID_CREDENTIALS code, RateLimited.
+// Errors: INVALID_TOKEN mfaToken (unknown, spent, expired, or the account
+// was deactivated or turned two-factor off since), INVALID_CREDENTIALS
+// code, RateLimited.
 func (s *Service) VerifyMfa(ctx context.Context, mfaToken, code string) (*SignIn, error) {
 	if _, err := s.take(ctx, addressKey(ctx, "mfa"), s.limits.loginPerIP); err != nil {
 		return nil, err
@@ -253,7 +251,7 @@ func (s *Service) VerifyMfa(ctx context.Context, mfaToken, code string) (*SignIn
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.take(ctx, mfaKey(ch.UserID), s.limits.loginPerAccount); err != nil {
+	if _, err := s.take(ctx, counterOf("mfa", ch.UserID), s.limits.loginPerAccount); err != nil {
 		return nil, err
 	}
 	u, err := s.UserByID(ctx, ch.UserID)
@@ -267,71 +265,57 @@ func (s *Service) VerifyMfa(ctx context.Context, mfaToken, code string) (*SignIn
 		}
 		return nil, err
 	}
-	if !u.IsActive {
-		return nil, errBadMfaToken
-	}
 	step, ok, err := s.checkTotp(row, code)
 	if err != nil {
 		return nil, err
 	}
-	method := "totp"
+	method := MethodTOTP
 	if !ok {
-		method = "recovery_code"
+		method = MethodRecoveryCode
 	}
-	var refresh string
-	var sess *Session
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		var res sql.Result
-		if ok { // the step must still be new: two requests with one code, one wins
-			res, err = tx.NewUpdate().Model((*totpSecret)(nil)).Set("last_step = ?", step).
-				Where("user_id = ? AND last_step < ?", u.ID, step).Exec(ctx)
-		} else {
-			res, err = tx.NewUpdate().Model((*recoveryCode)(nil)).Set("used_at = ?", now).
-				Where("code_hash = ? AND user_id = ? AND used_at IS NULL", auth.HashToken(normalizeRecoveryCode(code)), u.ID).Exec(ctx)
-		}
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errWrongCode
-		}
-		res, err = tx.NewUpdate().Model((*mfaChallenge)(nil)).Set("used_at = ?", now).
-			Where("token_hash = ? AND used_at IS NULL", ch.TokenHash).Exec(ctx)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return errBadMfaToken
-		}
-		u.LastLogin = &now
-		if _, err := tx.NewUpdate().Model(u).Column("last_login").WherePK().Exec(ctx); err != nil {
-			return err
-		}
-		if sess, refresh, err = s.startSession(ctx, tx, u); err != nil {
-			return err
-		}
-		entries := []audit.Entry{{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
-			Details: map[string]any{"sessionId": sess.ID.String(), "mfa": method}}}
-		if !ok {
+	in, err := s.finishSignIn(ctx, proof{user: u, method: method, secondFactor: true,
+		refused: func() error { return errBadMfaToken },
+		writes: func(ctx context.Context, tx bun.Tx) error {
+			var res sql.Result
+			var err error
+			if ok { // the step must still be new: two requests with one code, one wins
+				res, err = tx.NewUpdate().Model((*totpSecret)(nil)).Set("last_step = ?", step).
+					Where("user_id = ? AND last_step < ?", u.ID, step).Exec(ctx)
+			} else {
+				res, err = tx.NewUpdate().Model((*recoveryCode)(nil)).Set("used_at = ?", now).
+					Where("code_hash = ? AND user_id = ? AND used_at IS NULL", auth.HashToken(normalizeRecoveryCode(code)), u.ID).Exec(ctx)
+			}
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return errWrongCode
+			}
+			res, err = tx.NewUpdate().Model((*mfaChallenge)(nil)).Set("used_at = ?", now).
+				Where("token_hash = ? AND used_at IS NULL", ch.TokenHash).Exec(ctx)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return errBadMfaToken
+			}
+			if ok {
+				return nil
+			}
 			left, err := tx.NewSelect().Model((*recoveryCode)(nil)).Where("user_id = ? AND used_at IS NULL", u.ID).Count(ctx)
 			if err != nil {
 				return err
 			}
-			entries = append(entries, audit.Entry{Action: audit.RecoveryCodeUsed, Actor: &u.ID, Target: &u.ID,
+			return s.audit.Record(ctx, tx, audit.Entry{Action: audit.RecoveryCodeUsed, Actor: &u.ID, Target: &u.ID,
 				Details: map[string]any{"remaining": left}})
-		}
-		return s.audit.Record(ctx, tx, entries...)
-	})
+		}})
 	if errors.Is(err, errWrongCode) {
 		return nil, s.mfaFailed(ctx, u.ID, "verifyMfa")
 	}
 	if err != nil {
 		return nil, err
 	}
-	if err := s.limiter.Reset(ctx, mfaKey(u.ID)); err != nil {
-		return nil, err
-	}
-	return s.signIn(u, sess.ID, refresh)
+	return in, s.limiter.Reset(ctx, counterOf("mfa", u.ID))
 }
 
 // DisableTotp turns the caller's two-factor sign-in off after checking the
@@ -357,7 +341,7 @@ func (s *Service) DisableTotp(ctx context.Context, password string) error {
 //
 // Errors: NOT_FOUND userId, MFA_NOT_ENABLED, FORBIDDEN.
 func (s *Service) ResetUserMfa(ctx context.Context, userID uuid.UUID) (*User, error) {
-	v, err := requireAdmin(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.ManagesEveryUser)
 	if err != nil {
 		return nil, err
 	}

@@ -39,58 +39,46 @@ func (s *Service) setPassword(ctx context.Context, tx bun.IDB, u *User, hash str
 }
 
 // SetupPassword sets the first password of an invited account from its
-// emailed token, marks the email verified, and signs the user in.
+// emailed token, marks the email verified, and signs the user in
+// (finishSignIn).
 //
 // Errors: INVALID_TOKEN, password rule errors, PASSWORD_MISMATCH.
 func (s *Service) SetupPassword(ctx context.Context, token, password, confirm string) (*SignIn, error) {
-	var sess *Session
-	var refresh string
-	u, err := s.passwordFromToken(ctx, PurposePasswordSetup, audit.PasswordSet, token, password, confirm,
-		func(ctx context.Context, tx bun.Tx, u *User) (err error) {
-			now := s.now()
-			u.LastLogin = &now
-			if _, err := tx.NewUpdate().Model(u).Column("last_login").WherePK().Exec(ctx); err != nil {
-				return err
-			}
-			sess, refresh, err = s.startSession(ctx, tx, u)
-			return err
-		})
+	u, writes, err := s.passwordFromToken(ctx, PurposePasswordSetup, audit.PasswordSet, token, password, confirm)
 	if err != nil {
 		return nil, err
 	}
-	return s.signIn(u, sess.ID, refresh)
+	return s.finishSignIn(ctx, proof{user: u, method: MethodSetupLink, writes: writes,
+		refused: func() error { return apperr.List{errBadOneTimeToken} }})
 }
 
-// passwordFromToken sets a password from an emailed token of purpose: it
-// checks the password against the token's user, then in one transaction
-// spends the token, stores the hash, records action and runs then, the
-// flow's own changes. Each use counts against the client's address before
-// the token is looked up, so tokens cannot be guessed at speed.
-func (s *Service) passwordFromToken(ctx context.Context, purpose Purpose, action audit.Action, token, password, confirm string,
-	then func(ctx context.Context, tx bun.Tx, u *User) error) (*User, error) {
+// passwordFromToken checks a password set from an emailed token of
+// purpose against the token's user, and returns the user and the writes
+// that spend the token, store the hash and record action, for the flow to
+// run in its transaction. Each use counts against the client's address
+// before the token is looked up, so tokens cannot be guessed at speed.
+func (s *Service) passwordFromToken(ctx context.Context, purpose Purpose, action audit.Action, token, password, confirm string) (
+	*User, func(ctx context.Context, tx bun.Tx) error, error) {
 	if _, err := s.take(ctx, addressKey(ctx, "token"), s.limits.tokenPerIP); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	u, err := s.tokenUser(ctx, purpose, token)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hash, err := s.newPasswordHash(ctx, u, password, confirm, "password", "passwordConfirm")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return u, db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+	return u, func(ctx context.Context, tx bun.Tx) error {
 		if err := s.consumeToken(ctx, tx, u, purpose, token); err != nil {
 			return err
 		}
 		if err := s.setPassword(ctx, tx, u, hash); err != nil {
 			return err
 		}
-		if err := s.audit.Record(ctx, tx, audit.Entry{Action: action, Actor: &u.ID, Target: &u.ID}); err != nil {
-			return err
-		}
-		return then(ctx, tx, u)
-	})
+		return s.audit.Record(ctx, tx, audit.Entry{Action: action, Actor: &u.ID, Target: &u.ID})
+	}, nil
 }
 
 // resetRequestFloor is the least time requestPasswordReset takes, so the
@@ -110,7 +98,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email string) error 
 	if !validate.Text(email) { // no account has such an email: the same answer
 		return nil
 	}
-	if v, err := s.limiter.Take(ctx, "reset:email:"+EmailKey(email), s.limits.resetPerEmail); err != nil || v.Wait > 0 {
+	if v, err := s.limiter.Take(ctx, resetKey(EmailKey(email)), s.limits.resetPerEmail); err != nil || v.Wait > 0 {
 		// Limited per email silently: an error here would reveal the address was asked for.
 		return err
 	}
@@ -150,10 +138,16 @@ func sleepUntil(ctx context.Context, t time.Time) {
 //
 // Errors: INVALID_TOKEN, password rule errors, PASSWORD_MISMATCH.
 func (s *Service) ResetPassword(ctx context.Context, token, password, confirm string) error {
-	u, err := s.passwordFromToken(ctx, PurposePasswordReset, audit.PasswordReset, token, password, confirm,
-		func(ctx context.Context, tx bun.Tx, u *User) error {
-			return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedPasswordReset)
-		})
+	u, writes, err := s.passwordFromToken(ctx, PurposePasswordReset, audit.PasswordReset, token, password, confirm)
+	if err != nil {
+		return err
+	}
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		if err := writes(ctx, tx); err != nil {
+			return err
+		}
+		return s.revokeSessions(ctx, tx, u.ID, uuid.Nil, uuid.Nil, RevokedPasswordReset)
+	})
 	if err != nil {
 		return err
 	}
@@ -211,7 +205,7 @@ func (s *Service) confirmPassword(ctx context.Context, password string) (*User, 
 //
 // Errors: INVALID_CREDENTIALS on field, RateLimited.
 func (s *Service) checkPassword(ctx context.Context, v auth.Viewer, password, field, wrongMessage string) (*User, error) {
-	key := "password:user:" + v.UserID.String()
+	key := counterOf("password", v.UserID)
 	verdict, err := s.take(ctx, key, s.limits.passwordChangePerUser)
 	if err != nil {
 		if verdict.Locked {

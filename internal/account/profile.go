@@ -151,7 +151,7 @@ func (s *Service) RemoveAvatar(ctx context.Context, userID *uuid.UUID) (*User, e
 	}
 	target := v.UserID
 	if userID != nil && *userID != v.UserID {
-		if !v.IsAdmin() {
+		if !v.ManagesEveryUser() {
 			return nil, apperr.ErrForbidden
 		}
 		target = *userID

@@ -89,7 +89,7 @@ func (s *Service) RefreshToken(ctx context.Context, token string) (*SignIn, erro
 	if err != nil {
 		return nil, err
 	}
-	return s.signIn(&u, sess.ID, newTok)
+	return s.tokensFor(&u, sess.ID, newTok)
 }
 
 // The statements of a refresh, prepared once per connection (db.Stmt).

@@ -7,7 +7,6 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/auth"
-	"github.com/usergraph/usergraph/internal/db"
 )
 
 // RegisterInput is a self-registration form. Field names (json tags) are the
@@ -22,8 +21,8 @@ type RegisterInput struct {
 }
 
 // Register creates a B2C user, emails it a link to confirm its address, and
-// signs it in (unless confirmed emails are required: then the SignIn has
-// the user and no tokens).
+// signs it in (finishSignIn; when confirmed emails are required the SignIn
+// has the user and no tokens).
 //
 // Errors: field errors (REQUIRED, INVALID, TOO_LONG, password rules,
 // PASSWORD_MISMATCH, DUPLICATE) as apperr.List; RateLimited.
@@ -48,33 +47,19 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*SignIn, erro
 		IsActive: true, IsApproved: true, PasswordHash: &hash,
 		DateJoined: now, UpdatedAt: now,
 	}
-	if !s.policy.RequireVerifiedEmail {
-		u.LastLogin = &now
-	}
-	var refresh string
-	var sess *Session
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := insertUser(ctx, tx, u); err != nil {
-			return err
-		}
-		if err := s.created(ctx, tx, u); err != nil {
-			return err
-		}
-		if err := s.sendVerification(ctx, tx, u); err != nil {
-			return err
-		}
-		if s.policy.RequireVerifiedEmail {
-			return nil // signed in once the email is confirmed
-		}
-		sess, refresh, err = s.startSession(ctx, tx, u)
-		return err
-	})
+	signedIn, err := s.finishSignIn(ctx, proof{user: u, method: MethodRegistration, signUp: true,
+		writes: func(ctx context.Context, tx bun.Tx) error {
+			if err := insertUser(ctx, tx, u); err != nil {
+				return err
+			}
+			if err := s.created(ctx, tx, u); err != nil {
+				return err
+			}
+			return s.sendVerification(ctx, tx, u)
+		}})
 	if err != nil {
 		return nil, err
 	}
 	s.log.InfoContext(ctx, "user registered", "user_id", u.ID, "role", u.Role)
-	if sess == nil {
-		return &SignIn{User: u}, nil
-	}
-	return s.signIn(u, sess.ID, refresh)
+	return signedIn, nil
 }

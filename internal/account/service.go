@@ -20,7 +20,7 @@ import (
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
-// limits are the rate-limit rules of the sign-in flows, made from Policy.
+// limits are the rate-limit rules of the account flows, made from Policy.
 type limits struct {
 	loginPerAccount       ratelimit.Rule // locks an email after repeated failed logins
 	loginPerIP            ratelimit.Rule // logins from one client address
@@ -34,17 +34,29 @@ type limits struct {
 	verifyPerUser         ratelimit.Rule // confirmation emails asked for by one user
 }
 
-// Policy is the account settings (config.Config fills it).
+// Policy is the account settings (config.Config fills it; .env.example
+// says what each limit counts).
 type Policy struct {
 	RefreshTTL time.Duration
-	// LoginMaxFailures password checks per email (and changePassword guesses
-	// per user) in a 15-minute window before a lock of LoginLockout, which
-	// doubles on repeated locks.
-	LoginMaxFailures int
-	LoginLockout     time.Duration
-	// PerAddressPerMinute bounds each sign-in mutation per client address
-	// (refreshToken: six times it).
-	PerAddressPerMinute int
+	// LoginMaxFailures password checks per email (and second-factor codes
+	// and password confirmations per user) in LoginFailureWindow before a
+	// lock of LoginLockout, which doubles on repeated locks.
+	LoginMaxFailures   int
+	LoginFailureWindow time.Duration
+	LoginLockout       time.Duration
+	// PerAddressPerMinute bounds each sign-in mutation per client address;
+	// RefreshPerAddressPerMinute bounds refreshToken.
+	PerAddressPerMinute        int
+	RefreshPerAddressPerMinute int
+	// ResetEmailsPerHour per address, VerifyEmailsPerHour per user.
+	ResetEmailsPerHour  int
+	VerifyEmailsPerHour int
+	// BulkProbesPerHour bounds a B2B admin's creations that meet addresses
+	// of accounts outside its users.
+	BulkProbesPerHour int
+	// MFATokenTTL is how long the first step of a two-factor sign-in waits
+	// for its code.
+	MFATokenTTL time.Duration
 	// Links are how long setup, reset and email-confirmation links work.
 	Links mail.LinkLifetimes
 	// RequireVerifiedEmail refuses sign-in to B2C users whose email is not
@@ -61,12 +73,13 @@ type Policy struct {
 
 func (p Policy) limits() limits {
 	perIP := ratelimit.Rule{Limit: p.PerAddressPerMinute, Window: time.Minute}
-	perAccount := ratelimit.Rule{Limit: p.LoginMaxFailures, Window: 15 * time.Minute, Lockout: p.LoginLockout}
+	perAccount := ratelimit.Rule{Limit: p.LoginMaxFailures, Window: p.LoginFailureWindow, Lockout: p.LoginLockout}
+	hourly := func(n int) ratelimit.Rule { return ratelimit.Rule{Limit: n, Window: time.Hour} }
 	return limits{
 		loginPerAccount: perAccount, loginPerIP: perIP, passwordChangePerUser: perAccount, tokenPerIP: perIP,
-		registerPerIP: perIP, refreshPerIP: ratelimit.Rule{Limit: 6 * p.PerAddressPerMinute, Window: time.Minute},
-		resetPerIP: perIP, resetPerEmail: ratelimit.Rule{Limit: 3, Window: time.Hour},
-		bulkProbes: ratelimit.Rule{Limit: 20, Window: time.Hour}, verifyPerUser: ratelimit.Rule{Limit: 3, Window: time.Hour},
+		registerPerIP: perIP, refreshPerIP: ratelimit.Rule{Limit: p.RefreshPerAddressPerMinute, Window: time.Minute},
+		resetPerIP: perIP, resetPerEmail: hourly(p.ResetEmailsPerHour),
+		bulkProbes: hourly(p.BulkProbesPerHour), verifyPerUser: hourly(p.VerifyEmailsPerHour),
 	}
 }
 
@@ -84,6 +97,10 @@ type Deps struct {
 	Media    media.Store
 	// Sealer keeps authenticator secrets encrypted at rest.
 	Sealer *auth.Sealer
+	// Limiter counts attempts (the rate limits of Policy).
+	Limiter *ratelimit.Limiter
+	// Now is the clock (time.Now when nil); tests move it.
+	Now func() time.Time
 }
 
 // Service is the account service. Its methods take the caller from the
@@ -108,8 +125,12 @@ type Service struct {
 
 // NewService returns the account service.
 func NewService(database *bun.DB, deps Deps, policy Policy) *Service {
+	now := time.Now
+	if deps.Now != nil {
+		now = deps.Now
+	}
 	return &Service{
-		db: database, limiter: ratelimit.New(database), now: func() time.Time { return time.Now().UTC() },
+		db: database, limiter: deps.Limiter, now: func() time.Time { return now().UTC() },
 		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, mailSent: deps.MailSent, log: deps.Log,
 		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, policy: policy, limits: policy.limits(),
 	}
@@ -167,10 +188,36 @@ func (s *Service) take(ctx context.Context, key string, rule ratelimit.Rule) (ra
 	return v, err
 }
 
+// The names of the rate-limit counters. Those named after a person (an
+// email, a user id) are erased with the account (personalCounters).
+
 // addressKey names the counter of flow for the request's client address
 // (its /64 for IPv6).
 func addressKey(ctx context.Context, flow string) string {
 	return flow + ":ip:" + ratelimit.Address(auth.ClientFrom(ctx).IP)
+}
+
+// loginKey names the sign-in counter of an email key.
+func loginKey(emailKey string) string { return "login:email:" + emailKey }
+
+// resetKey names the counter of reset emails to an email key.
+func resetKey(emailKey string) string { return "reset:email:" + emailKey }
+
+// userFlows are the flows counted per user (counterOf).
+var userFlows = [...]string{"password", "mfa", "verify", "bulk"}
+
+// counterOf names the counter of flow for a user: "password" (password
+// confirmations), "mfa" (second-factor codes), "verify" (confirmation
+// emails), "bulk" (bulk creations meeting others' addresses).
+func counterOf(flow string, userID uuid.UUID) string { return flow + ":user:" + userID.String() }
+
+// personalCounters are the counters named after p.
+func personalCounters(emailKey string, userID uuid.UUID) []string {
+	keys := []string{loginKey(emailKey), resetKey(emailKey)}
+	for _, flow := range userFlows {
+		keys = append(keys, counterOf(flow, userID))
+	}
+	return keys
 }
 
 // refundIfBusy takes back the attempts counted for keys when err says the

@@ -66,7 +66,7 @@ type SignIn struct {
 }
 
 // startSession creates a session for u inside tx and returns its first
-// refresh token. The access token is signed by signIn after commit.
+// refresh token. The access token is signed by tokensFor after commit.
 func (s *Service) startSession(ctx context.Context, tx bun.IDB, u *User) (*Session, string, error) {
 	now := s.now()
 	client := auth.ClientFrom(ctx)
@@ -87,15 +87,6 @@ func (s *Service) addRefreshToken(ctx context.Context, tx bun.IDB, sessionID uui
 }
 
 var addRefreshTokenStmt = db.NewStmt(`INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)`)
-
-// signIn signs an access token for the session and assembles the result.
-func (s *Service) signIn(u *User, sessionID uuid.UUID, refresh string) (*SignIn, error) {
-	access, err := s.tokens.Sign(u.ID, string(u.Role), sessionID)
-	if err != nil {
-		return nil, err
-	}
-	return &SignIn{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), User: u}, nil
-}
 
 // Authenticate turns verified access-token claims into the request's viewer
 // and returns the request's context with it. It reads the session and the
@@ -139,19 +130,9 @@ func (s *Service) revokeSessions(ctx context.Context, idb bun.IDB, userID, id, e
 	return err
 }
 
-// MaySeePrivate returns nil when the caller may read u's private fields
-// (CanSee), else UNAUTHENTICATED or FORBIDDEN.
-func MaySeePrivate(ctx context.Context, u *User) error {
-	v, err := auth.SignedIn(ctx)
-	if err == nil && !CanSee(v, u) {
-		err = apperr.ErrForbidden
-	}
-	return err
-}
-
 // LiveSessions returns the sessions of each user that have not ended,
 // newest first, in one query. It does not check who asks: callers check
-// MaySeePrivate first.
+// auth.Viewer.MaySeePrivate first.
 func (s *Service) LiveSessions(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID][]*Session, error) {
 	var rows []*Session
 	err := s.db.NewSelect().Model(&rows).
@@ -174,7 +155,7 @@ func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) error {
 	}
 	var sess Session
 	err = s.db.NewSelect().Model(&sess).Where("id = ?", id).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != v.UserID && !v.IsAdmin()) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && sess.UserID != v.UserID && !v.ManagesEveryUser()) {
 		return apperr.List{apperr.OnField("id", apperr.NotFound, "No such session.")}
 	}
 	if err != nil {

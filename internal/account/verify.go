@@ -67,7 +67,7 @@ func (s *Service) ResendVerificationEmail(ctx context.Context, email *string) er
 	if err != nil {
 		return err
 	}
-	if _, err := s.take(ctx, "verify:user:"+v.UserID.String(), s.limits.verifyPerUser); err != nil {
+	if _, err := s.take(ctx, counterOf("verify", v.UserID), s.limits.verifyPerUser); err != nil {
 		return err
 	}
 	u, err := s.UserByID(ctx, v.UserID)

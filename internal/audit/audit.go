@@ -17,7 +17,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
-	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/db"
 	"github.com/usergraph/usergraph/internal/page"
@@ -146,18 +145,12 @@ type Filter struct {
 // the users it created for an approved B2B admin, without the address and
 // user agent they came from (only admins see those).
 func (l *Log) List(ctx context.Context, f Filter, args page.Args) (page.Page[*Event], error) {
-	v, err := auth.SignedIn(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.ManagesUsers)
 	if err != nil {
 		return page.Page[*Event]{}, err
 	}
-	q := l.db.NewSelect().Model((*Event)(nil))
-	switch {
-	case v.IsAdmin():
-	case v.IsApprovedB2BAdmin():
-		q = q.Where(auth.CreatedBy("e.target_id"), v.UserID)
-	default:
-		return page.Page[*Event]{}, apperr.ErrForbidden
-	}
+	about, aboutArgs := v.ManagedUserIDs("e.target_id")
+	q := l.db.NewSelect().Model((*Event)(nil)).Where(about, aboutArgs...)
 	q = db.WhereSet(q, "e.action = ?", f.Action)
 	q = db.WhereSet(q, "e.actor_id = ?", f.ActorID)
 	q = db.WhereSet(q, "e.target_id = ?", f.TargetID)
@@ -165,7 +158,7 @@ func (l *Log) List(ctx context.Context, f Filter, args page.Args) (page.Page[*Ev
 	q = db.WhereSet(q, "e.at < ?", f.Until)
 	p, err := page.Load(ctx, q, page.Key{Expr: "e.at", Time: true, Desc: true}, args,
 		func(e *Event) (any, uuid.UUID) { return e.At, e.ID })
-	if !v.IsAdmin() {
+	if !v.SeesClientAddresses() {
 		// Where an administrator acted from is not the business of a B2B admin.
 		for _, e := range p.Items {
 			e.IP, e.UserAgent = "", ""

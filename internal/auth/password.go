@@ -36,13 +36,6 @@ const (
 // HashMemory is what one running hash allocates, in bytes.
 const HashMemory = argonMemory * 1024
 
-// hashesComputed counts argon2id computations in this process, for tests
-// and metrics: the number of password checks a request caused.
-var hashesComputed atomic.Int64
-
-// HashesComputed reports how many argon2id hashes this process has computed.
-func HashesComputed() int64 { return hashesComputed.Load() }
-
 // Hasher computes argon2id hashes, admitting at most Slots at once (each
 // holds argonMemory): a burst of sign-ins waits in a bounded queue instead
 // of exhausting memory, and beyond the queue is refused with RATE_LIMITED.
@@ -51,6 +44,9 @@ type Hasher struct {
 	waiting atomic.Int64
 	queue   int64
 	wait    time.Duration
+	// computed counts the hashes computed (the password checks requests
+	// caused), refused the checks refused as busy: for metrics and tests.
+	computed, refused atomic.Int64
 }
 
 // NewHasher returns a Hasher running slots hashes at once (0: one per CPU),
@@ -69,12 +65,12 @@ func (h *Hasher) Running() int { return len(h.slots) }
 // Waiting is how many requests wait for a hashing slot now.
 func (h *Hasher) Waiting() int64 { return h.waiting.Load() }
 
-// busyRefusals counts requests refused because every slot and the queue
-// were taken (or the wait ran out).
-var busyRefusals atomic.Int64
+// Computed reports how many argon2id hashes h has computed.
+func (h *Hasher) Computed() int64 { return h.computed.Load() }
 
-// BusyRefusals reports how many password checks this process refused as busy.
-func BusyRefusals() int64 { return busyRefusals.Load() }
+// Refused reports how many password checks h refused because every slot
+// and the queue were taken (or the wait ran out).
+func (h *Hasher) Refused() int64 { return h.refused.Load() }
 
 // errBusy is the answer when every slot and the queue are taken.
 var errBusy = &apperr.Error{Code: apperr.RateLimited, Message: "The server is busy signing people in. Try again in a moment.", RetryAfter: time.Second}
@@ -86,7 +82,7 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 	default:
 		if h.waiting.Add(1) > h.queue {
 			h.waiting.Add(-1)
-			busyRefusals.Add(1)
+			h.refused.Add(1)
 			return errBusy
 		}
 		timer := time.NewTimer(h.wait)
@@ -96,14 +92,14 @@ func (h *Hasher) run(ctx context.Context, f func()) error {
 			h.waiting.Add(-1)
 		case <-timer.C:
 			h.waiting.Add(-1)
-			busyRefusals.Add(1)
+			h.refused.Add(1)
 			return errBusy
 		case <-ctx.Done():
 			h.waiting.Add(-1)
 			return ctx.Err()
 		}
 	}
-	hashesComputed.Add(1)
+	h.computed.Add(1)
 	hashing(1)
 	f()
 	hashing(-1)

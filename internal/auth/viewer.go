@@ -20,13 +20,6 @@ type Viewer struct {
 	SessionID uuid.UUID
 }
 
-// IsAdmin reports whether the viewer is an administrator.
-func (v Viewer) IsAdmin() bool { return v.Role == RoleAdmin }
-
-// IsApprovedB2BAdmin reports whether the viewer may act as a B2B admin: a
-// pending or rejected one may not.
-func (v Viewer) IsApprovedB2BAdmin() bool { return v.Role == RoleB2BAdmin && v.Approved }
-
 // Client describes where a request came from, for sessions, rate limits and
 // audit. UserAgent is already cut to a bounded length.
 type Client struct {
@@ -87,28 +80,13 @@ func SignedIn(ctx context.Context) (Viewer, error) {
 	return v, nil
 }
 
-// MaySeeUser is the rule of who may look up a user and read its private
-// fields (email, mobile, wallet, sessions, createdBy, approval): an admin
-// anyone, a user itself, an approved B2B admin the users it created.
-// VisibleUsers is the same rule in SQL.
-func (v Viewer) MaySeeUser(userID uuid.UUID, createdByID *uuid.UUID) bool {
-	return v.IsAdmin() || userID == v.UserID || v.IsApprovedB2BAdmin() && createdByID != nil && *createdByID == v.UserID
-}
-
-// VisibleUsers is MaySeeUser as an SQL condition on the users-table column
-// idColumn (for example "u.id" or "e.target_id"), with its arguments.
-func (v Viewer) VisibleUsers(idColumn string) (string, []any) {
-	switch {
-	case v.IsAdmin():
-		return "TRUE", nil
-	case v.IsApprovedB2BAdmin():
-		return "(" + idColumn + " = ? OR " + CreatedBy(idColumn) + ")", []any{v.UserID, v.UserID}
+// Require returns the caller when it has the capability can (a method of
+// Viewer, such as Viewer.ManagesUsers); otherwise UNAUTHENTICATED for a
+// request without one, FORBIDDEN for the rest.
+func Require(ctx context.Context, can func(Viewer) bool) (Viewer, error) {
+	v, err := SignedIn(ctx)
+	if err == nil && !can(v) {
+		err = apperr.ErrForbidden
 	}
-	return idColumn + " = ?", []any{v.UserID}
-}
-
-// CreatedBy is an SQL condition: the user idColumn names was created by
-// the user given as its one argument.
-func CreatedBy(idColumn string) string {
-	return idColumn + " IN (SELECT id FROM users WHERE created_by_id = ?)"
+	return v, err
 }

@@ -61,23 +61,6 @@ func (s *Service) record(ctx context.Context, tx bun.IDB, action audit.Action, b
 	}})
 }
 
-// CanManage reports whether v may read and change b.
-func CanManage(v auth.Viewer, b *Batch) bool {
-	return v.IsAdmin() || (v.IsApprovedB2BAdmin() && b.CreatedByID == v.UserID)
-}
-
-// viewer returns the caller if it may use batches at all.
-func viewer(ctx context.Context) (auth.Viewer, error) {
-	v, err := auth.SignedIn(ctx)
-	if err != nil {
-		return v, err
-	}
-	if !v.IsAdmin() && !v.IsApprovedB2BAdmin() {
-		return v, apperr.ErrForbidden
-	}
-	return v, nil
-}
-
 var errNotFound = apperr.OnField("id", apperr.NotFound, "No such batch.")
 
 // CreateInput is the form of createBatch.
@@ -92,12 +75,9 @@ type CreateInput struct {
 // Errors: REQUIRED/TOO_LONG/INVALID field errors, DUPLICATE name (per owner,
 // letter case ignored), FORBIDDEN for anyone but an approved B2B admin.
 func (s *Service) Create(ctx context.Context, in CreateInput) (*Batch, error) {
-	v, err := auth.SignedIn(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.OnboardsB2BUsers)
 	if err != nil {
 		return nil, err
-	}
-	if !v.IsApprovedB2BAdmin() {
-		return nil, apperr.ErrForbidden
 	}
 	in.Name, in.Description = strings.TrimSpace(in.Name), strings.TrimSpace(in.Description)
 	if problems := validate.Struct(in); len(problems) > 0 {
@@ -139,7 +119,7 @@ type UpdateInput struct {
 // Errors: NOT_FOUND (also for another admin's batch), field errors,
 // DUPLICATE name, INVALID maxUsers below the current user count.
 func (s *Service) Update(ctx context.Context, in UpdateInput) (*Batch, error) {
-	v, err := viewer(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.ManagesBatches)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +139,7 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*Batch, error) {
 			}
 			return err
 		}
-		if !CanManage(v, &b) {
+		if !v.ManagesBatch(b.CreatedByID) {
 			return errNotFound
 		}
 		if in.Name != nil {
@@ -200,13 +180,13 @@ func (s *Service) Update(ctx context.Context, in UpdateInput) (*Batch, error) {
 
 // Get returns a batch the caller may see, or NotFound.
 func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Batch, error) {
-	v, err := viewer(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.ManagesBatches)
 	if err != nil {
 		return nil, err
 	}
 	var b Batch
 	err = s.db.NewSelect().Model(&b).Where("b.id = ?", id).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && !CanManage(v, &b)) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !v.ManagesBatch(b.CreatedByID)) {
 		return nil, errNotFound
 	}
 	return &b, err
@@ -215,14 +195,12 @@ func (s *Service) Get(ctx context.Context, id uuid.UUID) (*Batch, error) {
 // List returns the caller's batches (all of them for an admin), newest
 // first, optionally only those whose name contains search.
 func (s *Service) List(ctx context.Context, search string, args page.Args) (page.Page[*Batch], error) {
-	v, err := viewer(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.ManagesBatches)
 	if err != nil {
 		return page.Page[*Batch]{}, err
 	}
-	q := s.db.NewSelect().Model((*Batch)(nil))
-	if !v.IsAdmin() {
-		q = q.Where("b.created_by_id = ?", v.UserID)
-	}
+	managed, margs := v.ManagedBatches("b.created_by_id")
+	q := s.db.NewSelect().Model((*Batch)(nil)).Where(managed, margs...)
 	words, err := validate.SearchWords(search)
 	if err != nil {
 		return page.Page[*Batch]{}, err
@@ -261,16 +239,16 @@ func countActive(ctx context.Context, idb bun.IDB, ids []uuid.UUID) (map[uuid.UU
 	return out, err
 }
 
-// Reserve locks the caller's batch for adding n users inside tx and reports
-// how many seats are free. The lock (row lock on PostgreSQL; SQLite
+// Reserve locks a batch v owns (auth.Viewer.OwnsBatch) for adding users
+// inside tx and reports how many seats are free. The lock (row lock on PostgreSQL; SQLite
 // transactions are serialised) makes concurrent creates see each other, so a
 // batch is never overfilled.
 //
 // Errors: NOT_FOUND on batchId (missing or not the caller's), BATCH_INACTIVE.
-func Reserve(ctx context.Context, tx bun.Tx, owner uuid.UUID, batchID uuid.UUID) (*Batch, int, error) {
+func Reserve(ctx context.Context, tx bun.Tx, v auth.Viewer, batchID uuid.UUID) (*Batch, int, error) {
 	var b Batch
 	err := db.ForUpdate(tx.NewSelect().Model(&b).Where("b.id = ?", batchID)).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && b.CreatedByID != owner) {
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !v.OwnsBatch(b.CreatedByID)) {
 		return nil, 0, apperr.List{apperr.OnField("batchId", apperr.NotFound, "No such batch.")}
 	}
 	if err != nil {

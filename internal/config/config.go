@@ -94,9 +94,16 @@ type Config struct {
 	QueryMaxAliases   int           `env:"GRAPHQL_MAX_ALIASES" envDefault:"15" validate:"min=1"`
 	QueryMaxMutations int           `env:"GRAPHQL_MAX_MUTATIONS" envDefault:"3" validate:"min=1"`
 
-	LoginMaxFailures int           `env:"LOGIN_MAX_FAILURES" envDefault:"5" validate:"min=1"`
-	LoginLockout     time.Duration `env:"LOGIN_LOCKOUT" envDefault:"5m" validate:"min=1s"`
-	IPRequestsPerMin int           `env:"RATE_LIMIT_PER_IP_PER_MINUTE" envDefault:"10" validate:"min=1"`
+	// Limits of the sign-in flows; .env.example says what each counts.
+	LoginMaxFailures      int           `env:"LOGIN_MAX_FAILURES" envDefault:"5" validate:"min=1"`
+	LoginFailureWindow    time.Duration `env:"LOGIN_FAILURE_WINDOW" envDefault:"15m" validate:"min=1m"`
+	LoginLockout          time.Duration `env:"LOGIN_LOCKOUT" envDefault:"5m" validate:"min=1s"`
+	IPRequestsPerMin      int           `env:"RATE_LIMIT_PER_IP_PER_MINUTE" envDefault:"10" validate:"min=1"`
+	RefreshPerIPPerMinute int           `env:"REFRESH_PER_IP_PER_MINUTE" envDefault:"60" validate:"min=1"`
+	ResetEmailsPerHour    int           `env:"RESET_EMAILS_PER_HOUR" envDefault:"3" validate:"min=1"`
+	VerifyEmailsPerHour   int           `env:"VERIFY_EMAILS_PER_HOUR" envDefault:"3" validate:"min=1"`
+	BulkProbesPerHour     int           `env:"BULK_PROBES_PER_HOUR" envDefault:"20" validate:"min=1"`
+	MFATokenTTL           time.Duration `env:"MFA_TOKEN_TTL" envDefault:"5m" validate:"min=30s,max=1h"`
 	// PasswordHashConcurrency bounds argon2id hashes running at once (0: one per CPU).
 	PasswordHashConcurrency int `env:"PASSWORD_HASH_CONCURRENCY" envDefault:"0" validate:"min=0,max=256"`
 	// PasswordHashQueue bounds the requests waiting for a hashing slot; more are RATE_LIMITED.

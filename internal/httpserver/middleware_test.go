@@ -43,6 +43,29 @@ func TestWithClientBelievesOnlyTrustedProxies(t *testing.T) {
 	}
 }
 
+// X-Forwarded-Proto says https only from a trusted proxy; from anyone
+// else the origin is what the connection itself was.
+func TestForwardedProtoOnlyFromTrustedProxies(t *testing.T) {
+	_, proxies, _ := net.ParseCIDR("10.0.0.0/8")
+	for _, tc := range []struct{ name, remote, proto, want string }{
+		{"a trusted proxy behind TLS", "10.0.0.2:5555", "https", "https://api.example"},
+		{"an untrusted peer", "198.51.100.9:5555", "https", "http://api.example"},
+		{"a trusted proxy, plain", "10.0.0.2:5555", "", "http://api.example"},
+	} {
+		var got auth.Client
+		h := withClient([]*net.IPNet{proxies}, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = auth.ClientFrom(r.Context()) }))
+		r := httptest.NewRequest(http.MethodGet, "http://api.example/", nil)
+		r.RemoteAddr = tc.remote
+		if tc.proto != "" {
+			r.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got.Origin != tc.want {
+			t.Errorf("%s: origin %q, want %q", tc.name, got.Origin, tc.want)
+		}
+	}
+}
+
 func TestGenericMiddleware(t *testing.T) {
 	var deadline time.Time
 	var hasDeadline bool

@@ -42,10 +42,17 @@ const lockMemory = 24 * time.Hour
 type Limiter struct {
 	db  bun.IDB
 	now func() time.Time
+	// refusals counts attempts refused (a Verdict with Wait), for metrics.
+	refusals atomic.Int64
 }
 
-// New returns a Limiter over db.
-func New(db bun.IDB) *Limiter { return &Limiter{db: db, now: time.Now} }
+// New returns a Limiter over db, reading the time from now (time.Now when nil).
+func New(db bun.IDB, now func() time.Time) *Limiter {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limiter{db: db, now: now}
+}
 
 type counter struct {
 	bun.BaseModel `bun:"table:rate_limits"`
@@ -67,11 +74,8 @@ type Verdict struct {
 	Locked bool
 }
 
-// refusals counts attempts this process refused (a Verdict with Wait).
-var refusals atomic.Int64
-
-// Refusals reports how many attempts this process refused for a limit.
-func Refusals() int64 { return refusals.Load() }
+// Refusals reports how many attempts l refused for a limit.
+func (l *Limiter) Refusals() int64 { return l.refusals.Load() }
 
 // Take counts one attempt for key under r and says whether it may go ahead.
 // Attempts made while the key is blocked are not counted; the first one
@@ -79,7 +83,7 @@ func Refusals() int64 { return refusals.Load() }
 func (l *Limiter) Take(ctx context.Context, key string, r Rule) (Verdict, error) {
 	v, err := l.take(ctx, key, r)
 	if v.Wait > 0 {
-		refusals.Add(1)
+		l.refusals.Add(1)
 	}
 	return v, err
 }
@@ -164,6 +168,16 @@ func (l *Limiter) Refund(ctx context.Context, key string) error {
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	key = storable(key)
 	_, err := l.db.NewDelete().Model((*counter)(nil)).Where("key = ?", key).Exec(ctx)
+	return err
+}
+
+// Forget deletes the counters of keys through idb (an erasure's
+// transaction): counters named after a person go with the person.
+func (l *Limiter) Forget(ctx context.Context, idb bun.IDB, keys ...string) error {
+	for i, k := range keys {
+		keys[i] = storable(k)
+	}
+	_, err := idb.NewDelete().Model((*counter)(nil)).Where("key IN (?)", bun.List(keys)).Exec(ctx)
 	return err
 }
 

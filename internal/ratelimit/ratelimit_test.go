@@ -11,10 +11,9 @@ import (
 
 // limiter returns a Limiter over a migrated database whose clock the test moves.
 func limiter(t *testing.T, dbURL string) (*Limiter, func(time.Duration)) {
-	l := New(testdb.Open(t, dbURL))
 	now := time.Now().UTC().Truncate(time.Second)
 	var mu sync.Mutex
-	l.now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	l := New(testdb.Open(t, dbURL), func() time.Time { mu.Lock(); defer mu.Unlock(); return now })
 	return l, func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
 }
 

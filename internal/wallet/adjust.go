@@ -76,12 +76,9 @@ var errInsufficient = apperr.List{apperr.OnField("amount", apperr.InsufficientFu
 // Errors: NOT_FOUND userId, INVALID amount/type, REQUIRED idempotencyKey,
 // INSUFFICIENT_FUNDS, FORBIDDEN.
 func (s *Service) Adjust(ctx context.Context, in AdjustInput) (*Wallet, *Transaction, error) {
-	v, err := auth.SignedIn(ctx)
+	v, err := auth.Require(ctx, auth.Viewer.AdjustsWallets)
 	if err != nil {
 		return nil, nil, err
-	}
-	if !v.IsAdmin() {
-		return nil, nil, apperr.ErrForbidden
 	}
 	amount, err := ParseAmount(in.Amount)
 	if err != nil {

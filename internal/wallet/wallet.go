@@ -112,7 +112,7 @@ func (s *Service) mayRead(ctx context.Context, userID uuid.UUID) error {
 	if err != nil {
 		return err
 	}
-	if v.MaySeeUser(userID, nil) { // admins and the owner: no need to read the user's creator
+	if v.MaySeePrivate(userID, nil) { // admins and the owner: no need to read the user's creator
 		return nil
 	}
 	visible, args := v.VisibleUsers("id")

@@ -1,0 +1,69 @@
+package account
+
+import (
+	"testing"
+	"time"
+
+	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/testdb"
+)
+
+// LOGIN_MAX_FAILURES wrong passwords lock the email for LOGIN_LOCKOUT,
+// then a password is checked again; the next lock lasts twice as long. The
+// right password during a lock is refused unchecked.
+func TestLoginLockoutLastsItsLengthAndGrows(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		f := newFixture(t, dbURL, func(p *Policy) { p.LoginMaxFailures, p.LoginLockout = 2, time.Minute })
+		f.register("lock@example.com", "+12025550110")
+		fail := func(n int) {
+			t.Helper()
+			for i := range n {
+				if _, err := f.s.Login(f.anon, "lock@example.com", "wrong-password"); codeOf(err) != apperr.InvalidCredentials {
+					t.Fatalf("failure %d: %v", i+1, err)
+				}
+			}
+		}
+		locked := func() time.Duration {
+			t.Helper()
+			_, err := f.s.Login(f.anon, "lock@example.com", password)
+			coded := apperr.Errors(err)
+			if len(coded) != 1 || coded[0].Code != apperr.RateLimited {
+				t.Fatalf("the right password: %v, want RATE_LIMITED", err)
+			}
+			return coded[0].RetryAfter
+		}
+		fail(2)
+		if wait := locked(); wait != time.Minute {
+			t.Errorf("first lock: retry after %v, want LOGIN_LOCKOUT (1m)", wait)
+		}
+		f.clock.Advance(time.Minute - time.Second)
+		if wait := locked(); wait != time.Second {
+			t.Errorf("a second before the end: retry after %v", wait)
+		}
+		f.clock.Advance(time.Second)
+		fail(1) // checked again after the lock
+		fail(1) // the limit again: locked twice as long
+		if wait := locked(); wait != 2*time.Minute {
+			t.Errorf("second lock: retry after %v, want 2m", wait)
+		}
+		f.clock.Advance(2 * time.Minute)
+		if in, err := f.s.Login(f.anon, "lock@example.com", password); err != nil || in.AccessToken == "" {
+			t.Errorf("after the second lock: %+v %v", in, err)
+		}
+	})
+}
+
+// Failures older than LOGIN_FAILURE_WINDOW are forgotten: one failure,
+// then another in a new window, do not reach a limit of two.
+func TestLoginFailuresCountWithinTheirWindow(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		f := newFixture(t, dbURL, func(p *Policy) { p.LoginMaxFailures, p.LoginFailureWindow = 2, 10*time.Minute })
+		f.register("window@example.com", "+12025550111")
+		f.s.Login(f.anon, "window@example.com", "wrong-password")
+		f.clock.Advance(10*time.Minute + time.Second)
+		f.s.Login(f.anon, "window@example.com", "wrong-password")
+		if in, err := f.s.Login(f.anon, "window@example.com", password); err != nil || in.AccessToken == "" {
+			t.Errorf("after two failures in two windows: %+v %v, want a sign-in", in, err)
+		}
+	})
+}
