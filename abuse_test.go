@@ -92,6 +92,21 @@ func TestHostileQueriesAreRefusedBeforeTheyRun(t *testing.T) {
 	})
 }
 
+// The parser stops at GRAPHQL_MAX_TOKENS, the server's setting: a query
+// just under it runs, one over it is refused before it is parsed further.
+func TestTheTokenLimitIsTheSetting(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["GRAPHQL_MAX_TOKENS"] = "200"
+		anon := startServer(t, env).Client()
+		query := func(tokens int) string { return "{ __typename " + strings.Repeat("__typename ", tokens-3) + "}" }
+		if r := anon.Do(query(190), nil); len(r.Errors) > 0 {
+			t.Errorf("190 tokens: %+v", r.Errors)
+		}
+		refusedFor(t, "210 tokens", anon.Do(query(210), nil), "GRAPHQL_MAX_TOKENS")
+	})
+}
+
 func TestTransportErrorsNeverEchoTheRequest(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
@@ -295,24 +310,29 @@ func TestIPv6ClientsAreCountedPerSlash64(t *testing.T) {
 	})
 }
 
+// With one hashing slot and no queue, a burst is partly refused with
+// RATE_LIMITED and retryAfter; each admitted login costs one hash, and a
+// refused one is not counted against its email.
 func TestPasswordHashingIsAdmitted(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
 		env["PASSWORD_HASH_CONCURRENCY"], env["PASSWORD_HASH_QUEUE"] = "1", "0"
 		srv := startServer(t, env)
 		anon := srv.Client()
+		before := srv.hashesComputed()
 		answers := parallel(16, func(i int) gqlResponse {
 			return anon.DoAsync(loginMutation, map[string]any{"email": fmt.Sprintf("u%d@example.com", i), "password": "some-password"})
 		})
-		busy := 0
+		busy, checked := 0, 0
 		for _, a := range answers {
 			switch loginCode(a) {
 			case "RATE_LIMITED":
-				if ra, _ := a.Errors[0].Extensions["retryAfter"].(float64); ra < 1 {
-					t.Errorf("busy answer without retryAfter: %+v", a.Errors)
+				if ra, _ := a.Errors[0].Extensions["retryAfter"].(float64); ra != 1 {
+					t.Errorf("busy answer with retryAfter %v, want 1: %+v", ra, a.Errors)
 				}
 				busy++
 			case "INVALID_CREDENTIALS":
+				checked++
 			default:
 				t.Errorf("unexpected answer %s", loginCode(a))
 			}
@@ -320,9 +340,16 @@ func TestPasswordHashingIsAdmitted(t *testing.T) {
 		if busy == 0 {
 			t.Error("16 logins at once through one hashing slot and no queue: none was refused")
 		}
-		// Refused attempts were not counted: each email still has every try.
-		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": "u0@example.com", "password": "x"})); code != "INVALID_CREDENTIALS" {
-			t.Errorf("after the burst: %s", code)
+		if n := srv.hashesComputed() - before; n != int64(checked) {
+			t.Errorf("%d hashes for %d checked logins", n, checked)
+		}
+		// Refused attempts were refunded: only the checked emails have a counted attempt.
+		var counted int
+		if err := srv.DB().NewRaw("SELECT count(*) FROM rate_limits WHERE key LIKE 'login:email:u%' AND hits > 0").Scan(context.Background(), &counted); err != nil {
+			t.Fatal(err)
+		}
+		if counted != checked {
+			t.Errorf("%d emails have a counted attempt, %d were checked", counted, checked)
 		}
 	})
 }
@@ -475,6 +502,34 @@ func TestEverySignInMutationIsLimitedPerAddress(t *testing.T) {
 			}
 			if r := f.call(); r.Code() != "RATE_LIMITED" {
 				t.Errorf("%s beyond %d a minute: %q, want RATE_LIMITED", f.name, f.allowed, r.Code())
+			}
+		}
+	})
+}
+
+// A failed sign-in costs one argon2id computation whatever the reason, so
+// its cost does not tell whether the email has an account.
+func TestFailedLoginsCostOneHashEach(t *testing.T) {
+	eachDialect(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		anon := srv.Client()
+		mustSignIn(t, anon.register(registerInput("known@example.com", "+12025550130")))
+		gone := mustSignIn(t, anon.register(registerInput("gone@example.com", "+12025550131")))
+		if _, err := srv.DB().NewRaw("UPDATE users SET is_active = ? WHERE id = ?", false, gone.User.ID).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		createB2BAdmin(t, admin, "invited@corp.test", "+12025550132") // no password yet
+		for _, tc := range []struct{ name, email, password string }{
+			{"unknown email", "nobody@example.com", goodPassword},
+			{"wrong password", "known@example.com", goodPassword + "!"},
+			{"deactivated account", "gone@example.com", goodPassword},
+			{"no password set yet", "invited@corp.test", goodPassword},
+			{"right password", "known@example.com", goodPassword},
+		} {
+			before := srv.hashesComputed()
+			anon.login(tc.email, tc.password)
+			if n := srv.hashesComputed() - before; n != 1 {
+				t.Errorf("%s: %d argon2id computations, want 1", tc.name, n)
 			}
 		}
 	})

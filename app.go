@@ -203,7 +203,7 @@ func (a *app) newMetrics() *metrics.Metrics {
 func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	res := &graph.Resolver{
 		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit,
-		MediaURL: strings.TrimRight(cfg.PublicURL, "/") + "/media/",
+		MediaURL: strings.TrimRight(cfg.PublicURL, "/") + "/media/", BatchWindow: cfg.GraphQLBatchWindow,
 	}
 	gql := graph.NewHandler(res, graph.HandlerConfig{
 		MaxRequestBytes: cfg.MaxRequestBytes,

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -448,6 +449,113 @@ func TestBatchRules(t *testing.T) {
 		admin.MustData(`{ batches { totalCount } }`, nil, &list)
 		if list.Batches.TotalCount != 2 {
 			t.Errorf("admin sees %d batches, want 2", list.Batches.TotalCount)
+		}
+	})
+}
+
+// Bulk creates racing each other and a batch update that shrinks the batch
+// never overfill it.
+func TestBulkCreatesAndBatchUpdatesRacing(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "race-boss@corp.test", "+4932000001")
+		batchID := createBatch(t, boss, "Race", 20).Batch.ID
+		answers := parallel(6, func(i int) gqlResponse {
+			if i == 5 { // shrink the batch while the bulk creates run
+				return boss.DoAsync(`mutation($id: ID!) { updateBatch(input: {id: $id, maxUsers: 8}) { batch { maxUsers } errors { field code } } }`, map[string]any{"id": batchID})
+			}
+			rows := make([]any, 4)
+			for j := range rows {
+				rows[j] = row(fmt.Sprintf("race%d-%d@corp.test", i, j), fmt.Sprintf("+49320%02d%04d", i, j))
+			}
+			return boss.DoAsync(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID, "users": rows, "errorPolicy": "REJECT_FAILED_ROWS"}})
+		})
+		created, shrunk := 0, false
+		for i, a := range answers {
+			if a.Code() != "" {
+				t.Fatalf("%+v", a.Errors)
+			}
+			if i == 5 {
+				var u struct{ UpdateBatch struct{ Errors []userError } }
+				if err := decode(a, &u); err != nil {
+					t.Fatal(err)
+				}
+				shrunk = len(u.UpdateBatch.Errors) == 0
+				if !shrunk && !slices.Equal(codes(u.UpdateBatch.Errors), []string{"INVALID@input.maxUsers"}) {
+					t.Errorf("the shrink was refused with %v, want INVALID maxUsers (more users than 8)", codes(u.UpdateBatch.Errors))
+				}
+				continue
+			}
+			var d struct{ CreateB2BUsers struct{ Count int } }
+			if err := decode(a, &d); err != nil {
+				t.Fatal(err)
+			}
+			created += d.CreateB2BUsers.Count
+		}
+		var b struct {
+			Batch struct{ MaxUsers, UserCount int }
+		}
+		boss.MustData(`query($id: ID!) { batch(id: $id) { maxUsers userCount } }`, map[string]any{"id": batchID}, &b)
+		// The shrink applied (then the batch holds at most 8) or was refused
+		// because more were there already (then at most 20); the count is
+		// what the creations reported, never more than the batch allows.
+		wantMax := 20
+		if shrunk {
+			wantMax = 8
+		}
+		if b.Batch.MaxUsers != wantMax || b.Batch.UserCount != created || created > wantMax {
+			t.Errorf("batch holds %d users (creations reported %d), maxUsers %d; want maxUsers %d and no more users than it",
+				b.Batch.UserCount, created, b.Batch.MaxUsers, wantMax)
+		}
+		var rows int
+		if err := srv.DB().NewRaw("SELECT count(*) FROM users WHERE batch_id = ?", batchID).Scan(context.Background(), &rows); err != nil || rows != b.Batch.UserCount {
+			t.Errorf("%d user rows in the batch, userCount %d (%v)", rows, b.Batch.UserCount, err)
+		}
+	})
+}
+
+// Bulk creation does not tell a B2B admin whether an address has an account
+// elsewhere: a neutral row error, an audit event, and a limit on such calls.
+func TestBulkCreationDoesNotRevealOtherAccounts(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, map[string]string{"BULK_PROBES_PER_HOUR": "3"})
+		mustSignIn(t, srv.Client().register(registerInput("someone@example.com", "+4932100001")))
+		boss := approvedB2BAdmin(t, srv, admin, "prober@corp.test", "+4932100002")
+		batchID := createBatch(t, boss, "Probe", 100).Batch.ID
+		createB2BUser(t, boss, batchID, "mine@corp.test", "+4932100003")
+
+		res := createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS",
+			row("someone@example.com", "+4932100004"), // an account outside the caller's users
+			row("mine@corp.test", "+4932100005"),      // one of its own users
+			row("fresh@corp.test", "+4932100006"))
+		if got := codes(res.Results[0].Errors); !slices.Equal(got, []string{"INVALID@input.users.0"}) {
+			t.Errorf("someone else's email: %v, want a neutral INVALID on the row", got)
+		}
+		if got := codes(res.Results[1].Errors); !slices.Equal(got, []string{"DUPLICATE@input.users.1.email"}) {
+			t.Errorf("its own user's email: %v, want DUPLICATE", got)
+		}
+		if res.Count != 1 {
+			t.Errorf("created %d, want 1", res.Count)
+		}
+		var events int
+		if err := srv.DB().NewRaw("SELECT count(*) FROM audit_events WHERE action = 'ADDRESSES_ELSEWHERE'").Scan(context.Background(), &events); err != nil || events != 1 {
+			t.Errorf("%d ADDRESSES_ELSEWHERE events (%v), want 1", events, err)
+		}
+		// createB2BUser answers the same way (and counts as such a call).
+		var one struct{ CreateB2BUser payloadUser }
+		boss.MustData(createB2BUserMutation, map[string]any{"in": map[string]any{"batchId": batchID, "email": "someone@example.com",
+			"mobile": "+4932100009", "firstName": "S", "lastName": "O"}}, &one)
+		if got := codes(one.CreateB2BUser.Errors); !slices.Equal(got, []string{"INVALID@"}) {
+			t.Errorf("createB2BUser with someone else's email: %v, want a neutral INVALID", got)
+		}
+		// BULK_PROBES_PER_HOUR such calls an hour; the next is refused whole.
+		for range 1 {
+			createB2BUsers(t, boss, batchID, "REJECT_FAILED_ROWS", row("someone@example.com", "+4932100007"))
+		}
+		resp := boss.Do(createB2BUsersMutation, map[string]any{"in": map[string]any{"batchId": batchID,
+			"users": []any{row("someone@example.com", "+4932100008")}}})
+		if resp.Code() != "RATE_LIMITED" {
+			t.Errorf("the 4th probing call with BULK_PROBES_PER_HOUR=3: %q, want RATE_LIMITED", resp.Code())
 		}
 	})
 }

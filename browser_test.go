@@ -149,7 +149,12 @@ func TestPlaygroundInARealBrowser(t *testing.T) {
 		e.CodeMirror.setValue(JSON.stringify({Authorization: 'Bearer `+*p.AccessToken+`'}));
 		return true;
 	})()`)
-	time.Sleep(time.Second) // GraphiQL takes editor changes in after a short debounce
+	// GraphiQL takes editor changes in after a debounce, and stores them
+	// (localStorage, "graphiql:" keys) as it does: wait until both are in.
+	step("the editors taken in", `(() => {
+		const stored = k => localStorage.getItem('graphiql:' + k) || '';
+		return stored('query').includes('{ me { email } }') && stored('headers').includes('Bearer ');
+	})()`)
 	step("the run button", `(() => {
 		const b = document.querySelector('.graphiql-execute-button');
 		if (!b) return false;

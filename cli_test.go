@@ -166,3 +166,35 @@ func TestSeedCommand(t *testing.T) {
 		}
 	})
 }
+
+// The bootstrap settings create an admin only when no active admin exists.
+func TestBootstrapAdminOnlyWithoutAnActiveAdmin(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"], env["BOOTSTRAP_ADMIN_PASSWORD"] = "first@example.com", "+12025550136", goodPassword
+		srv := startServer(t, env)
+		srv.Stop()
+		// The same database, other bootstrap settings: an active admin exists, so none is created.
+		env["BOOTSTRAP_ADMIN_EMAIL"], env["BOOTSTRAP_ADMIN_MOBILE"] = "second@example.com", "+12025550137"
+		srv = startServer(t, env)
+		admins := func() []string {
+			var emails []string
+			if err := srv.DB().NewRaw("SELECT email FROM users WHERE role = 'ADMIN' ORDER BY email").Scan(context.Background(), &emails); err != nil {
+				t.Fatal(err)
+			}
+			return emails
+		}
+		if got := admins(); strings.Join(got, ",") != "first@example.com" {
+			t.Errorf("admins after a restart with other bootstrap settings: %v", got)
+		}
+		// With the only admin deactivated, the next start creates the bootstrap admin.
+		srv.Stop()
+		if _, err := srv.DB().NewRaw("UPDATE users SET is_active = ? WHERE role = 'ADMIN'", false).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		srv = startServer(t, env)
+		if got := admins(); strings.Join(got, ",") != "first@example.com,second@example.com" {
+			t.Errorf("admins after a start with no active admin: %v", got)
+		}
+	})
+}

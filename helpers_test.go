@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -965,3 +966,12 @@ func (r auditResult) actions() []string {
 	}
 	return out
 }
+
+// refused reports whether a refresh was refused as refreshTokens are:
+// INVALID_TOKEN on the refreshToken field, and no tokens.
+func refused(p authPayload) bool {
+	return slices.Equal(codes(p.Errors), []string{"INVALID_TOKEN@input.refreshToken"}) && p.AccessToken == nil && p.RefreshToken == nil
+}
+
+// decode reads a response's data into dst.
+func decode(r gqlResponse, dst any) error { return json.Unmarshal(r.Data, dst) }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -148,4 +149,35 @@ func TestUserListsAreIndexRanges(t *testing.T) {
 	if total, counted := counts(`{ users(first: 5, filter: {role: B2B_USER}) { totalCount } }`); total != 2 || counted != 1 {
 		t.Errorf("filtered: totalCount = %d with %d count queries; want 2 with 1", total, counted)
 	}
+}
+
+// Connections: default page 20, at most 100 (schema descriptions).
+func TestPageSizeDefaultAndBound(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		boss := approvedB2BAdmin(t, srv, admin, "pages@corp.test", "+4931500000")
+		batchID := createBatch(t, boss, "Pages", 30).Batch.ID
+		rows := make([]map[string]any, 25)
+		for i := range rows {
+			rows[i] = row(fmt.Sprintf("p%02d@corp.test", i), fmt.Sprintf("+493151%05d", i))
+		}
+		if res := createB2BUsers(t, boss, batchID, "REJECT_EVERYTHING", rows...); res.Count != 25 {
+			t.Fatalf("seeded %d", res.Count)
+		}
+		for _, tc := range []struct {
+			first any
+			want  int
+		}{{nil, 20}, {100, 25}, {3, 3}} {
+			var r usersResult
+			boss.MustData(usersQuery, map[string]any{"first": tc.first}, &r)
+			if len(r.Users.Edges) != tc.want || r.Users.TotalCount != 25 {
+				t.Errorf("first %v: %d users of %d, want %d", tc.first, len(r.Users.Edges), r.Users.TotalCount, tc.want)
+			}
+		}
+		for _, first := range []int{101, -1} {
+			if code := boss.Do(usersQuery, map[string]any{"first": first}).Code(); code != "BAD_REQUEST" {
+				t.Errorf("first %d: %q, want BAD_REQUEST", first, code)
+			}
+		}
+	})
 }

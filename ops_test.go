@@ -7,14 +7,17 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -351,4 +354,117 @@ func TestUploadOverTheTransportCap(t *testing.T) {
 	if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "FILE_TOO_LARGE" {
 		t.Errorf("upload of 20,000 bytes with a 4,096-byte allowance: status %d, %+v", r.Status, r.Errors)
 	}
+}
+
+// /readyz answers 503 when the database is unreachable, and 200 again
+// when it is back; /healthz stays 200 (the process is up). PostgreSQL only:
+// the embedded SQLite file cannot become unreachable to the process that
+// holds it open. The server reaches PostgreSQL through a TCP proxy the test
+// cuts.
+func TestReadyzWithTheDatabaseDown(t *testing.T) {
+	dbURL := testdb.Postgres(t)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := startTCPProxy(t, u.Host)
+	u.Host = proxy.addr
+	srv := startServer(t, testEnv(t, u.String()))
+	c := &http.Client{Timeout: 10 * time.Second}
+	status := func(path string) int {
+		t.Helper()
+		resp, err := c.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if got := status("/readyz"); got != 200 {
+		t.Fatalf("/readyz = %d before", got)
+	}
+	proxy.cut()
+	if got := status("/readyz"); got != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with the database down = %d, want 503", got)
+	}
+	if got := status("/healthz"); got != 200 {
+		t.Errorf("/healthz with the database down = %d, want 200", got)
+	}
+	proxy.restore(t)
+	// Each failed check drops a dead pooled connection; readiness returns
+	// once the pool has a live one.
+	deadline := time.Now().Add(10 * time.Second)
+	for status("/readyz") != 200 {
+		if time.Now().After(deadline) {
+			t.Fatal("/readyz stayed 503 after the database came back")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// tcpProxy forwards a local port to target until cut.
+type tcpProxy struct {
+	target, addr string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	p := &tcpProxy{target: target}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { io.Copy(out, in); out.Close() }()
+			go func() { io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+// cut stops accepting and closes every forwarded connection.
+func (p *tcpProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// restore listens again on the same address.
+func (p *tcpProxy) restore(t *testing.T) {
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.serve(ln)
 }

@@ -192,3 +192,33 @@ func pngClaiming(t *testing.T, w, h uint32) []byte {
 	binary.BigEndian.PutUint32(b[29:], crc32.ChecksumIEEE(b[12:29]))
 	return b
 }
+
+// removeAvatar takes the caller's avatar by default; admins may remove
+// anyone's, others only their own (schema description of its userId).
+func TestRemoveAnotherUsersAvatar(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		owner := mustSignIn(t, srv.Client().register(registerInput("pic-owner@example.com", "+4931600001")))
+		me := srv.Client().As(*owner.AccessToken)
+		if up, _ := me.upload("a.png", pngImage(t, 8, 8)); len(up.Errors) > 0 {
+			t.Fatal(codes(up.Errors))
+		}
+		other := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("pic-other@example.com", "+4931600002"))).AccessToken)
+		const remove = `mutation($id: ID) { removeAvatar(input: {userId: $id}) { user { profile { avatarUrl } } errors { code } } }`
+		if code := other.Do(remove, map[string]any{"id": owner.User.ID}).Code(); code != "FORBIDDEN" {
+			t.Errorf("a user removing another's avatar: %q, want FORBIDDEN", code)
+		}
+		var still struct {
+			Me struct{ Profile struct{ AvatarURL *string } }
+		}
+		me.MustData(`{ me { profile { avatarUrl } } }`, nil, &still)
+		if still.Me.Profile.AvatarURL == nil {
+			t.Fatal("the refused removal removed the avatar")
+		}
+		var d struct{ RemoveAvatar avatarPayload }
+		admin.MustData(remove, map[string]any{"id": owner.User.ID}, &d)
+		if d.RemoveAvatar.User == nil || d.RemoveAvatar.User.Profile.AvatarURL != nil {
+			t.Errorf("admin removing the avatar: %+v", d.RemoveAvatar)
+		}
+	})
+}

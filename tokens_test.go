@@ -121,3 +121,65 @@ func TestOneTimeTokens(t *testing.T) {
 		}
 	})
 }
+
+// Changing or resetting a password voids every outstanding setup and reset
+// link of the user.
+func TestPasswordChangesVoidOutstandingLinks(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		anon := srv.Client()
+		const reset = `mutation($t: String!) { resetPassword(input: {token: $t, password: "grape-Harbor-31", passwordConfirm: "grape-Harbor-31"}) { ok errors { field code } } }`
+		resetCodes := func(token string) []string {
+			var r struct {
+				ResetPassword struct{ Errors []userError }
+			}
+			anon.MustData(reset, map[string]any{"t": token}, &r)
+			return codes(r.ResetPassword.Errors)
+		}
+		latestLink := func(addr, path string, n int) string {
+			mails := srv.waitEmails(addr, n)
+			return linkToken(t, mails[len(mails)-1], path)
+		}
+
+		// A reset link sent before changePassword no longer works after it.
+		p := mustSignIn(t, anon.register(registerInput("voids@example.com", "+4931700001")))
+		anon.Do(requestResetMutation, map[string]any{"e": "voids@example.com"})
+		link := latestLink("voids@example.com", "reset-password", 2) // after the confirmation email
+		var cp struct{ ChangePassword struct{ OK bool } }
+		anon.As(*p.AccessToken).MustData(`mutation { changePassword(input: {oldPassword: "`+goodPassword+`", newPassword: "plum-Orbit-88", newPasswordConfirm: "plum-Orbit-88"}) { ok } }`, nil, &cp)
+		if !cp.ChangePassword.OK {
+			t.Fatal("changePassword failed")
+		}
+		if got := resetCodes(link); !slices.Equal(got, []string{"INVALID_TOKEN@input.token"}) {
+			t.Errorf("reset link after changePassword: %v, want INVALID_TOKEN", got)
+		}
+
+		// A setup link does not outlive a password set through a reset link.
+		createB2BAdmin(t, admin, "voids-b2b@corp.test", "+4931700002")
+		setup := latestLink("voids-b2b@corp.test", "setup-password", 1)
+		anon.Do(requestResetMutation, map[string]any{"e": "voids-b2b@corp.test"})
+		if got := resetCodes(latestLink("voids-b2b@corp.test", "reset-password", 2)); len(got) != 0 {
+			t.Fatalf("reset: %v", got)
+		}
+		if p := anon.setupPassword(setup, goodPassword); !slices.Equal(codes(p.Errors), []string{"INVALID_TOKEN@input.token"}) {
+			t.Errorf("setup link after a reset: %v, want INVALID_TOKEN", codes(p.Errors))
+		}
+	})
+}
+
+// requestPasswordReset answers no sooner than 250 ms, whether or not the
+// email exists. (A lower bound the server enforces: it cannot pass falsely.)
+func TestPasswordResetRequestFloor(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testEnv(t, dbURL))
+		anon := srv.Client()
+		mustSignIn(t, anon.register(registerInput("floor@example.com", "+12025550133")))
+		for _, email := range []string{"floor@example.com", "nobody@example.com"} {
+			start := time.Now()
+			anon.Do(requestResetMutation, map[string]any{"e": email})
+			if took := time.Since(start); took < 250*time.Millisecond {
+				t.Errorf("requestPasswordReset(%s) answered after %v, before the 250 ms floor", email, took)
+			}
+		}
+	})
+}

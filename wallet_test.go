@@ -200,3 +200,29 @@ func TestConcurrentWalletAdjustments(t *testing.T) {
 		}
 	})
 }
+
+// One idempotency key sent many times at once applies once.
+func TestConcurrentUseOfOneIdempotencyKey(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv, admin := b2bServer(t, dbURL, nil)
+		id := mustSignIn(t, srv.Client().register(registerInput("idem@example.com", "+12025550141"))).User.ID
+		answers := parallel(10, func(int) gqlResponse {
+			return admin.DoAsync(adjustMutation, map[string]any{"in": map[string]any{
+				"userId": id, "type": "CREDIT", "amount": "5.00", "description": "once", "idempotencyKey": "same-key"}})
+		})
+		txIDs := map[string]bool{}
+		for _, a := range answers {
+			var d struct{ AdjustWallet adjustPayload }
+			if a.Code() != "" || decode(a, &d) != nil || d.AdjustWallet.Transaction == nil {
+				t.Fatalf("adjustWallet: %+v %s", a.Errors, a.Data)
+			}
+			txIDs[d.AdjustWallet.Transaction.ID] = true
+		}
+		var w walletResult
+		srv.Client().As(*mustSignIn(t, srv.Client().login("idem@example.com", goodPassword)).AccessToken).MustData(walletQuery, nil, &w)
+		if len(txIDs) != 1 || w.Wallet.Balance != "1000005.00" || w.Wallet.Transactions.TotalCount != 2 {
+			t.Errorf("10 concurrent uses of one key: %d transactions answered, balance %s, %d ledger entries; want 1, 1000005.00, 2 (opening + one)",
+				len(txIDs), w.Wallet.Balance, w.Wallet.Transactions.TotalCount)
+		}
+	})
+}

@@ -28,6 +28,7 @@ type Loaders struct {
 	SessionsByUserID *loader[[]*account.Session]
 
 	accounts   *account.Service
+	window     time.Duration
 	mu         sync.Mutex
 	batchUsers map[int]*loader[page.Page[*account.User]] // by page size
 }
@@ -39,13 +40,10 @@ func (l *Loaders) BatchUsers(first int) *loader[page.Page[*account.User]] {
 	if l.batchUsers[first] == nil {
 		l.batchUsers[first] = newLoader(func(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]page.Page[*account.User], error) {
 			return l.accounts.FirstBatchUserPages(ctx, ids, first)
-		})
+		}, l.window)
 	}
 	return l.batchUsers[first]
 }
-
-// batchWindow is how long a loader collects keys before it fetches them.
-const batchWindow = 5 * time.Millisecond
 
 // loader batches the look-ups made for the items of a list. Outside lists
 // it fetches at once: a single object (me, user(id)) has no siblings to wait
@@ -55,8 +53,10 @@ type loader[V any] struct {
 	fetch   func(context.Context, []uuid.UUID) (map[uuid.UUID]V, error)
 }
 
-func newLoader[V any](fetch func(context.Context, []uuid.UUID) (map[uuid.UUID]V, error)) *loader[V] {
-	return &loader[V]{batched: dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(batchWindow)), fetch: fetch}
+// newLoader batches fetch's look-ups: it collects keys for window (the
+// setting GRAPHQL_BATCH_WINDOW) before it fetches them.
+func newLoader[V any](fetch func(context.Context, []uuid.UUID) (map[uuid.UUID]V, error), window time.Duration) *loader[V] {
+	return &loader[V]{batched: dataloadgen.NewMappedLoader(fetch, dataloadgen.WithWait(window)), fetch: fetch}
 }
 
 // load returns the value for id; found is false when there is none.
@@ -107,15 +107,17 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error), id func(
 }
 
 // newLoaders returns fresh loaders for one request.
-func newLoaders(accounts *account.Service, batches *batch.Service, wallets *wallet.Service) *Loaders {
+func newLoaders(res *Resolver) *Loaders {
+	accounts, w := res.Accounts, res.BatchWindow
 	return &Loaders{
-		UserByID:         newLoader(byID(accounts.UsersByIDs, func(u *account.User) uuid.UUID { return u.ID })),
-		BatchByID:        newLoader(byID(batches.ByIDs, func(b *batch.Batch) uuid.UUID { return b.ID })),
-		ApprovalByUserID: newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID })),
-		BatchUserCount:   newLoader(batches.UserCounts),
-		WalletByUserID:   newLoader(byID(wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID })),
-		SessionsByUserID: newLoader(accounts.LiveSessions),
+		UserByID:         newLoader(byID(accounts.UsersByIDs, func(u *account.User) uuid.UUID { return u.ID }), w),
+		BatchByID:        newLoader(byID(res.BatchService.ByIDs, func(b *batch.Batch) uuid.UUID { return b.ID }), w),
+		ApprovalByUserID: newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID }), w),
+		BatchUserCount:   newLoader(res.BatchService.UserCounts, w),
+		WalletByUserID:   newLoader(byID(res.Wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID }), w),
+		SessionsByUserID: newLoader(accounts.LiveSessions, w),
 		accounts:         accounts,
+		window:           w,
 		batchUsers:       map[int]*loader[page.Page[*account.User]]{},
 	}
 }
@@ -124,7 +126,7 @@ func newLoaders(accounts *account.Service, batches *batch.Service, wallets *wall
 // loaders and sign-in record.
 func WithRequestState(res *Resolver, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := context.WithValue(r.Context(), requestKey{}, &request{loaders: newLoaders(res.Accounts, res.BatchService, res.Wallets)})
+		ctx := context.WithValue(r.Context(), requestKey{}, &request{loaders: newLoaders(res)})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }

@@ -6,6 +6,8 @@ package graph
 //go:generate go tool gqlgen generate
 
 import (
+	"time"
+
 	"github.com/usergraph/usergraph/internal/account"
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/batch"
@@ -20,4 +22,7 @@ type Resolver struct {
 	Audit        *audit.Log
 	// MediaURL is put before media file names: PUBLIC_URL + "/media/".
 	MediaURL string
+	// BatchWindow is how long a list's loaders collect keys before they
+	// fetch (GRAPHQL_BATCH_WINDOW).
+	BatchWindow time.Duration
 }

@@ -127,8 +127,9 @@ func TestStandardIntrospectionFits(t *testing.T) {
 	}
 }
 
-// The token limit stops the parser itself.
-func TestTokenLimit(t *testing.T) {
+// The token limit stops the parser itself (abuse_test.go's
+// TestTheTokenLimitIsTheSetting holds the server to GRAPHQL_MAX_TOKENS).
+func TestParserStopsAtTheTokenLimit(t *testing.T) {
 	_, err := parser.ParseQueryWithTokenLimit(&ast.Source{Input: "{ me { " + strings.Repeat("id ", 20000) + "} }"}, defaults.Tokens)
 	if err == nil || !strings.Contains(err.Error(), "token limit") {
 		t.Errorf("parse of 20,000 tokens: %v", err)

@@ -67,3 +67,40 @@ func TestLoginFailuresCountWithinTheirWindow(t *testing.T) {
 		}
 	})
 }
+
+// The limits are the settings, not numbers of their own: with each set to
+// one, the second attempt is refused (reset emails silently, the others
+// with RATE_LIMITED).
+func TestLimitsFollowTheirSettings(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		f := newFixture(t, dbURL, func(p *Policy) {
+			p.ResetEmailsPerHour, p.VerifyEmailsPerHour, p.RefreshPerAddressPerMinute = 1, 1, 2
+		})
+		in := f.register("limits@example.com", "+12025550112")
+		for range 2 {
+			if err := f.s.RequestPasswordReset(f.anon, "limits@example.com"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := f.count("SELECT count(*) FROM one_time_tokens WHERE user_id = ? AND purpose = 'PASSWORD_RESET'", in.User.ID); n != 1 {
+			t.Errorf("two reset requests with RESET_EMAILS_PER_HOUR=1 issued %d links, want 1", n)
+		}
+		ctx := f.signedIn(in)
+		if err := f.s.ResendVerificationEmail(ctx, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.ResendVerificationEmail(ctx, nil); codeOf(err) != apperr.RateLimited {
+			t.Errorf("a second confirmation email with VERIFY_EMAILS_PER_HOUR=1: %v, want RATE_LIMITED", err)
+		}
+		next, err := f.s.RefreshToken(f.anon, in.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.RefreshToken(f.anon, next.RefreshToken); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.RefreshToken(f.anon, "another"); codeOf(err) != apperr.RateLimited {
+			t.Errorf("a third refresh with REFRESH_PER_IP_PER_MINUTE=2: %v, want RATE_LIMITED", err)
+		}
+	})
+}

@@ -93,6 +93,9 @@ type Config struct {
 	QueryMaxComplex   int           `env:"GRAPHQL_MAX_COMPLEXITY" envDefault:"5000" validate:"min=10"`
 	QueryMaxAliases   int           `env:"GRAPHQL_MAX_ALIASES" envDefault:"15" validate:"min=1"`
 	QueryMaxMutations int           `env:"GRAPHQL_MAX_MUTATIONS" envDefault:"3" validate:"min=1"`
+	// GraphQLBatchWindow is how long the related-object loaders of a list
+	// collect keys before one query fetches them all.
+	GraphQLBatchWindow time.Duration `env:"GRAPHQL_BATCH_WINDOW" envDefault:"5ms" validate:"min=100us,max=5s"`
 
 	// Limits of the sign-in flows; .env.example says what each counts.
 	LoginMaxFailures      int           `env:"LOGIN_MAX_FAILURES" envDefault:"5" validate:"min=1"`
