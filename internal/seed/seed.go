@@ -155,7 +155,8 @@ func (g *generator) user(role auth.Role, createdBy, batchID *uuid.UUID) account.
 		Mobile: fmt.Sprintf("+49151%08d", g.n), // German mobile numbers: valid E.164
 
 		FirstName: first, LastName: last, Role: role,
-		IsActive: role == auth.RoleB2BAdmin || g.rnd.IntN(50) != 0, IsVerified: g.rnd.IntN(4) != 0, IsApproved: role == auth.RoleB2BAdmin,
+		// Business admins stay active (their batches are seeded); one in 50 others is not.
+		IsActive: role.NeedsApproval() || g.rnd.IntN(50) != 0, IsVerified: g.rnd.IntN(4) != 0, IsApproved: true,
 		PasswordHash: &hash, CreatedByID: createdBy, BatchID: batchID,
 		Address: g.faker.Street(), City: g.faker.City(),
 		DateJoined: joined, LastLogin: lastLogin, UpdatedAt: joined,
