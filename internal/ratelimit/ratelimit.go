@@ -8,6 +8,8 @@ package ratelimit
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"net"
@@ -123,11 +125,14 @@ ON CONFLICT (key) DO UPDATE SET
 RETURNING key, window_start, hits, blocked_until, locks`)
 
 // Lock blocks key for r.Lockout, doubled for each recent lock before, unless
-// it is blocked already.
+// it is blocked already. A key reset meanwhile (a right password arrived
+// between the last allowed failure and its lock) has nothing to lock.
 func (l *Limiter) Lock(ctx context.Context, key string, r Rule) (Verdict, error) {
 	key = storable(key)
 	var c counter
-	if err := l.db.NewSelect().Model(&c).Where("key = ?", key).Scan(ctx); err != nil {
+	if err := l.db.NewSelect().Model(&c).Where("key = ?", key).Scan(ctx); errors.Is(err, sql.ErrNoRows) {
+		return Verdict{}, nil
+	} else if err != nil {
 		return Verdict{}, err
 	}
 	return l.lock(ctx, key, r, c, l.now().UTC())

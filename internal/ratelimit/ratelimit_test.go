@@ -139,3 +139,25 @@ func TestAddressCountsIPv6Per64(t *testing.T) {
 		}
 	}
 }
+
+// A right password can reset a key between the last allowed failure and
+// its lock: the lock then finds nothing to lock, and is no error.
+func TestLockAfterAResetLocksNothing(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		l, _ := limiter(t, dbURL)
+		ctx := context.Background()
+		rule := Rule{Limit: 1, Window: time.Minute, Lockout: time.Minute}
+		if v, err := l.Take(ctx, "k", rule); err != nil || !v.Last {
+			t.Fatalf("take: %+v %v", v, err)
+		}
+		if err := l.Reset(ctx, "k"); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := l.Lock(ctx, "k", rule); err != nil || v.Locked || v.Wait != 0 {
+			t.Errorf("lock after a reset: %+v %v, want nothing locked and no error", v, err)
+		}
+		if v, _ := l.Take(ctx, "k", rule); v.Wait != 0 {
+			t.Errorf("after it: %+v", v)
+		}
+	})
+}

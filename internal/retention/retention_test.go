@@ -47,6 +47,7 @@ func TestPurgeDeletesOnlyWhatIsPastItsRetention(t *testing.T) {
 		exec(`INSERT INTO rate_limits (key, window_start, hits, locks) VALUES ('old', ?, 3, 0), ('recent', ?, 1, 0)`, old, recent)
 
 		p := New(conn, policy, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		p.now = func() time.Time { return now } // the clock moves only when the test says
 		counts, ran, err := p.Once(ctx)
 		if err != nil || !ran {
 			t.Fatalf("purge: ran %v, %v", ran, err)
