@@ -63,6 +63,12 @@ func TestHostileQueriesAreRefusedBeforeTheyRun(t *testing.T) {
 		schemas.WriteString(" }")
 		refusedFor(t, "1,000 aliased __schema", anon.Do(schemas.String(), nil), "GRAPHQL_MAX_")
 		refusedFor(t, "two __schema", anon.Do("{ a: __schema { queryType { name } } b: __schema { queryType { name } } }", nil), "__schema or __type 2 times")
+		// An export is as large as an account's records: once per request.
+		var exports strings.Builder
+		for i := range 15 {
+			fmt.Fprintf(&exports, " e%d: myData", i)
+		}
+		refusedFor(t, "fifteen aliased myData", anon.Do("{"+exports.String()+" }", nil), "myData 15 times")
 
 		// Lists multiply: 100 users, each with a batch of 100 users.
 		nested := `query($n: Int) { users(first: $n) { edges { node { batch { users(first: $n) { edges { node { id email } } } } } } } }`

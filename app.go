@@ -162,6 +162,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		ResetEmailsPerHour:         cfg.ResetEmailsPerHour,
 		VerifyEmailsPerHour:        cfg.VerifyEmailsPerHour,
 		BulkProbesPerHour:          cfg.BulkProbesPerHour,
+		MyDataPerHour:              cfg.MyDataPerHour,
 		MFATokenTTL:                cfg.MFATokenTTL,
 		Links:                      links,
 		RequireVerifiedEmail:       cfg.RequireVerifiedEmail,

@@ -240,10 +240,20 @@ func (c *client) DoAsync(query string, vars map[string]any) gqlResponse {
 	return out
 }
 
+// headers puts the client's headers on req; a "Host" header becomes the
+// request's Host.
+func (c *client) headers(req *http.Request) {
+	req.Header = c.Header.Clone()
+	if host := req.Header.Get("Host"); host != "" {
+		req.Host = host
+		req.Header.Del("Host")
+	}
+}
+
 func (c *client) post(query string, vars map[string]any) (gqlResponse, error) {
 	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
 	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+"/graphql", bytes.NewReader(body))
-	req.Header = c.Header.Clone()
+	c.headers(req)
 	req.Header.Set("Content-Type", "application/json")
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
@@ -806,6 +816,7 @@ func (c *client) upload(filename string, content []byte) (avatarPayload, int) {
 	part.Write(content)
 	w.Close()
 	req, _ := http.NewRequest(http.MethodPost, c.srv.URL+"/graphql", &body)
+	c.headers(req)
 	req.Header.Set("Content-Type", w.FormDataContentType())
 	req.Header.Set("Authorization", "Bearer "+c.Token)
 	resp, err := httpClient.Do(req)

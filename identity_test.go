@@ -418,7 +418,10 @@ func TestAccountLifecycle(t *testing.T) {
 			Sessions    []struct{ ID string }
 			Wallet      struct{ Balance int64 }
 			Ledger      []struct{ Type string }
-			AuditEvents []struct{ Action string }
+			AuditEvents []struct {
+				Action, IP, UserAgent string
+				ByYou                 bool
+			}
 		}
 		if err := json.Unmarshal(export.MyData, &doc); err != nil {
 			t.Fatalf("myData is not a JSON document: %v: %s", err, export.MyData)
@@ -426,6 +429,10 @@ func TestAccountLifecycle(t *testing.T) {
 		var actions []string
 		for _, e := range doc.AuditEvents {
 			actions = append(actions, e.Action)
+			// Where a request came from is the person's only for its own requests.
+			if mine := e.IP == "127.0.0.1" && e.UserAgent != ""; mine != e.ByYou {
+				t.Errorf("myData: %s (by you: %v) shows ip %q, user agent %q", e.Action, e.ByYou, e.IP, e.UserAgent)
+			}
 		}
 		if doc.Profile.Email != "erase@example.com" || doc.Profile.Mobile != "+4944300004" || len(doc.Sessions) != 1 ||
 			doc.Wallet.Balance != 100000500 || len(doc.Ledger) != 2 ||
@@ -494,6 +501,46 @@ func TestAccountLifecycle(t *testing.T) {
 		}
 		if code := anon.As(*other.AccessToken).meCode(); code != "UNAUTHENTICATED" {
 			t.Errorf("a deleted user's token: %q", code)
+		}
+	})
+}
+
+// Discovery and avatar URLs never come from a Host header a client wrote:
+// without PUBLIC_URL they name the address the request reached and are not
+// cacheable by shared caches; with it, they are PUBLIC_URL's and are.
+func TestURLsInAnswersNeverComeFromTheHostHeader(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		get := func(srv *testServer, path string) (string, string) {
+			t.Helper()
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			req.Host = "evil.example"
+			resp, err := httpClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return string(body), resp.Header.Get("Cache-Control")
+		}
+		srv := startServer(t, testEnv(t, dbURL))
+		body, cache := get(srv, "/.well-known/openid-configuration")
+		if !strings.Contains(body, `"jwks_uri":"`+srv.URL+`/.well-known/jwks.json"`) || strings.Contains(body, "evil") || cache != "no-store" {
+			t.Errorf("without PUBLIC_URL, Host evil.example: %s (Cache-Control %q)", body, cache)
+		}
+		me := srv.Client().As(*mustSignIn(t, srv.Client().register(registerInput("host@example.com", "+4944400011"))).AccessToken)
+		me.Header.Set("Host", "evil.example")
+		up, _ := me.upload("a.png", pngImage(t, 4, 4))
+		if url := up.User.Profile.AvatarURL; url == nil || !strings.HasPrefix(*url, srv.URL+"/media/") {
+			t.Errorf("avatarUrl with Host evil.example: %v", url)
+		}
+
+		env := testEnv(t, dbURL)
+		env["PUBLIC_URL"] = "https://id.example"
+		public := startServer(t, env)
+		body, cache = get(public, "/.well-known/openid-configuration")
+		if !strings.Contains(body, `"jwks_uri":"https://id.example/.well-known/jwks.json"`) || !strings.Contains(body, `"issuer":"https://id.example"`) ||
+			!strings.HasPrefix(cache, "public") {
+			t.Errorf("with PUBLIC_URL: %s (Cache-Control %q)", body, cache)
 		}
 	})
 }

@@ -32,6 +32,8 @@ func Directives() DirectiveRoot {
 			}
 			return next(ctx)
 		},
+		// Cost is priced by the request limits before anything runs (graph/limits).
+		Cost: func(ctx context.Context, _ any, next graphql.Resolver, _ int, _ bool) (any, error) { return next(ctx) },
 		Private: func(ctx context.Context, obj any, next graphql.Resolver) (any, error) {
 			u, isUser := obj.(*account.User)
 			if !isUser {

@@ -50,6 +50,7 @@ type ResolverRoot interface {
 
 type DirectiveRoot struct {
 	Auth    func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
+	Cost    func(ctx context.Context, obj any, next graphql.Resolver, weight int, once bool) (res any, err error)
 	HasRole func(ctx context.Context, obj any, next graphql.Resolver, roles []auth.Role) (res any, err error)
 	Private func(ctx context.Context, obj any, next graphql.Resolver) (res any, err error)
 }
@@ -2096,6 +2097,19 @@ created it, or an admin. Anyone else gets ` + "`" + `extensions.code` + "`" + ` 
 """
 directive @private on FIELD_DEFINITION
 
+"""
+What selecting the field costs toward the server's ` + "`" + `GRAPHQL_MAX_COMPLEXITY` + "`" + `
+(` + "`" + `weight` + "`" + `, instead of 1) and, with ` + "`" + `once` + "`" + `, that one request may select it
+only once (aliases included): a request over either is refused with
+` + "`" + `extensions.code` + "`" + ` BAD_REQUEST before it runs.
+"""
+directive @cost(
+  "The field's cost."
+  weight: Int!
+  "True when a request may select the field once at most."
+  once: Boolean! = false
+) on FIELD_DEFINITION
+
 "A file sent with the GraphQL multipart request specification."
 scalar Upload
 
@@ -2667,8 +2681,8 @@ type Query {
   "The signed-in caller."
   me: User! @auth
 
-  "Everything usergraph holds about the caller, as one JSON document: profile, sessions, wallet and ledger, and the audit events about them (the data-export right)."
-  myData: JSON! @auth
+  "Everything usergraph holds about the caller, as one JSON document: profile, sessions, wallet and ledger, and the audit events by or about them (the data-export right); where a request came from only for the caller's own. Up to 10,000 entries a list, so it costs 1,000, once per request, and at most the server's ` + "`" + `MY_DATA_PER_HOUR` + "`" + ` an hour."
+  myData: JSON! @auth @cost(weight: 1000, once: true)
 
   "A user the caller may see (admins: anyone; B2B admins: users they created; anyone: themselves); null otherwise."
   user(
@@ -4087,6 +4101,28 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 // endregion ************************** internal!.gotpl ***************************
 
 // region    ***************************** args.gotpl *****************************
+
+func (ec *executionContext) dir_cost_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "weight",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["weight"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "once",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["once"] = arg1
+	return args, nil
+}
 
 func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
@@ -8878,8 +8914,25 @@ func (ec *executionContext) _Query_myData(ctx context.Context, field graphql.Col
 				}
 				return ec.Directives.Auth(ctx, nil, directive0)
 			}
+			directive2 := func(ctx context.Context) (any, error) {
+				weight, err := ec.unmarshalNInt2int(ctx, 1000)
+				if err != nil {
+					var zeroVal any
+					return zeroVal, err
+				}
+				once, err := ec.unmarshalNBoolean2bool(ctx, true)
+				if err != nil {
+					var zeroVal any
+					return zeroVal, err
+				}
+				if ec.Directives.Cost == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive cost is not implemented")
+				}
+				return ec.Directives.Cost(ctx, nil, directive1, weight, once)
+			}
 
-			next = directive1
+			next = directive2
 			return next
 		},
 		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {

@@ -16,7 +16,7 @@ var guards = map[string]string{
 	"Query.me": "@auth", "Query.user": "@auth", "Query.wallet": "@auth",
 	"Query.users": "@hasRole([ADMIN,B2B_ADMIN])", "Query.batch": "@hasRole([ADMIN,B2B_ADMIN])",
 	"Query.batches": "@hasRole([ADMIN,B2B_ADMIN])", "Query.auditEvents": "@hasRole([ADMIN,B2B_ADMIN])",
-	"Query.approvals": "@hasRole([ADMIN])", "Query.myData": "@auth",
+	"Query.approvals": "@hasRole([ADMIN])", "Query.myData": "@auth @cost",
 
 	"Mutation.login": "", "Mutation.register": "", "Mutation.refreshToken": "", "Mutation.requestPasswordReset": "",
 	"Mutation.resetPassword": "", "Mutation.setupPassword": "",

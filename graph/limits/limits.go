@@ -41,8 +41,10 @@ type Limits struct {
 	// request try login many times).
 	Aliases int
 	// Complexity bounds the estimated cost of the operation: each field
-	// costs 1, multiplied by the page size (`first`, or its default) of every
-	// connection above it and by ListFactor for every other list above it.
+	// costs 1 (or the weight of its @cost directive), multiplied by the page
+	// size (`first`, or its default) of every connection above it and by
+	// ListFactor for every other list above it. A field whose @cost says
+	// once may be selected once per operation.
 	Complexity int
 	// Mutations bounds the mutations one request runs.
 	Mutations int
@@ -154,6 +156,9 @@ func (l Limits) Check(doc *ast.QueryDocument, schema *ast.Schema, operationName 
 	switch {
 	case chosenMeasure.introspectionRoots > 1:
 		return refusal("the operation asks for __schema or __type %s times; at most once is allowed", count(chosenMeasure.introspectionRoots))
+	case chosenMeasure.repeatedOnce() != "":
+		name := chosenMeasure.repeatedOnce()
+		return refusal("the operation asks for %s %s times; at most once is allowed", name, count(chosenMeasure.once[name]))
 	case chosenMeasure.cost > l.Complexity:
 		return refusal("the operation's complexity is %s; at most %d is allowed (GRAPHQL_MAX_COMPLEXITY)", count(chosenMeasure.cost), l.Complexity)
 	case chosen.Operation == ast.Mutation && chosenMeasure.rootFields > l.Mutations:
@@ -196,6 +201,28 @@ type measure struct {
 	introspectionRoots int
 	// rootFields counts the fields of the set itself (mutations, at the root).
 	rootFields int
+	// once counts the selections of each field whose @cost says once.
+	once map[string]int
+}
+
+// repeatedOnce names a field selected more than once that may be once only.
+func (m measure) repeatedOnce() string {
+	for name, n := range m.once {
+		if n > 1 {
+			return name
+		}
+	}
+	return ""
+}
+
+// addOnce adds in's once-only selections to out's, times n.
+func addOnce(out *measure, in map[string]int, n int) {
+	for name, k := range in {
+		if out.once == nil {
+			out.once = map[string]int{}
+		}
+		out.once[name] = add(out.once[name], mul(k, n))
+	}
 }
 
 // meter measures the selection sets of one document, each fragment once.
@@ -252,6 +279,7 @@ func (m *meter) selectionSet(parent *ast.Definition, set ast.SelectionSet) (meas
 		out.cost = add(out.cost, in.cost)
 		out.introspectionRoots = add(out.introspectionRoots, in.introspectionRoots)
 		out.rootFields = add(out.rootFields, in.rootFields)
+		addOnce(&out, in.once, 1)
 	}
 	for _, sel := range set {
 		switch s := sel.(type) {
@@ -300,13 +328,18 @@ func (m *meter) field(parent *ast.Definition, f *ast.Field) (measure, *gqlerror.
 	if err != nil {
 		return measure{}, err
 	}
+	weight, once := fieldCost(def)
 	out := measure{
 		fields:             add(sub.fields, 1),
 		depth:              add(sub.depth, 1),
 		aliases:            sub.aliases,
-		cost:               add(1, mul(m.multiplier(parent, def, f), sub.cost)),
+		cost:               add(weight, mul(m.multiplier(parent, def, f), sub.cost)),
 		introspectionRoots: sub.introspectionRoots,
 		rootFields:         1,
+	}
+	addOnce(&out, sub.once, 1)
+	if once {
+		addOnce(&out, map[string]int{def.Name: 1}, 1)
 	}
 	if f.Alias != "" && f.Alias != f.Name {
 		out.aliases = add(out.aliases, 1)
@@ -315,6 +348,26 @@ func (m *meter) field(parent *ast.Definition, f *ast.Field) (measure, *gqlerror.
 		out.introspectionRoots = add(out.introspectionRoots, 1)
 	}
 	return out, nil
+}
+
+// fieldCost reads a field's @cost directive: its weight (1 without one),
+// and whether it may be selected once only.
+func fieldCost(def *ast.FieldDefinition) (weight int, once bool) {
+	if def == nil {
+		return 1, false
+	}
+	d := def.Directives.ForName("cost")
+	if d == nil {
+		return 1, false
+	}
+	weight = 1
+	if a := d.Arguments.ForName("weight"); a != nil && a.Value != nil {
+		weight, _ = atoi(a.Value.Raw)
+	}
+	if a := d.Arguments.ForName("once"); a != nil && a.Value != nil {
+		once = a.Value.Raw == "true"
+	}
+	return weight, once
 }
 
 // multiplier is how many times a field's selection is expected to repeat:

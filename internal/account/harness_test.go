@@ -50,7 +50,7 @@ type fixture struct {
 func testPolicy() Policy {
 	return Policy{RefreshTTL: 7 * 24 * time.Hour, LoginMaxFailures: 3, LoginFailureWindow: 15 * time.Minute,
 		LoginLockout: 5 * time.Minute, PerAddressPerMinute: 1000, RefreshPerAddressPerMinute: 1000,
-		ResetEmailsPerHour: 3, VerifyEmailsPerHour: 3, BulkProbesPerHour: 20, MFATokenTTL: 5 * time.Minute,
+		ResetEmailsPerHour: 3, VerifyEmailsPerHour: 3, BulkProbesPerHour: 20, MyDataPerHour: 10, MFATokenTTL: 5 * time.Minute,
 		Links: mail.LinkLifetimes{Setup: 24 * time.Hour, Reset: time.Hour, Verify: 24 * time.Hour}, MFAIssuer: "test",
 		AvatarMaxBytes: 1 << 20, AvatarTypes: []string{"image/png"}, AvatarMaxPixels: 1 << 20}
 }

@@ -120,6 +120,9 @@ func (s *Service) erase(ctx context.Context, u *User, actor uuid.UUID) error {
 				return err
 			}
 		}
+		if actor == u.ID { // erasing oneself: the event keeps no trace of where from
+			ctx = auth.WithClient(ctx, auth.Client{})
+		}
 		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.AccountDeleted, Actor: &actor, Target: &u.ID})
 	})
 	if err != nil {
@@ -132,10 +135,15 @@ func (s *Service) erase(ctx context.Context, u *User, actor uuid.UUID) error {
 // MyData returns everything held about the caller, as the UserData
 // declarations export it: profile, sessions (ended ones too, until
 // retention purges them), wallet and ledger, and the audit events by or
-// about them.
+// about them. At most MY_DATA_PER_HOUR a user.
+//
+// Errors: UNAUTHENTICATED, RateLimited.
 func (s *Service) MyData(ctx context.Context) (userdata.Export, error) {
 	v, err := auth.SignedIn(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if _, err := s.take(ctx, counterOf("export", v.UserID), s.limits.exports); err != nil {
 		return nil, err
 	}
 	u, err := s.UserByID(ctx, v.UserID)

@@ -74,7 +74,7 @@ func TestLoginFailuresCountWithinTheirWindow(t *testing.T) {
 func TestLimitsFollowTheirSettings(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		f := newFixture(t, dbURL, func(p *Policy) {
-			p.ResetEmailsPerHour, p.VerifyEmailsPerHour, p.RefreshPerAddressPerMinute = 1, 1, 2
+			p.ResetEmailsPerHour, p.VerifyEmailsPerHour, p.RefreshPerAddressPerMinute, p.MyDataPerHour = 1, 1, 2, 1
 		})
 		in := f.register("limits@example.com", "+12025550112")
 		for range 2 {
@@ -101,6 +101,12 @@ func TestLimitsFollowTheirSettings(t *testing.T) {
 		}
 		if _, err := f.s.RefreshToken(f.anon, "another"); codeOf(err) != apperr.RateLimited {
 			t.Errorf("a third refresh with REFRESH_PER_IP_PER_MINUTE=2: %v, want RATE_LIMITED", err)
+		}
+		if _, err := f.s.MyData(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.MyData(ctx); codeOf(err) != apperr.RateLimited {
+			t.Errorf("a second export with MY_DATA_PER_HOUR=1: %v, want RATE_LIMITED", err)
 		}
 	})
 }

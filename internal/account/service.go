@@ -31,6 +31,7 @@ type limits struct {
 	resetPerIP            ratelimit.Rule
 	resetPerEmail         ratelimit.Rule // reset emails to one address
 	bulkProbes            ratelimit.Rule // bulk calls meeting addresses outside the caller's users
+	exports               ratelimit.Rule // data exports by one user
 	verifyPerUser         ratelimit.Rule // confirmation emails asked for by one user
 }
 
@@ -54,6 +55,8 @@ type Policy struct {
 	// BulkProbesPerHour bounds a B2B admin's creations that meet addresses
 	// of accounts outside its users.
 	BulkProbesPerHour int
+	// MyDataPerHour bounds a user's data exports.
+	MyDataPerHour int
 	// MFATokenTTL is how long the first step of a two-factor sign-in waits
 	// for its code.
 	MFATokenTTL time.Duration
@@ -79,7 +82,7 @@ func (p Policy) limits() limits {
 		loginPerAccount: perAccount, loginPerIP: perIP, passwordChangePerUser: perAccount, tokenPerIP: perIP,
 		registerPerIP: perIP, refreshPerIP: ratelimit.Rule{Limit: p.RefreshPerAddressPerMinute, Window: time.Minute},
 		resetPerIP: perIP, resetPerEmail: hourly(p.ResetEmailsPerHour),
-		bulkProbes: hourly(p.BulkProbesPerHour), verifyPerUser: hourly(p.VerifyEmailsPerHour),
+		bulkProbes: hourly(p.BulkProbesPerHour), verifyPerUser: hourly(p.VerifyEmailsPerHour), exports: hourly(p.MyDataPerHour),
 	}
 }
 
@@ -204,11 +207,12 @@ func loginKey(emailKey string) string { return "login:email:" + emailKey }
 func resetKey(emailKey string) string { return "reset:email:" + emailKey }
 
 // userFlows are the flows counted per user (counterOf).
-var userFlows = [...]string{"password", "mfa", "verify", "bulk"}
+var userFlows = [...]string{"password", "mfa", "verify", "bulk", "export"}
 
 // counterOf names the counter of flow for a user: "password" (password
 // confirmations), "mfa" (second-factor codes), "verify" (confirmation
-// emails), "bulk" (bulk creations meeting others' addresses).
+// emails), "bulk" (bulk creations meeting others' addresses), "export"
+// (data exports).
 func counterOf(flow string, userID uuid.UUID) string { return flow + ":user:" + userID.String() }
 
 // personalCounters are the counters named after p.

@@ -143,6 +143,9 @@ func TestErasureLeavesNothingThatSignsInOrNames(t *testing.T) {
 		if n := f.count("SELECT count(*) FROM audit_events WHERE details LIKE ?", "%erase@example.com%"); n != 0 {
 			t.Errorf("after erasure: %d audit events name the email", n)
 		}
+		if n := f.count("SELECT count(*) FROM audit_events WHERE ip <> '' OR user_agent <> ''"); n != 0 {
+			t.Errorf("after erasure: %d audit events keep where the person's requests came from", n)
+		}
 		// The address is free again.
 		f.register("erase@example.com", "+12025550109")
 	})

@@ -25,9 +25,13 @@ type Viewer struct {
 type Client struct {
 	IP        string
 	UserAgent string
-	// Origin is how the client reached this server (scheme://host), for
-	// absolute URLs when PUBLIC_URL is not set.
+	// Origin is this server's scheme://host for absolute URLs in answers:
+	// PUBLIC_URL, else what a trusted proxy forwarded, else the address of
+	// the socket the request reached; never a header a client writes.
 	Origin string
+	// OriginConfigured is true when Origin is PUBLIC_URL: answers built on
+	// it are the same for everyone and may be cached publicly.
+	OriginConfigured bool
 }
 
 type viewerKey struct{}

@@ -106,6 +106,7 @@ type Config struct {
 	ResetEmailsPerHour    int           `env:"RESET_EMAILS_PER_HOUR" envDefault:"3" validate:"min=1"`
 	VerifyEmailsPerHour   int           `env:"VERIFY_EMAILS_PER_HOUR" envDefault:"3" validate:"min=1"`
 	BulkProbesPerHour     int           `env:"BULK_PROBES_PER_HOUR" envDefault:"20" validate:"min=1"`
+	MyDataPerHour         int           `env:"MY_DATA_PER_HOUR" envDefault:"10" validate:"min=1"`
 	MFATokenTTL           time.Duration `env:"MFA_TOKEN_TTL" envDefault:"5m" validate:"min=30s,max=1h"`
 	// PasswordHashConcurrency bounds argon2id hashes running at once (0: one per CPU).
 	PasswordHashConcurrency int `env:"PASSWORD_HASH_CONCURRENCY" envDefault:"0" validate:"min=0,max=256"`

@@ -51,11 +51,12 @@ var errBadToken = apperr.New(apperr.Unauthenticated, "Invalid or expired access 
 
 func isCoded(err error) bool { return len(apperr.Errors(err)) > 0 }
 
-// withClient records the client's address and user agent. X-Forwarded-For
-// is believed only from a trusted proxy: then the client is the right-most
-// address in it that is not a trusted proxy too (entries to its left can be
-// written by anyone).
-func withClient(trusted []*net.IPNet, next http.Handler) http.Handler {
+// withClient records the client's address and user agent, and this
+// server's origin for the answer. X-Forwarded-For is believed only from a
+// trusted proxy: then the client is the right-most address in it that is
+// not a trusted proxy too (entries to its left can be written by anyone).
+// publicURL is PUBLIC_URL ("" when unset).
+func withClient(trusted []*net.IPNet, publicURL string, next http.Handler) http.Handler {
 	isTrusted := func(ip net.IP) bool {
 		for _, n := range trusted {
 			if ip != nil && n.Contains(ip) {
@@ -82,13 +83,52 @@ func withClient(trusted []*net.IPNet, next http.Handler) http.Handler {
 				}
 			}
 		}
-		scheme := "http"
-		if r.TLS != nil || (isTrusted(net.ParseIP(remoteIP(r))) && r.Header.Get("X-Forwarded-Proto") == "https") {
-			scheme = "https"
+		origin, configured := strings.TrimRight(publicURL, "/"), publicURL != ""
+		if !configured {
+			origin = ownOrigin(r, isTrusted(net.ParseIP(remoteIP(r))))
 		}
-		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: userAgent(r), Origin: scheme + "://" + r.Host})
+		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: userAgent(r), Origin: origin, OriginConfigured: configured})
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
+}
+
+// ownOrigin is this server's origin when PUBLIC_URL is not set: behind a
+// trusted proxy, the scheme it forwarded and the host it was asked for
+// (the operator's proxy routes only its own names); otherwise the address
+// of the socket the request reached. Never a header an untrusted client
+// writes: answers built on it (discovery, avatar URLs) could otherwise
+// point other people at the client's choice.
+func ownOrigin(r *http.Request, fromTrustedProxy bool) string {
+	scheme := "http"
+	if r.TLS != nil || fromTrustedProxy && r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "https"
+	}
+	if fromTrustedProxy {
+		host := r.Header.Get("X-Forwarded-Host")
+		if host == "" {
+			host = r.Host
+		}
+		if validHost(host) {
+			return scheme + "://" + host
+		}
+	}
+	if addr, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return scheme + "://" + addr.String()
+	}
+	return scheme + "://localhost"
+}
+
+// validHost accepts a host[:port] as DNS names and IP literals spell it.
+func validHost(h string) bool {
+	if h == "" || len(h) > 255 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune(".-:[]", c)) {
+			return false
+		}
+	}
+	return true
 }
 
 func remoteIP(r *http.Request) string {

@@ -1,6 +1,7 @@
 package httpserver
 
 import (
+	"context"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -29,7 +30,7 @@ func TestWithClientBelievesOnlyTrustedProxies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		var got auth.Client
-		h := withClient(trusted, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = auth.ClientFrom(r.Context()) }))
+		h := withClient(trusted, "", http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = auth.ClientFrom(r.Context()) }))
 		r := httptest.NewRequest(http.MethodGet, "/", nil)
 		r.RemoteAddr = tc.remote
 		r.Header.Set("User-Agent", tc.userAgent)
@@ -43,25 +44,43 @@ func TestWithClientBelievesOnlyTrustedProxies(t *testing.T) {
 	}
 }
 
-// X-Forwarded-Proto says https only from a trusted proxy; from anyone
-// else the origin is what the connection itself was.
-func TestForwardedProtoOnlyFromTrustedProxies(t *testing.T) {
+// The origin of this server in answers (discovery, avatar URLs) is
+// PUBLIC_URL; without it, what a trusted proxy forwards (X-Forwarded-Proto,
+// X-Forwarded-Host, Host), else the address the connection reached. A Host
+// or X-Forwarded-* header from anyone else is never believed.
+func TestOriginNeverComesFromAnUntrustedHeader(t *testing.T) {
 	_, proxies, _ := net.ParseCIDR("10.0.0.0/8")
-	for _, tc := range []struct{ name, remote, proto, want string }{
-		{"a trusted proxy behind TLS", "10.0.0.2:5555", "https", "https://api.example"},
-		{"an untrusted peer", "198.51.100.9:5555", "https", "http://api.example"},
-		{"a trusted proxy, plain", "10.0.0.2:5555", "", "http://api.example"},
+	local := &net.TCPAddr{IP: net.ParseIP("192.0.2.10"), Port: 8080}
+	for _, tc := range []struct {
+		name, public, remote string
+		header               map[string]string
+		want                 string
+		configured           bool
+	}{
+		{"PUBLIC_URL", "https://id.example/", "198.51.100.9:5555", map[string]string{"Host": "evil.example"}, "https://id.example", true},
+		{"a direct client's Host", "", "198.51.100.9:5555", map[string]string{"Host": "evil.example"}, "http://192.0.2.10:8080", false},
+		{"a direct client's X-Forwarded-*", "", "198.51.100.9:5555",
+			map[string]string{"X-Forwarded-Proto": "https", "X-Forwarded-Host": "evil.example"}, "http://192.0.2.10:8080", false},
+		{"a trusted proxy behind TLS", "", "10.0.0.2:5555", map[string]string{"Host": "id.example", "X-Forwarded-Proto": "https"}, "https://id.example", false},
+		{"a trusted proxy's forwarded host", "", "10.0.0.2:5555",
+			map[string]string{"Host": "internal:8080", "X-Forwarded-Host": "id.example"}, "http://id.example", false},
+		{"a trusted proxy forwarding garbage", "", "10.0.0.2:5555", map[string]string{"Host": "a b/c"}, "http://192.0.2.10:8080", false},
 	} {
 		var got auth.Client
-		h := withClient([]*net.IPNet{proxies}, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = auth.ClientFrom(r.Context()) }))
-		r := httptest.NewRequest(http.MethodGet, "http://api.example/", nil)
+		h := withClient([]*net.IPNet{proxies}, tc.public, http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got = auth.ClientFrom(r.Context()) }))
+		r := httptest.NewRequest(http.MethodGet, "http://x/", nil)
+		r = r.WithContext(context.WithValue(r.Context(), http.LocalAddrContextKey, local))
 		r.RemoteAddr = tc.remote
-		if tc.proto != "" {
-			r.Header.Set("X-Forwarded-Proto", tc.proto)
+		for k, v := range tc.header {
+			if k == "Host" {
+				r.Host = v
+			} else {
+				r.Header.Set(k, v)
+			}
 		}
 		h.ServeHTTP(httptest.NewRecorder(), r)
-		if got.Origin != tc.want {
-			t.Errorf("%s: origin %q, want %q", tc.name, got.Origin, tc.want)
+		if got.Origin != tc.want || got.OriginConfigured != tc.configured {
+			t.Errorf("%s: origin %q (configured %v), want %q (%v)", tc.name, got.Origin, got.OriginConfigured, tc.want, tc.configured)
 		}
 	}
 }

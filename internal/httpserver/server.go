@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/rs/cors"
@@ -97,7 +96,7 @@ func NewServer(d Deps) http.Handler {
 	}
 	h = securityHeaders(d.Config.HSTSMaxAge, h)
 	h = logRequests(d.Log, d.Metrics, h)
-	h = withClient(d.TrustedProxies, h)
+	h = withClient(d.TrustedProxies, d.Config.PublicURL, h)
 	h = withRequestID(h)
 	return h
 }
@@ -105,18 +104,17 @@ func NewServer(d Deps) http.Handler {
 // discoveryHandler publishes where the signing keys are and how tokens are
 // signed (OpenID Connect Discovery's fields that apply to access tokens),
 // so standard JWT libraries verify usergraph's tokens from this URL alone.
-// URLs are absolute: PUBLIC_URL, else the request's own origin.
+// URLs are absolute: PUBLIC_URL, else this server's own origin (withClient).
+// Only an answer built on PUBLIC_URL may be kept by shared caches.
 func discoveryHandler(cfg config.Config) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		base := strings.TrimRight(cfg.PublicURL, "/")
-		if base == "" {
-			scheme := "http"
-			if r.TLS != nil {
-				scheme = "https"
-			}
-			base = scheme + "://" + r.Host
+		client := auth.ClientFrom(r.Context())
+		base := client.Origin
+		if client.OriginConfigured {
+			w.Header().Set("Cache-Control", "public, max-age=300")
+		} else {
+			w.Header().Set("Cache-Control", "no-store")
 		}
-		w.Header().Set("Cache-Control", "public, max-age=300")
 		writeJSON(w, http.StatusOK, map[string]any{
 			"issuer":                                cfg.Issuer(),
 			"jwks_uri":                              base + "/.well-known/jwks.json",

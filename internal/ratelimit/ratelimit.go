@@ -8,10 +8,10 @@ package ratelimit
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
+	"errors"
 	"net"
 	"strings"
 	"sync/atomic"
