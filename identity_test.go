@@ -152,7 +152,7 @@ func TestRequireVerifiedEmail(t *testing.T) {
 }
 
 const (
-	enrollMutation  = `mutation { enrollTotp(input: {label: "my phone"}) { secret otpauthUri errors { field code } } }`
+	enrollMutation  = `mutation($p: String!) { enrollTotp(input: {password: $p, label: "my phone"}) { secret otpauthUri errors { field code } } }`
 	confirmMutation = `mutation($c: String!) { confirmTotp(input: {code: $c}) { recoveryCodes errors { field code } } }`
 	mfaLogin        = `mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken mfaRequired mfaToken user { id } errors { field code } } }`
 	verifyMfa       = `mutation($t: String!, $c: String!) { verifyMfa(input: {mfaToken: $t, code: $c}) { accessToken refreshToken mfaRequired user { id mfaEnabled } errors { field code } } }`
@@ -197,7 +197,12 @@ func TestTotpTwoFactorSignIn(t *testing.T) {
 				Errors             []userError
 			}
 		}
-		me.MustData(enrollMutation, nil, &e)
+		// A stolen access token alone does not turn it on: the password is asked.
+		me.MustData(enrollMutation, map[string]any{"p": "wrong-Password-9"}, &e)
+		if !slices.Equal(codes(e.EnrollTotp.Errors), []string{"INVALID_CREDENTIALS@input.password"}) || e.EnrollTotp.Secret != "" {
+			t.Fatalf("enrollTotp with a wrong password: %+v", e.EnrollTotp)
+		}
+		me.MustData(enrollMutation, map[string]any{"p": goodPassword}, &e)
 		secret := e.EnrollTotp.Secret
 		if len(secret) < 16 || !strings.HasPrefix(e.EnrollTotp.OtpauthURI, "otpauth://totp/") ||
 			!strings.Contains(e.EnrollTotp.OtpauthURI, "secret="+secret) || !strings.Contains(e.EnrollTotp.OtpauthURI, "period=30") {
@@ -248,7 +253,7 @@ func TestTotpTwoFactorSignIn(t *testing.T) {
 		if !d.Me.MfaEnabled {
 			t.Fatal("mfaEnabled false after confirmTotp")
 		}
-		if r := me.Do(enrollMutation, nil); outcome(r) != "MFA_ALREADY_ENABLED" {
+		if r := me.Do(enrollMutation, map[string]any{"p": goodPassword}); outcome(r) != "MFA_ALREADY_ENABLED" {
 			t.Errorf("enrollTotp while on: %q", outcome(r))
 		}
 
@@ -312,7 +317,7 @@ func TestTotpTwoFactorSignIn(t *testing.T) {
 		}
 
 		// On again; an admin resets it for a user who lost the phone.
-		me.MustData(enrollMutation, nil, &e)
+		me.MustData(enrollMutation, map[string]any{"p": goodPassword}, &e)
 		code, _ = totp.GenerateCode(e.EnrollTotp.Secret, time.Now())
 		me.MustData(confirmMutation, map[string]any{"c": code}, &c)
 		// Guesses are limited like passwords: 5 wrong, then RATE_LIMITED
@@ -340,6 +345,18 @@ func TestTotpTwoFactorSignIn(t *testing.T) {
 			t.Errorf("resetUserMfa: %+v", reset.ResetUserMfa)
 		}
 		mustSignIn(t, anon.login("totp@example.com", goodPassword))
+
+		// The owner heard of every change: on, off, on, off by an administrator.
+		var subjects []string
+		for _, m := range srv.waitEmails("totp@example.com", 5)[1:] { // after the confirmation link
+			subjects = append(subjects, m.Subject)
+			if strings.Contains(m.Text, "by an administrator") != (len(subjects) == 4) {
+				t.Errorf("email %d says who turned it off wrongly: %s", len(subjects), m.Text)
+			}
+		}
+		if want := []string{"Two-factor sign-in is on", "Two-factor sign-in is off", "Two-factor sign-in is on", "Two-factor sign-in is off"}; !slices.Equal(subjects, want) {
+			t.Errorf("emails to the owner: %v, want %v", subjects, want)
+		}
 
 		got := auditActions(t, admin, p.User.ID)
 		for _, want := range []string{"MFA_ENABLED", "MFA_FAILED", "RECOVERY_CODE_USED", "MFA_DISABLED", "MFA_RESET", "LOGIN_SUCCEEDED"} {

@@ -219,7 +219,7 @@ type ComplexityRoot struct {
 		DeleteMyAccount         func(childComplexity int, input model.DeleteMyAccountInput) int
 		DeleteUser              func(childComplexity int, input model.DeleteUserInput) int
 		DisableTotp             func(childComplexity int, input model.DisableTotpInput) int
-		EnrollTotp              func(childComplexity int, input *model.EnrollTotpInput) int
+		EnrollTotp              func(childComplexity int, input model.EnrollTotpInput) int
 		Login                   func(childComplexity int, input model.LoginInput) int
 		Logout                  func(childComplexity int, input model.LogoutInput) int
 		RefreshToken            func(childComplexity int, input model.RefreshTokenInput) int
@@ -448,7 +448,7 @@ type MutationResolver interface {
 	RevokeSession(ctx context.Context, input model.RevokeSessionInput) (*model.RevokeSessionPayload, error)
 	VerifyEmail(ctx context.Context, input model.VerifyEmailInput) (*model.VerifyEmailPayload, error)
 	ResendVerificationEmail(ctx context.Context, input *model.ResendVerificationEmailInput) (*model.ResendVerificationEmailPayload, error)
-	EnrollTotp(ctx context.Context, input *model.EnrollTotpInput) (*model.EnrollTotpPayload, error)
+	EnrollTotp(ctx context.Context, input model.EnrollTotpInput) (*model.EnrollTotpPayload, error)
 	ConfirmTotp(ctx context.Context, input model.ConfirmTotpInput) (*model.ConfirmTotpPayload, error)
 	VerifyMfa(ctx context.Context, input model.VerifyMfaInput) (*model.AuthPayload, error)
 	DisableTotp(ctx context.Context, input model.DisableTotpInput) (*model.DisableTotpPayload, error)
@@ -1145,7 +1145,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Mutation.EnrollTotp(childComplexity, args["input"].(*model.EnrollTotpInput)), true
+		return e.ComplexityRoot.Mutation.EnrollTotp(childComplexity, args["input"].(model.EnrollTotpInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -3186,13 +3186,13 @@ type Mutation {
     input: ResendVerificationEmailInput
   ): ResendVerificationEmailPayload! @auth
 
-  "Starts two-factor sign-in: a new secret for an authenticator app. It takes effect only after ` + "`" + `confirmTotp` + "`" + `."
+  "Starts two-factor sign-in, after checking the caller's password (wrong ones are counted like ` + "`" + `disableTotp` + "`" + `'s): a new secret for an authenticator app. It takes effect only after ` + "`" + `confirmTotp` + "`" + `, which emails the owner."
   enrollTotp(
-    "Nothing is required."
-    input: EnrollTotpInput
+    "The caller's password, and how apps name the account."
+    input: EnrollTotpInput!
   ): EnrollTotpPayload! @auth
 
-  "Turns two-factor sign-in on with a current code from the enrolled app; returns ten single-use recovery codes, shown only this once."
+  "Turns two-factor sign-in on with a current code from the enrolled app and emails the owner; returns ten single-use recovery codes, shown only this once."
   confirmTotp(
     "A code from the authenticator app."
     input: ConfirmTotpInput!
@@ -3204,13 +3204,13 @@ type Mutation {
     input: VerifyMfaInput!
   ): AuthPayload!
 
-  "Turns two-factor sign-in off for the caller, after checking the password."
+  "Turns two-factor sign-in off for the caller, after checking the password, and emails the owner."
   disableTotp(
     "The caller's password."
     input: DisableTotpInput!
   ): DisableTotpPayload! @auth
 
-  "Turns two-factor sign-in off for a user who lost their authenticator and recovery codes. Admins only."
+  "Turns two-factor sign-in off for a user who lost their authenticator and recovery codes, and emails the user. Admins only."
   resetUserMfa(
     "Whose."
     input: ResetUserMfaInput!
@@ -3265,6 +3265,8 @@ type ResendVerificationEmailPayload {
 
 "Input of ` + "`" + `enrollTotp` + "`" + `."
 input EnrollTotpInput {
+  "The caller's password."
+  password: String!
   "How authenticator apps name the account; default: the caller's email."
   label: String
 }
@@ -4318,8 +4320,8 @@ func (ec *executionContext) field_Mutation_enrollTotp_args(ctx context.Context, 
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
-		func(ctx context.Context, v any) (*model.EnrollTotpInput, error) {
-			return ec.unmarshalOEnrollTotpInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpInput(ctx, v)
+		func(ctx context.Context, v any) (model.EnrollTotpInput, error) {
+			return ec.unmarshalNEnrollTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -8239,7 +8241,7 @@ func (ec *executionContext) _Mutation_enrollTotp(ctx context.Context, field grap
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Mutation().EnrollTotp(ctx, fc.Args["input"].(*model.EnrollTotpInput))
+			return ec.Resolvers.Mutation().EnrollTotp(ctx, fc.Args["input"].(model.EnrollTotpInput))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -13424,13 +13426,20 @@ func (ec *executionContext) unmarshalInputEnrollTotpInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"label"}
+	fieldsInOrder := [...]string{"password", "label"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
 			continue
 		}
 		switch k {
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Password = data
 		case "label":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("label"))
 			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
@@ -17775,6 +17784,11 @@ func (ec *executionContext) marshalNDisableTotpPayload2ᚖgithubᚗcomᚋusergra
 	return ec._DisableTotpPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNEnrollTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpInput(ctx context.Context, v any) (model.EnrollTotpInput, error) {
+	res, err := ec.unmarshalInputEnrollTotpInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNEnrollTotpPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpPayload(ctx context.Context, sel ast.SelectionSet, v *model.EnrollTotpPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "EnrollTotpPayload!")
@@ -18804,14 +18818,6 @@ var (
 		account.RejectFailedRows: "REJECT_FAILED_ROWS",
 	}
 )
-
-func (ec *executionContext) unmarshalOEnrollTotpInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐEnrollTotpInput(ctx context.Context, v any) (*model.EnrollTotpInput, error) {
-	if v == nil {
-		return nil, nil
-	}
-	res, err := ec.unmarshalInputEnrollTotpInput(ctx, v)
-	return &res, graphql.ErrorOnPath(ctx, err)
-}
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
 	if v == nil {

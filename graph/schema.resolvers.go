@@ -324,12 +324,12 @@ func (r *mutationResolver) ResendVerificationEmail(ctx context.Context, input *m
 }
 
 // EnrollTotp is the resolver for the enrollTotp field.
-func (r *mutationResolver) EnrollTotp(ctx context.Context, input *model.EnrollTotpInput) (*model.EnrollTotpPayload, error) {
+func (r *mutationResolver) EnrollTotp(ctx context.Context, input model.EnrollTotpInput) (*model.EnrollTotpPayload, error) {
 	label := ""
-	if input != nil && input.Label != nil {
+	if input.Label != nil {
 		label = *input.Label
 	}
-	e, err := r.Accounts.EnrollTotp(ctx, label)
+	e, err := r.Accounts.EnrollTotp(ctx, input.Password, label)
 	return result(e, err, func(e *account.Enrollment, errs []*model.UserError) *model.EnrollTotpPayload {
 		if e == nil {
 			return &model.EnrollTotpPayload{Errors: errs}

@@ -322,6 +322,8 @@ type DisableTotpPayload struct {
 
 // Input of `enrollTotp`.
 type EnrollTotpInput struct {
+	// The caller's password.
+	Password string `json:"password"`
 	// How authenticator apps name the account; default: the caller's email.
 	Label *string `json:"label,omitempty"`
 }

@@ -130,7 +130,7 @@ func (f *fixture) withTotp(email, mobile string) (*User, string, []string) {
 	f.t.Helper()
 	in := f.register(email, mobile)
 	ctx := f.signedIn(in)
-	e, err := f.s.EnrollTotp(ctx, "")
+	e, err := f.s.EnrollTotp(ctx, password, "")
 	if err != nil {
 		f.t.Fatal(err)
 	}

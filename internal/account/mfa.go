@@ -71,17 +71,16 @@ var (
 // Enrollment is a new authenticator secret waiting for confirmTotp.
 type Enrollment struct{ Secret, URI string }
 
-// EnrollTotp creates a new authenticator secret for the caller; it signs
-// nothing in until ConfirmTotp shows the app has it. A new enrolment
-// replaces one not yet confirmed.
+// EnrollTotp creates a new authenticator secret for the caller after
+// checking its password (guesses counted like disableTotp's): a stolen
+// access token alone must not put a second factor the owner does not have
+// in front of the account. It signs nothing in until ConfirmTotp shows the
+// app has it. A new enrolment replaces one not yet confirmed.
 //
-// Errors: MFA_ALREADY_ENABLED, UNAUTHENTICATED.
-func (s *Service) EnrollTotp(ctx context.Context, label string) (*Enrollment, error) {
-	v, err := auth.SignedIn(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := s.UserByID(ctx, v.UserID)
+// Errors: INVALID_CREDENTIALS password, MFA_ALREADY_ENABLED,
+// UNAUTHENTICATED, RateLimited.
+func (s *Service) EnrollTotp(ctx context.Context, password, label string) (*Enrollment, error) {
+	u, err := s.confirmPassword(ctx, password)
 	if err != nil {
 		return nil, err
 	}
@@ -159,11 +158,19 @@ func (s *Service) ConfirmTotp(ctx context.Context, code string) ([]string, error
 		if _, err := tx.NewInsert().Model(&rows).Exec(ctx); err != nil {
 			return err
 		}
-		if _, err := tx.NewUpdate().Model((*User)(nil)).Set("mfa_enabled = TRUE").Set("updated_at = ?", now).
-			Where("id = ?", v.UserID).Exec(ctx); err != nil {
+		u := new(User)
+		if err := tx.NewUpdate().Model(u).Set("mfa_enabled = TRUE").Set("updated_at = ?", now).
+			Where("id = ?", v.UserID).Returning("*").Scan(ctx); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.MfaEnabled, Actor: &v.UserID, Target: &v.UserID})
+		if err := s.audit.Record(ctx, tx, audit.Entry{Action: audit.MfaEnabled, Actor: &v.UserID, Target: &v.UserID}); err != nil {
+			return err
+		}
+		msg, err := s.mail.MfaEnabled(recipient(u))
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, msg)
 	})
 	if err != nil {
 		return nil, err
@@ -332,7 +339,7 @@ func (s *Service) DisableTotp(ctx context.Context, password string) error {
 		return errMfaOff
 	}
 	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		return s.turnMfaOff(ctx, tx, u.ID, audit.Entry{Action: audit.MfaDisabled, Actor: &u.ID, Target: &u.ID})
+		return s.turnMfaOff(ctx, tx, u, audit.Entry{Action: audit.MfaDisabled, Actor: &u.ID, Target: &u.ID})
 	})
 }
 
@@ -353,7 +360,7 @@ func (s *Service) ResetUserMfa(ctx context.Context, userID uuid.UUID) (*User, er
 		return nil, errMfaOff
 	}
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		return s.turnMfaOff(ctx, tx, u.ID, audit.Entry{Action: audit.MfaReset, Actor: &v.UserID, Target: &u.ID})
+		return s.turnMfaOff(ctx, tx, u, audit.Entry{Action: audit.MfaReset, Actor: &v.UserID, Target: &u.ID})
 	})
 	u.MfaEnabled = false
 	return u, err
@@ -370,15 +377,22 @@ func deleteMfa(ctx context.Context, tx bun.IDB, userID uuid.UUID) error {
 	return nil
 }
 
-// turnMfaOff removes userID's authenticator, recovery codes and pending
-// sign-ins inside tx, and records entry.
-func (s *Service) turnMfaOff(ctx context.Context, tx bun.IDB, userID uuid.UUID, entry audit.Entry) error {
-	if err := deleteMfa(ctx, tx, userID); err != nil {
+// turnMfaOff removes u's authenticator, recovery codes and pending
+// sign-ins inside tx, records entry, and emails u that it happened.
+func (s *Service) turnMfaOff(ctx context.Context, tx bun.IDB, u *User, entry audit.Entry) error {
+	if err := deleteMfa(ctx, tx, u.ID); err != nil {
 		return err
 	}
 	if _, err := tx.NewUpdate().Model((*User)(nil)).Set("mfa_enabled = FALSE").Set("updated_at = ?", s.now()).
-		Where("id = ?", userID).Exec(ctx); err != nil {
+		Where("id = ?", u.ID).Exec(ctx); err != nil {
 		return err
 	}
-	return s.audit.Record(ctx, tx, entry)
+	if err := s.audit.Record(ctx, tx, entry); err != nil {
+		return err
+	}
+	msg, err := s.mail.MfaDisabled(recipient(u), entry.Action == audit.MfaReset)
+	if err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, msg)
 }

@@ -104,7 +104,7 @@ func TestConfirmTotpGuessesAreCounted(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		f := newFixture(t, dbURL, nil)
 		ctx := f.signedIn(f.register("guess@example.com", "+12025550107"))
-		e, err := f.s.EnrollTotp(ctx, "")
+		e, err := f.s.EnrollTotp(ctx, password, "")
 		if err != nil {
 			t.Fatal(err)
 		}

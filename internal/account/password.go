@@ -188,7 +188,8 @@ func (s *Service) ChangePassword(ctx context.Context, oldPassword, newPassword, 
 }
 
 // confirmPassword is checkPassword for a change that asks for the caller's
-// password in a field named "password" (disableTotp, deleteMyAccount).
+// password in a field named "password" (enrollTotp, disableTotp,
+// deleteMyAccount).
 func (s *Service) confirmPassword(ctx context.Context, password string) (*User, error) {
 	v, err := auth.SignedIn(ctx)
 	if err != nil {
@@ -198,7 +199,7 @@ func (s *Service) confirmPassword(ctx context.Context, password string) (*User, 
 }
 
 // checkPassword checks the signed-in caller's password before a change
-// that needs it (changePassword, disableTotp, deleteMyAccount) and returns
+// that needs it (changePassword, enrollTotp, disableTotp, deleteMyAccount) and returns
 // the caller. Guesses are counted per user before each check and recorded;
 // the guess over the limit ends the session it came from (whoever holds it
 // does not know the password) and locks these changes for the user.

@@ -102,7 +102,7 @@ func TestErasureLeavesNothingThatSignsInOrNames(t *testing.T) {
 		in := f.register("erase@example.com", "+12025550109") // a session, a confirmation email pending
 		u := in.User
 		ctx := f.signedIn(in)
-		if _, err := f.s.EnrollTotp(ctx, ""); err != nil {
+		if _, err := f.s.EnrollTotp(ctx, password, ""); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := f.s.Login(f.anon, "erase@example.com", "wrong-password"); codeOf(err) == "" { // a counter

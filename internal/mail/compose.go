@@ -24,6 +24,8 @@ const (
 	TemplateB2BAdminApproved = "b2b_admin_approved"
 	TemplateB2BAdminRejected = "b2b_admin_rejected"
 	TemplateEmailVerify      = "email_verify"
+	TemplateMfaEnabled       = "mfa_enabled"
+	TemplateMfaDisabled      = "mfa_disabled"
 )
 
 var subjects = map[string]string{
@@ -32,6 +34,8 @@ var subjects = map[string]string{
 	TemplateB2BAdminApproved: "Your business account is approved",
 	TemplateB2BAdminRejected: "Your business account was not approved",
 	TemplateEmailVerify:      "Confirm your email address",
+	TemplateMfaEnabled:       "Two-factor sign-in is on",
+	TemplateMfaDisabled:      "Two-factor sign-in is off",
 }
 
 type templates struct {
@@ -104,6 +108,18 @@ func (c Composer) B2BAdminApproved(to Recipient) (Message, error) {
 // B2BAdminRejected tells a B2B admin its account was rejected, and why.
 func (c Composer) B2BAdminRejected(to Recipient, reason string) (Message, error) {
 	return c.compose(TemplateB2BAdminRejected, to, map[string]any{"Reason": reason})
+}
+
+// MfaEnabled tells the owner that two-factor sign-in was turned on, so a
+// stranger who did it with a stolen session does not go unnoticed.
+func (c Composer) MfaEnabled(to Recipient) (Message, error) {
+	return c.compose(TemplateMfaEnabled, to, map[string]any{})
+}
+
+// MfaDisabled tells the owner that two-factor sign-in was turned off, by
+// itself or by an administrator.
+func (c Composer) MfaDisabled(to Recipient, byAdmin bool) (Message, error) {
+	return c.compose(TemplateMfaDisabled, to, map[string]any{"ByAdmin": byAdmin})
 }
 
 // inWords says a lifetime as an email would: "24 hours", "1 hour", "90 minutes".
