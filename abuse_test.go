@@ -540,3 +540,26 @@ func TestFailedLoginsCostOneHashEach(t *testing.T) {
 		}
 	})
 }
+
+// A request full of mistakes gets a bounded answer: thousands of unused
+// variables or unknown directives are answered with 20 errors and a count
+// of the rest, not an answer ten times the request.
+func TestValidationErrorsAreBounded(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		anon := startServer(t, testEnv(t, dbURL)).Client()
+		var vars, dirs strings.Builder
+		for i := range 3000 {
+			fmt.Fprintf(&vars, " $v%d: Int", i)
+			fmt.Fprintf(&dirs, " @d%d", i)
+		}
+		for name, q := range map[string]string{
+			"3,000 unused variables":   "query(" + vars.String() + ") { __typename }",
+			"3,000 unknown directives": "{ __typename" + dirs.String() + " }",
+		} {
+			r, raw := postRaw(t, anon.srv, "application/json", jsonBody(q, nil), nil)
+			if len(r.Errors) != 21 || r.Code() != "BAD_REQUEST" || !strings.Contains(r.Errors[20].Message, "2980 more errors") || len(raw) > len(q) {
+				t.Errorf("%s (%d bytes): %d errors, %d bytes answered; last: %+v", name, len(q), len(r.Errors), len(raw), r.Errors[len(r.Errors)-1])
+			}
+		}
+	})
+}

@@ -125,3 +125,41 @@ func TestStoredContactsAreNormalizedOnce(t *testing.T) {
 		mustSignIn(t, srv.Client().login("OLD@BÜCHER.example", goodPassword))
 	})
 }
+
+// An over-long value is refused before any work: a 900 KB email at login
+// or requestPasswordReset answers BAD_REQUEST, naming the field and its
+// bound, and leaves no counter, audit event or log line behind.
+func TestOverlongInputIsRefusedBeforeAnyWork(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		srv := startServer(t, testEnv(t, dbURL))
+		anon := srv.Client()
+		huge := strings.Repeat("a", 900<<10) + "@example.com"
+		for name, q := range map[string]string{
+			"login":                loginMutation,
+			"requestPasswordReset": `mutation($email: String!) { requestPasswordReset(input: {email: $email}) { ok } }`,
+		} {
+			r := anon.Do(q, map[string]any{"email": huge, "password": "x"})
+			if r.Code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "email is longer than 254 characters") {
+				t.Errorf("%s with a 900 KB email: %+v", name, r.Errors)
+			}
+		}
+		r := anon.Do(`mutation($t: String!) { verifyEmail(input: {token: $t}) { errors { code } } }`, map[string]any{"t": strings.Repeat("t", 129)})
+		if r.Code() != "BAD_REQUEST" || !strings.Contains(r.Errors[0].Message, "token is longer than 128 characters") {
+			t.Errorf("verifyEmail with a 129-character token: %+v", r.Errors)
+		}
+		db := srv.DB()
+		for _, table := range []string{"rate_limits", "audit_events"} {
+			var n int
+			if err := db.NewRaw("SELECT count(*) FROM "+table).Scan(context.Background(), &n); err != nil || n != 0 {
+				t.Errorf("%s: %d rows after refused requests (%v)", table, n, err)
+			}
+		}
+		if strings.Contains(srv.Stderr.String(), "aaaaaaaaaaaaaaaa") {
+			t.Error("the over-long value reached the log")
+		}
+		// Within the bound, the same mutation runs.
+		if code := loginCode(anon.Do(loginMutation, map[string]any{"email": strings.Repeat("a", 240) + "@example.com", "password": "x"})); code != "INVALID_CREDENTIALS" {
+			t.Errorf("a 252-character email: %s", code)
+		}
+	})
+}

@@ -2,7 +2,9 @@ package graph
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -31,6 +33,20 @@ func Directives() DirectiveRoot {
 				return nil, apperr.ErrForbidden
 			}
 			return next(ctx)
+		},
+		MaxLength: func(ctx context.Context, _ any, next graphql.Resolver, max int) (any, error) {
+			v, err := next(ctx)
+			if err != nil {
+				return v, err
+			}
+			s, ok := v.(string)
+			if p, isPtr := v.(*string); isPtr && p != nil {
+				s, ok = *p, true
+			}
+			if ok && utf8.RuneCountInString(s) > max {
+				return nil, apperr.New(apperr.BadRequest, fmt.Sprintf("Request refused: %s is longer than %d characters.", graphql.GetPath(ctx), max))
+			}
+			return v, nil
 		},
 		// Cost is priced by the request limits before anything runs (graph/limits).
 		Cost: func(ctx context.Context, _ any, next graphql.Resolver, _ int, _ bool) (any, error) { return next(ctx) },

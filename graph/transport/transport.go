@@ -286,7 +286,7 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
 			w.WriteHeader(http.StatusUnprocessableEntity)
 		}
-		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs))
+		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), bounded(errs)))
 		return
 	}
 	if only != "" && rc.Operation.Operation != only {
@@ -300,6 +300,22 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 		return
 	}
 	writeJSON(w, resp)
+}
+
+// maxErrors bounds the errors a refused request is answered with: a small
+// request can hold thousands of mistakes (unused variables, unknown
+// directives), and each error quoted back would make the answer ten times
+// the request.
+const maxErrors = 20
+
+// bounded keeps the first maxErrors of errs and says how many more there were.
+func bounded(errs gqlerror.List) gqlerror.List {
+	if len(errs) <= maxErrors {
+		return errs
+	}
+	more := &gqlerror.Error{Message: fmt.Sprintf("And %d more errors; fix these first.", len(errs)-maxErrors),
+		Extensions: map[string]any{"code": "BAD_REQUEST"}}
+	return append(errs[:maxErrors:maxErrors], more)
 }
 
 func decode(b []byte, v any) error {
