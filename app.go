@@ -199,8 +199,8 @@ func (a *app) newMetrics() *metrics.Metrics {
 
 // handler is every route of usergraph: the GraphQL endpoint and playground
 // from the graph package, mounted with the other routes by httpserver.
-// Metrics, when not nil, are updated by every request and served at
-// /metrics unless METRICS_ADDR serves them apart.
+// Metrics, when not nil, are updated by every request; serve offers them
+// on METRICS_ADDR only, never on the public port.
 func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	res := &graph.Resolver{
 		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit,
@@ -233,7 +233,7 @@ func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) h
 		TrustedProxies: cfg.TrustedNetworks(),
 		Config:         cfg, Log: log, DB: a.db, Accounts: a.accounts, Media: a.media, Tokens: a.tokens, Keys: a.keys,
 		GraphQL: gql, Playground: playground, RequestHeaders: graph.RequestHeaders, SchemaSDL: schemaSDL,
-		Metrics: m, MetricsRoute: cfg.MetricsAddr == "", PlaygroundAssets: assets,
+		Metrics: m, PlaygroundAssets: assets,
 	})
 	if a.tracing != nil {
 		h = traceHTTP(a.tracing, h)

@@ -61,6 +61,8 @@ type testServer struct {
 	dbURL   string
 	dataDir string
 	Stop    func() // shuts the server down and waits; also runs at cleanup
+	// MetricsURL is /metrics on METRICS_ADDR ("" when it is not set).
+	MetricsURL string
 }
 
 // testEnv is the environment every test server starts with; tests override keys.
@@ -73,10 +75,14 @@ func testEnv(t testing.TB, databaseURL string) map[string]string {
 		"LOG_LEVEL":                    "debug",
 		"RATE_LIMIT_PER_IP_PER_MINUTE": "1000",
 		"REFRESH_PER_IP_PER_MINUTE":    "6000",
+		"METRICS_ADDR":                 "127.0.0.1:0",
 	}
 }
 
-var listenLine = regexp.MustCompile(`listening on (http://localhost:\d+)`)
+var (
+	listenLine  = regexp.MustCompile(`listening on (http://localhost:\d+)`)
+	metricsLine = regexp.MustCompile(`metrics on (http://\S+/metrics)`)
+)
 
 // startServer runs usergraph with env until the test ends, and waits for /healthz.
 func startServer(t testing.TB, env map[string]string) *testServer {
@@ -127,7 +133,11 @@ func startServer(t testing.TB, env map[string]string) *testServer {
 			if err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == http.StatusOK {
-					return &testServer{t: t, URL: m[1], env: env, Stderr: stderr, dbURL: env["DATABASE_URL"], dataDir: env["DATA_DIR"], Stop: stop}
+					srv := &testServer{t: t, URL: m[1], env: env, Stderr: stderr, dbURL: env["DATABASE_URL"], dataDir: env["DATA_DIR"], Stop: stop}
+					if mm := metricsLine.FindStringSubmatch(stdout.String()); mm != nil {
+						srv.MetricsURL = mm[1]
+					}
+					return srv
 				}
 			}
 		}
@@ -147,7 +157,7 @@ func (s *testServer) hashesComputed() int64 {
 // metric reads one unlabelled sample from the server's /metrics.
 func (s *testServer) metric(name string) float64 {
 	s.t.Helper()
-	resp, err := httpClient.Get(s.URL + "/metrics")
+	resp, err := httpClient.Get(s.MetricsURL)
 	if err != nil {
 		s.t.Fatal(err)
 	}

@@ -753,3 +753,34 @@ func TestAnUnknownKeyIsLookedUpAtOnce(t *testing.T) {
 		}
 	})
 }
+
+// A pruned key's tokens stop working on a replica within
+// KEYS_RELOAD_INTERVAL at its default (5 s), without a restart; the JWKS
+// says verifiers may keep it no longer than that.
+func TestAPrunedKeyStopsWithinTheReloadInterval(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		env := testEnv(t, dbURL)
+		srv := startServer(t, env)
+		p := mustSignIn(t, srv.Client().register(registerInput("pruned@example.com", "+4944500201")))
+		resp, err := httpClient.Get(srv.URL + "/.well-known/jwks.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=5" {
+			t.Errorf("JWKS Cache-Control %q, want public, max-age=5", cc)
+		}
+		for _, args := range [][]string{{"keys", "rotate"}, {"keys", "prune", "--older-than", "0s"}} {
+			if out, err := usergraphCmd(t, env, "", args...); err != nil {
+				t.Fatalf("%v: %v\n%s", args, err, out)
+			}
+		}
+		pruned := time.Now()
+		for srv.Client().As(*p.AccessToken).meCode() != "UNAUTHENTICATED" {
+			if time.Since(pruned) > 10*time.Second {
+				t.Fatal("a token of the pruned key still works 10 s after the prune (KEYS_RELOAD_INTERVAL is 5 s)")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+}

@@ -93,17 +93,18 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if cfg.MetricsAddr != "" { // metrics on their own (private) address
+	if cfg.MetricsAddr != "" { // metrics on their own (private) address only
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
 		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {
 			srv.Close()
-			return fmt.Errorf("METRICS_ADDR: %w", err)
+			return fmt.Errorf("METRICS_ADDR=%s: %w", cfg.MetricsAddr, err)
 		}
 		go metricsSrv.Serve(mln)
 		defer metricsSrv.Close()
+		fmt.Fprintf(stdout, "usergraph metrics on http://%s/metrics\n", mln.Addr().String())
 		log.Info("metrics listening", "addr", mln.Addr().String())
 	}
 	select {

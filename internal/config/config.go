@@ -64,10 +64,12 @@ type Config struct {
 	// OTLP/HTTP (the base URL; /v1/traces is added).
 	OTLPEndpoint    string `env:"OTEL_EXPORTER_OTLP_ENDPOINT" validate:"omitempty,http_url"`
 	OTELServiceName string `env:"OTEL_SERVICE_NAME" envDefault:"usergraph"`
-	// MetricsAddr, when set (host:port), serves /metrics there instead of on
-	// the main port.
-	MetricsAddr        string        `env:"METRICS_ADDR" validate:"omitempty,hostname_port"`
-	KeysReloadInterval time.Duration `env:"KEYS_RELOAD_INTERVAL" envDefault:"30s" validate:"min=100ms,max=1m"`
+	// MetricsAddr, when set (host:port), serves /metrics there; empty: no
+	// metrics are served (never on the public port).
+	MetricsAddr string `env:"METRICS_ADDR" validate:"omitempty,listen"`
+	// KeysReloadInterval bounds how long a pruned key's tokens still work on
+	// a replica, and is how long verifiers may cache the JWKS.
+	KeysReloadInterval time.Duration `env:"KEYS_RELOAD_INTERVAL" envDefault:"5s" validate:"min=100ms,max=1m"`
 
 	PlaygroundEnabled   bool   `env:"PLAYGROUND_ENABLED" envDefault:"true"`
 	PlaygroundAssetsURL string `env:"PLAYGROUND_ASSETS_URL" validate:"omitempty,url,excluded_with=PlaygroundAssetsDir"`
@@ -274,6 +276,11 @@ var validate = func() *validator.Validate {
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" &&
 			u.Path == "" && u.RawQuery == "" && u.Fragment == "" && u.User == nil
 	})
+	_ = v.RegisterValidation("listen", func(fl validator.FieldLevel) bool {
+		_, port, err := net.SplitHostPort(fl.Field().String())
+		n, perr := strconv.Atoi(port)
+		return err == nil && perr == nil && n >= 0 && n <= 65535
+	})
 	_ = v.RegisterValidation("dburl", func(fl validator.FieldLevel) bool {
 		u, err := url.Parse(fl.Field().String())
 		return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql")
@@ -318,6 +325,8 @@ func explain(fe validator.FieldError) string {
 		return "must be an absolute URL"
 	case "origin":
 		return "must be an origin: scheme://host[:port], nothing after it"
+	case "listen":
+		return "must be host:port to listen on, such as 127.0.0.1:9464 (port 0: any free one)"
 	case "cidr":
 		return "must be a network such as 10.0.0.0/8 or 2001:db8::/32"
 	}

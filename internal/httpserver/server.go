@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rs/cors"
@@ -41,9 +42,8 @@ type Deps struct {
 	// TrustedProxies are config.TrustedProxies, parsed.
 	TrustedProxies []*net.IPNet
 	SchemaSDL      []byte // served at /schema.graphql
-	// Metrics counts every response; MetricsRoute serves them at /metrics.
-	Metrics      *metrics.Metrics
-	MetricsRoute bool
+	// Metrics counts every response (they are served apart, on METRICS_ADDR).
+	Metrics *metrics.Metrics
 }
 
 // NewServer returns the handler for every route of usergraph.
@@ -55,10 +55,7 @@ func NewServer(d Deps) http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write(d.SchemaSDL)
 	})
-	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.Keys))
-	if d.MetricsRoute {
-		mux.Handle("GET /metrics", d.Metrics.Handler())
-	}
+	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.Keys, d.Config.KeysReloadInterval))
 	mux.HandleFunc("GET /.well-known/openid-configuration", discoveryHandler(d.Config))
 	mux.Handle("GET /media/{name...}", media.Handler(d.Media))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -127,11 +124,14 @@ func discoveryHandler(cfg config.Config) http.HandlerFunc {
 	}
 }
 
-func jwksHandler(keys *auth.Keys) http.HandlerFunc {
+// jwksHandler serves the public keys. Verifiers may keep them for reload
+// (KEYS_RELOAD_INTERVAL), as long as a replica keeps a pruned key: a new
+// key is seen and a pruned one dropped as soon everywhere.
+func jwksHandler(keys *auth.Keys, reload time.Duration) http.HandlerFunc {
+	cache := "public, max-age=" + strconv.Itoa(max(1, int(reload.Seconds())))
 	return func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/jwk-set+json")
-		// Short: verifiers should see a rotation's new key soon.
-		w.Header().Set("Cache-Control", "public, max-age=60")
+		w.Header().Set("Cache-Control", cache)
 		w.Write(keys.JWKS())
 	}
 }
