@@ -34,6 +34,26 @@ import (
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
+// keyEncryptionKey is KEY_ENCRYPTION_KEY. Without it, the embedded
+// database keeps a generated one in a file of its own in DATA_DIR (0600),
+// so a copy of the database file alone reveals no secret; PostgreSQL
+// keeps secrets unencrypted, and the log says so.
+func keyEncryptionKey(cfg config.Config, log *slog.Logger) (string, error) {
+	switch {
+	case cfg.KeyEncryptionKey != "":
+		return cfg.KeyEncryptionKey, nil
+	case cfg.UsesSQLite():
+		kek, err := auth.LoadOrCreateSecret(cfg.KeyEncryptionKeyPath())
+		if err != nil {
+			return "", fmt.Errorf("the key-encryption key file (set KEY_ENCRYPTION_KEY, or let DATA_DIR=%s be written): %w", cfg.DataDir, err)
+		}
+		return kek, nil
+	}
+	log.Warn("KEY_ENCRYPTION_KEY is not set: private signing keys, authenticator secrets and queued emails are stored unencrypted in PostgreSQL; " +
+		"set it (32+ random characters) and keep it outside the database's backups")
+	return "", nil
+}
+
 func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
 	if err := cfg.EnsureDataDir(); err != nil {
 		return nil, err
@@ -91,7 +111,12 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		database.Close()
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	sealer, err := auth.NewSealer(cfg.KeyEncryptionKey)
+	kek, err := keyEncryptionKey(cfg, log)
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	sealer, err := auth.NewSealer(kek)
 	if err != nil {
 		database.Close()
 		return nil, err
@@ -118,6 +143,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	}
 	outbox := mail.NewOutbox(database, driver, mail.OutboxConfig{
 		From: cfg.MailFrom, PollInterval: cfg.MailPollInterval, RetryBase: cfg.MailRetryBase, MaxAttempts: cfg.MailMaxAttempts,
+		Sealer: sealer,
 	}, log)
 	auditLog := audit.New(database, security)
 	wallets := wallet.NewService(database, auditLog, opening, cfg.WalletCurrency)
@@ -145,7 +171,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Tokens:    tokens,
 		Passwords: hasher,
 		Mail:      mail.NewComposer(cfg.AppURL, links),
-		MailSent:  outbox.Notify,
+		Outbox:    outbox,
 		Log:       log,
 		Audit:     auditLog,
 		Wallets:   wallets,

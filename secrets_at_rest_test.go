@@ -4,11 +4,13 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -136,4 +138,63 @@ func TestDataFilesArePrivate(t *testing.T) {
 			t.Errorf("walked %d files (%v)", checked, err)
 		}
 	})
+}
+
+// On SQLite no copy the database keeps is readable: the files (the database,
+// its WAL, its shared memory) hold neither an emailed link's token, nor an
+// authenticator secret, nor a private key, although KEY_ENCRYPTION_KEY is
+// not set: the embedded database keeps a generated key-encryption key in a
+// file of its own (0600), beside it.
+func TestSQLiteFilesHoldNoReadableSecret(t *testing.T) {
+	srv := startServer(t, testEnv(t, ""))
+	anon := srv.Client()
+	p := mustSignIn(t, anon.register(registerInput("files@example.com", "+4931900011")))
+	anon.Do(requestResetMutation, map[string]any{"e": "files@example.com"})
+	var tokens []string
+	for _, m := range srv.waitEmails("files@example.com", 2) {
+		for _, path := range []string{"verify-email", "reset-password"} {
+			if strings.Contains(m.Text, path) {
+				tokens = append(tokens, linkToken(t, m, path))
+			}
+		}
+	}
+	me := anon.As(*p.AccessToken)
+	var e struct{ EnrollTotp struct{ Secret string } }
+	me.MustData(enrollMutation, map[string]any{"p": goodPassword}, &e)
+	if len(tokens) != 2 || e.EnrollTotp.Secret == "" {
+		t.Fatalf("tokens %v, secret %q", tokens, e.EnrollTotp.Secret)
+	}
+	info, err := os.Stat(filepath.Join(srv.dataDir, "key-encryption.key"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("the generated key-encryption key: %v %v", info, err)
+	}
+	files, _ := filepath.Glob(filepath.Join(srv.dataDir, "usergraph.db*"))
+	if len(files) < 2 {
+		t.Fatalf("database files: %v", files)
+	}
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range append(tokens, e.EnrollTotp.Secret, `"d":"`) {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("%s holds a secret in clear (%.8s…)", filepath.Base(f), secret)
+			}
+		}
+	}
+}
+
+// With PostgreSQL and no KEY_ENCRYPTION_KEY, the server says at start that
+// secrets are stored unencrypted.
+func TestPostgresWithoutAKeyEncryptionKeyWarns(t *testing.T) {
+	srv := startServer(t, testEnv(t, testdb.Postgres(t)))
+	if !strings.Contains(srv.Stderr.String(), "KEY_ENCRYPTION_KEY is not set") {
+		t.Error("no warning that secrets are stored unencrypted")
+	}
+	env := testEnv(t, testdb.Postgres(t))
+	env["KEY_ENCRYPTION_KEY"] = "an encryption key of at least 32 characters"
+	if srv := startServer(t, env); strings.Contains(srv.Stderr.String(), "KEY_ENCRYPTION_KEY is not set") {
+		t.Error("a warning although the key is set")
+	}
 }

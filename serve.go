@@ -25,6 +25,13 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		return err
 	}
 	defer a.db.Close()
+	// Secrets stored before a key-encryption key existed are sealed now.
+	if err := a.keyStore.ResealPlain(ctx); err != nil {
+		return fmt.Errorf("sealing stored signing keys: %w", err)
+	}
+	if err := a.accounts.ResealPlainSecrets(ctx); err != nil {
+		return fmt.Errorf("sealing stored authenticator secrets: %w", err)
+	}
 	changed, conflicts, err := a.accounts.NormalizeStoredContacts(ctx)
 	if err != nil {
 		return fmt.Errorf("normalizing stored emails and mobiles: %w", err)

@@ -79,6 +79,7 @@ func newFixture(t *testing.T, dbURL string, change func(*Policy)) *fixture {
 		Tokens:    auth.NewIssuer(keys, "test", "test", 15*time.Minute),
 		Passwords: auth.NewHasher(2, 64, 30*time.Second),
 		Mail:      mail.NewComposer("http://app.test", policy.Links),
+		Outbox:    mail.NewOutbox(conn, mail.FileDriver{Dir: t.TempDir()}, mail.OutboxConfig{Sealer: sealer}, log),
 		Log:       log, Audit: auditLog,
 		Wallets: wallet.NewService(conn, auditLog, 100, "COIN"),
 		Media:   media.Disk{Dir: t.TempDir()}, Sealer: sealer,

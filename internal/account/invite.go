@@ -67,11 +67,9 @@ func (s *Service) invite(ctx context.Context, tx bun.IDB, users []*User) error {
 
 // enqueue queues emails in tx and wakes the outbox worker once tx commits.
 func (s *Service) enqueue(ctx context.Context, tx bun.IDB, msgs ...mail.Message) error {
-	if err := mail.Enqueue(ctx, tx, msgs...); err != nil {
+	if err := s.outbox.Enqueue(ctx, tx, msgs...); err != nil {
 		return err
 	}
-	if s.mailSent != nil {
-		db.AfterCommit(ctx, s.mailSent)
-	}
+	db.AfterCommit(ctx, s.outbox.Notify)
 	return nil
 }

@@ -200,6 +200,26 @@ func (s *Service) checkTotp(row *totpSecret, code string) (int64, bool, error) {
 	return 0, false, nil
 }
 
+// ResealPlainSecrets encrypts the authenticator secrets stored unencrypted
+// before a key-encryption key was set.
+func (s *Service) ResealPlainSecrets(ctx context.Context) error {
+	var rows []totpSecret
+	if err := s.db.NewSelect().Model(&rows).Where("secret LIKE 'plain:%'").Scan(ctx); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		sealed, ok, err := s.sealer.Reseal(r.Secret, r.UserID.String())
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := s.db.NewUpdate().Model((*totpSecret)(nil)).Set("secret = ?", sealed).
+			Where("user_id = ? AND secret = ?", r.UserID, r.Secret).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // newRecoveryCode returns 80 random bits as four groups of four base32 letters.
 func newRecoveryCode() string {
 	b := make([]byte, 10)

@@ -1,6 +1,7 @@
 package account
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -132,6 +133,34 @@ func TestVerifyMfaGuessesAreCounted(t *testing.T) {
 		}
 		if _, err := f.s.VerifyMfa(f.anon, token, f.code(secret, 0)); codeOf(err) != apperr.RateLimited {
 			t.Errorf("after LOGIN_MAX_FAILURES wrong codes: %v, want RATE_LIMITED", err)
+		}
+	})
+}
+
+// Authenticator secrets stored before a key-encryption key existed are
+// sealed at the next start, and still work.
+func TestPlainSecretsAreSealedLater(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		f := newFixture(t, dbURL, nil)
+		u, secret, _ := f.withTotp("plain@example.com", "+12025550113")
+		none, _ := auth.NewSealer("")
+		if _, err := f.db.NewUpdate().Model((*totpSecret)(nil)).Set("secret = ?", none.Seal([]byte(secret), u.ID.String())).
+			Where("user_id = ?", u.ID).Exec(f.anon); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.s.ResealPlainSecrets(f.anon); err != nil {
+			t.Fatal(err)
+		}
+		row := new(totpSecret)
+		if err := f.db.NewSelect().Model(row).Where("user_id = ?", u.ID).Scan(f.anon); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(row.Secret, "gcm1:") {
+			t.Errorf("after resealing: %.10q", row.Secret)
+		}
+		row.LastStep = 0
+		if _, ok, err := f.s.checkTotp(row, f.code(secret, 0)); !ok || err != nil {
+			t.Errorf("the resealed secret checks no code: %v", err)
 		}
 	})
 }

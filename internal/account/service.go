@@ -92,12 +92,12 @@ type Deps struct {
 	// Passwords hashes and checks passwords within a bound on concurrent work.
 	Passwords *auth.Hasher
 	Mail      mail.Composer
-	// MailSent wakes the outbox worker; called after a commit that queued email.
-	MailSent func()
-	Log      *slog.Logger
-	Audit    *audit.Log
-	Wallets  *wallet.Service
-	Media    media.Store
+	// Outbox queues emails in the change's transaction and sends them after.
+	Outbox  *mail.Outbox
+	Log     *slog.Logger
+	Audit   *audit.Log
+	Wallets *wallet.Service
+	Media   media.Store
 	// Sealer keeps authenticator secrets encrypted at rest.
 	Sealer *auth.Sealer
 	// Limiter counts attempts (the rate limits of Policy).
@@ -116,7 +116,7 @@ type Service struct {
 	tokens    *auth.Issuer
 	passwords *auth.Hasher
 	mail      mail.Composer
-	mailSent  func()
+	outbox    *mail.Outbox
 	log       *slog.Logger
 	audit     *audit.Log
 	wallets   *wallet.Service
@@ -134,7 +134,7 @@ func NewService(database *bun.DB, deps Deps, policy Policy) *Service {
 	}
 	return &Service{
 		db: database, limiter: deps.Limiter, now: func() time.Time { return now().UTC() },
-		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, mailSent: deps.MailSent, log: deps.Log,
+		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, outbox: deps.Outbox, log: deps.Log,
 		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, policy: policy, limits: policy.limits(),
 	}
 }

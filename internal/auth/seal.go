@@ -8,6 +8,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"io/fs"
+	"os"
 	"strings"
 )
 
@@ -49,6 +51,44 @@ func (s *Sealer) Seal(plain []byte, context string) string {
 	nonce := make([]byte, s.aead.NonceSize())
 	rand.Read(nonce)
 	return "gcm1:" + base64.RawStdEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(context)))
+}
+
+// Reseal returns stored encrypted when it was kept as it is ("plain:",
+// from before a key-encryption key existed) and this Sealer encrypts;
+// ok is false when there is nothing to do.
+func (s *Sealer) Reseal(stored, context string) (string, bool, error) {
+	if s.aead == nil || !strings.HasPrefix(stored, "plain:") {
+		return stored, false, nil
+	}
+	plain, err := s.Open(stored, context)
+	if err != nil {
+		return stored, false, err
+	}
+	return s.Seal(plain, context), true, nil
+}
+
+// LoadOrCreateSecret reads the key-encryption key kept in path, or makes
+// one (256 random bits) and keeps it there, readable by this user only.
+// Two processes starting at once agree on one.
+func LoadOrCreateSecret(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	secret := NewOpaqueToken()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return LoadOrCreateSecret(path)
+	}
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(secret + "\n"); err != nil {
+		f.Close()
+		return "", err
+	}
+	return secret, f.Close()
 }
 
 // ErrSealed is returned for a value that does not open: sealed under

@@ -190,6 +190,10 @@ func (c Config) UsesSQLite() bool { return c.DatabaseURL == "" }
 // SQLitePath is the database file used when DatabaseURL is empty.
 func (c Config) SQLitePath() string { return filepath.Join(c.DataDir, "usergraph.db") }
 
+// KeyEncryptionKeyPath is where the embedded database's generated
+// key-encryption key is kept when KEY_ENCRYPTION_KEY is not set.
+func (c Config) KeyEncryptionKeyPath() string { return filepath.Join(c.DataDir, "key-encryption.key") }
+
 // LegacyKeysPath is the key file earlier versions generated in DataDir;
 // its keys move to the database on first start.
 func (c Config) LegacyKeysPath() string { return filepath.Join(c.DataDir, "jwt-keys.json") }

@@ -66,6 +66,25 @@ func (s *Store) Load(ctx context.Context) (jwk.Set, error) {
 	return set, nil
 }
 
+// ResealPlain encrypts the private keys stored unencrypted before a
+// key-encryption key was set.
+func (s *Store) ResealPlain(ctx context.Context) error {
+	var rows []row
+	if err := s.db.NewSelect().Model(&rows).Where("private_jwk LIKE 'plain:%'").Scan(ctx); err != nil {
+		return err
+	}
+	for _, r := range rows {
+		sealed, ok, err := s.sealer.Reseal(r.PrivateJWK, r.KID)
+		if err != nil || !ok {
+			return err
+		}
+		if _, err := s.db.NewUpdate().Model((*row)(nil)).Set("private_jwk = ?", sealed).Where("kid = ?", r.KID).Exec(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Ensure makes sure a key exists. A database without keys takes those of
 // legacyFile (the key file earlier versions generated in DATA_DIR), so
 // tokens already issued stay valid, or else one new key.

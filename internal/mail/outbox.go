@@ -2,7 +2,9 @@ package mail
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -35,23 +37,44 @@ type outboxRow struct {
 	SentAt        *time.Time `bun:"sent_at"`
 }
 
+// Sealer keeps the bodies of queued emails encrypted at rest (auth.Sealer):
+// they carry links that sign in, and a database's files keep copies of
+// what was written (SQLite's WAL, freed pages) long after a row is cleared.
+type Sealer interface {
+	Seal(plain []byte, context string) string
+	Open(sealed, context string) ([]byte, error)
+}
+
 // Enqueue adds messages to the outbox through idb, which should be the
-// transaction of the change that causes them: they are sent only if it commits.
-// Call Outbox.Notify after the commit to send at once.
-func Enqueue(ctx context.Context, idb bun.IDB, msgs ...Message) error {
+// transaction of the change that causes them: they are sent only if it
+// commits. Their bodies are stored sealed, bound to their row. Call Notify
+// after the commit to send at once.
+func (o *Outbox) Enqueue(ctx context.Context, idb bun.IDB, msgs ...Message) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	now := time.Now().UTC()
 	rows := make([]outboxRow, len(msgs))
 	for i, m := range msgs {
+		id := uuid.New()
 		rows[i] = outboxRow{
-			ID: uuid.New(), Template: m.Template, Recipient: m.To, Subject: m.Subject,
-			TextBody: m.Text, HTMLBody: m.HTML, Status: StatusPending, NextAttemptAt: now, CreatedAt: now,
+			ID: id, Template: m.Template, Recipient: m.To, Subject: m.Subject,
+			TextBody: o.cfg.Sealer.Seal([]byte(m.Text), id.String()+":text"), HTMLBody: o.cfg.Sealer.Seal([]byte(m.HTML), id.String()+":html"),
+			Status: StatusPending, NextAttemptAt: now, CreatedAt: now,
 		}
 	}
 	_, err := idb.NewInsert().Model(&rows).Exec(ctx)
 	return err
+}
+
+// open reads a stored body: sealed, or as it is when queued before bodies
+// were sealed.
+func (o *Outbox) open(body string, id uuid.UUID, part string) (string, error) {
+	if !strings.HasPrefix(body, "gcm1:") && !strings.HasPrefix(body, "plain:") {
+		return body, nil
+	}
+	plain, err := o.cfg.Sealer.Open(body, id.String()+":"+part)
+	return string(plain), err
 }
 
 // OutboxConfig tunes delivery.
@@ -62,6 +85,8 @@ type OutboxConfig struct {
 	MaxAttempts  int
 	// Now is the clock (time.Now when nil); tests move it.
 	Now func() time.Time
+	// Sealer seals bodies at rest (required).
+	Sealer Sealer
 }
 
 // Outbox delivers queued emails. Several replicas may run it at once: each
@@ -157,12 +182,16 @@ func (o *Outbox) claim(ctx context.Context, row *outboxRow, now time.Time) (bool
 }
 
 func (o *Outbox) deliver(ctx context.Context, row *outboxRow) {
-	sendCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-	err := o.driver.Send(sendCtx, Envelope{
-		ID: row.ID, From: o.cfg.From, CreatedAt: row.CreatedAt,
-		Message: Message{Template: row.Template, To: row.Recipient, Subject: row.Subject, Text: row.TextBody, HTML: row.HTMLBody},
-	})
-	cancel()
+	text, err := o.open(row.TextBody, row.ID, "text")
+	html, herr := o.open(row.HTMLBody, row.ID, "html")
+	if err = errors.Join(err, herr); err == nil {
+		sendCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		err = o.driver.Send(sendCtx, Envelope{
+			ID: row.ID, From: o.cfg.From, CreatedAt: row.CreatedAt,
+			Message: Message{Template: row.Template, To: row.Recipient, Subject: row.Subject, Text: text, HTML: html},
+		})
+		cancel()
+	}
 	now := o.cfg.Now().UTC()
 	attempts := row.Attempts + 1
 	q := o.db.NewUpdate().Model((*outboxRow)(nil)).Where("id = ?", row.ID).

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/testdb"
 )
 
@@ -47,18 +50,27 @@ func (c *clock) add(d time.Duration) {
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
+func sealer(t *testing.T) *auth.Sealer {
+	t.Helper()
+	s, err := auth.NewSealer("a key-encryption key of 32 characters or more")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A failing email is retried after RetryBase, doubling per attempt, and
 // marked FAILED after MaxAttempts; it is never tried before it is due.
 func TestRetryBackoffAndMaxAttempts(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		conn := testdb.Open(t, dbURL)
 		ctx := context.Background()
-		if err := Enqueue(ctx, conn, Message{Template: "t", To: "a@b.co", Subject: "s", Text: "x", HTML: "x"}); err != nil {
-			t.Fatal(err)
-		}
 		c := &clock{t: time.Now().UTC().Truncate(time.Second).Add(time.Second)} // whole seconds: databases keep microseconds
 		driver := &countingDriver{sends: map[uuid.UUID]int{}, fail: true}
-		o := NewOutbox(conn, driver, OutboxConfig{RetryBase: time.Minute, MaxAttempts: 4, Now: c.now}, quiet)
+		o := NewOutbox(conn, driver, OutboxConfig{RetryBase: time.Minute, MaxAttempts: 4, Now: c.now, Sealer: sealer(t)}, quiet)
+		if err := o.Enqueue(ctx, conn, Message{Template: "t", To: "a@b.co", Subject: "s", Text: "x", HTML: "x"}); err != nil {
+			t.Fatal(err)
+		}
 		row := func() outboxRow {
 			var r outboxRow
 			if err := conn.NewSelect().Model(&r).Scan(ctx); err != nil {
@@ -113,13 +125,14 @@ func TestTwoWorkersNeverSendOneEmailTwice(t *testing.T) {
 		for i := range msgs {
 			msgs[i] = Message{Template: "t", To: "a@b.co", Subject: "s", Text: "x", HTML: "x"}
 		}
-		if err := Enqueue(ctx, conn, msgs...); err != nil {
+		driver := &countingDriver{sends: map[uuid.UUID]int{}, took: 3 * time.Millisecond}
+		seal := sealer(t)
+		if err := NewOutbox(conn, driver, OutboxConfig{Sealer: seal}, quiet).Enqueue(ctx, conn, msgs...); err != nil {
 			t.Fatal(err)
 		}
-		driver := &countingDriver{sends: map[uuid.UUID]int{}, took: 3 * time.Millisecond}
 		var wg sync.WaitGroup
 		for range 2 {
-			o := NewOutbox(conn, driver, OutboxConfig{RetryBase: time.Minute, MaxAttempts: 3}, quiet)
+			o := NewOutbox(conn, driver, OutboxConfig{RetryBase: time.Minute, MaxAttempts: 3, Sealer: seal}, quiet)
 			wg.Go(func() {
 				for range 10 { // each poll takes up to 20 due emails
 					if _, err := o.deliverDue(ctx); err != nil {
@@ -143,6 +156,60 @@ func TestTwoWorkersNeverSendOneEmailTwice(t *testing.T) {
 			if n != 1 {
 				t.Errorf("email %s sent %d times", id, n)
 			}
+		}
+	})
+}
+
+// recordingDriver keeps what it was asked to send.
+type recordingDriver struct {
+	mu   sync.Mutex
+	sent []Envelope
+}
+
+func (d *recordingDriver) Send(_ context.Context, e Envelope) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.sent = append(d.sent, e)
+	return nil
+}
+
+// Queued bodies are stored sealed, bound to their row, and go out as
+// written; a body queued before sealing (or moved to another row) is
+// handled as what it is.
+func TestQueuedBodiesAreSealedAtRest(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		conn := testdb.Open(t, dbURL)
+		ctx := context.Background()
+		driver := &recordingDriver{}
+		o := NewOutbox(conn, driver, OutboxConfig{RetryBase: time.Minute, MaxAttempts: 3, Sealer: sealer(t)}, quiet)
+		link := "https://app.example/reset-password?token=s3cret-link-token"
+		if err := o.Enqueue(ctx, conn, Message{Template: "t", To: "a@b.co", Subject: "s", Text: "open " + link, HTML: "<a href=\"" + link + "\">open</a>"}); err != nil {
+			t.Fatal(err)
+		}
+		var stored outboxRow
+		if err := conn.NewSelect().Model(&stored).Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(stored.TextBody+stored.HTMLBody, "s3cret-link-token") || !strings.HasPrefix(stored.TextBody, "gcm1:") {
+			t.Errorf("stored bodies are readable: %.60q", stored.TextBody)
+		}
+		// An email queued before bodies were sealed still goes out as it is.
+		legacy := outboxRow{ID: uuid.New(), Template: "t", Recipient: "b@b.co", Subject: "s", TextBody: "plain old", HTMLBody: "<p>plain old</p>",
+			Status: StatusPending, NextAttemptAt: time.Now().UTC(), CreatedAt: time.Now().UTC()}
+		if _, err := conn.NewInsert().Model(&legacy).Exec(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.deliverDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		driver.mu.Lock()
+		defer driver.mu.Unlock()
+		texts := map[string]string{}
+		for _, e := range driver.sent {
+			texts[e.To] = e.Text
+		}
+		if texts["a@b.co"] != "open "+link || texts["b@b.co"] != "plain old" {
+			t.Errorf("sent %v", texts)
 		}
 	})
 }
