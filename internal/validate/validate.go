@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-playground/validator/v10"
+	"github.com/mtibben/confusables"
 	"github.com/nyaruka/phonenumbers"
 	"golang.org/x/net/idna"
 
@@ -187,7 +188,83 @@ func EmailKey(email string) (key string, ok bool) {
 	if err != nil || !strings.Contains(ascii, ".") {
 		return strings.ToLower(email), false
 	}
+	unicodeForm, err := idna.Lookup.ToUnicode(ascii)
+	if err != nil {
+		return strings.ToLower(email), false
+	}
+	for _, label := range strings.Split(unicodeForm, ".") {
+		if lookAlike(label) {
+			return strings.ToLower(email), false
+		}
+	}
 	return strings.ToLower(local) + "@" + strings.ToLower(ascii), true
+}
+
+// lookAlike reports a domain label that passes for another: letters of
+// several scripts mixed (a Cyrillic "о" in "prоbe"), beyond the mixes a
+// language writes (Unicode TS #39's highly restrictive level: Latin with
+// Han and Japanese kana, with Han and Bopomofo, or with Han and Hangul), or
+// a label in another script made wholly of letters that look Latin
+// ("раураl"), by Unicode's confusables table.
+func lookAlike(label string) bool {
+	scripts := map[string]bool{}
+	ascii := true
+	for _, r := range label {
+		if r >= 0x80 {
+			ascii = false
+		}
+		if s := scriptOf(r); s != "" {
+			scripts[s] = true
+		}
+	}
+	if ascii {
+		return false
+	}
+	switch len(scripts) {
+	case 0, 1:
+	default:
+		if !allowedMix(scripts) {
+			return true
+		}
+	}
+	skeleton := confusables.Skeleton(label)
+	for _, r := range skeleton {
+		if r >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// scriptOf names the script of a letter, "" for characters every script
+// shares (digits, hyphens) or that combine with others.
+func scriptOf(r rune) string {
+	for name, table := range unicode.Scripts {
+		if name != "Common" && name != "Inherited" && unicode.Is(table, r) {
+			return name
+		}
+	}
+	return ""
+}
+
+// allowedMix is whether scripts are one of the mixes a language writes.
+func allowedMix(scripts map[string]bool) bool {
+	for _, mix := range [][]string{
+		{"Latin", "Han", "Hiragana", "Katakana"},
+		{"Latin", "Han", "Bopomofo"},
+		{"Latin", "Han", "Hangul"},
+	} {
+		within := true
+		for s := range scripts {
+			if !slices.Contains(mix, s) {
+				within = false
+			}
+		}
+		if within {
+			return true
+		}
+	}
+	return false
 }
 
 // Mobile is a phone number in E.164 form (+491511234567), read by

