@@ -37,8 +37,8 @@ import (
 // keyEncryptionKey is KEY_ENCRYPTION_KEY. Without it, the embedded
 // database keeps a generated one in a file of its own in DATA_DIR (0600),
 // so a copy of the database file alone reveals no secret; PostgreSQL
-// keeps secrets unencrypted, and the log says so.
-func keyEncryptionKey(cfg config.Config, log *slog.Logger) (string, error) {
+// keeps secrets unencrypted (serve says so: warnUnsealed).
+func keyEncryptionKey(cfg config.Config) (string, error) {
 	switch {
 	case cfg.KeyEncryptionKey != "":
 		return cfg.KeyEncryptionKey, nil
@@ -49,9 +49,15 @@ func keyEncryptionKey(cfg config.Config, log *slog.Logger) (string, error) {
 		}
 		return kek, nil
 	}
-	log.Warn("KEY_ENCRYPTION_KEY is not set: private signing keys, authenticator secrets and queued emails are stored unencrypted in PostgreSQL; " +
-		"set it (32+ random characters) and keep it outside the database's backups")
-	return "", nil
+	return "", nil // serve warns (warnUnsealed)
+}
+
+// warnUnsealed says, once at start, that secrets are stored unencrypted.
+func warnUnsealed(cfg config.Config, log *slog.Logger) {
+	if cfg.KeyEncryptionKey == "" && !cfg.UsesSQLite() {
+		log.Warn("KEY_ENCRYPTION_KEY is not set: private signing keys, authenticator secrets and queued emails are stored unencrypted in PostgreSQL; " +
+			"set it (32+ random characters) and keep it outside the database's backups")
+	}
 }
 
 func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
@@ -111,7 +117,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		database.Close()
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	kek, err := keyEncryptionKey(cfg, log)
+	kek, err := keyEncryptionKey(cfg)
 	if err != nil {
 		database.Close()
 		return nil, err

@@ -25,6 +25,7 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		return err
 	}
 	defer a.db.Close()
+	warnUnsealed(cfg, log)
 	// Secrets stored before a key-encryption key existed are sealed now.
 	if err := a.keyStore.ResealPlain(ctx); err != nil {
 		return fmt.Errorf("sealing stored signing keys: %w", err)

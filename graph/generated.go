@@ -2114,7 +2114,9 @@ directive @cost(
 """
 The longest value the argument or input field takes, in characters. A longer
 one refuses the whole request with ` + "`" + `extensions.code` + "`" + ` BAD_REQUEST before
-anything is counted, recorded or logged.
+anything is counted, recorded or logged. Where a form checks a field's length
+itself (a name of more than 150 characters is a payload ` + "`" + `TOO_LONG` + "`" + `), the
+bound is a few times that, so forms keep their field errors.
 """
 directive @maxLength(
   "The most characters."
@@ -2652,13 +2654,13 @@ type LogoutPayload {
 "Input of ` + "`" + `register` + "`" + `."
 input RegisterInput {
   "Email address; must not be used by another account (letter case ignored)."
-  email: String! @maxLength(max: 254)
+  email: String! @maxLength(max: 1000)
   "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String! @maxLength(max: 32)
   "Given name, 1 to 150 characters."
-  firstName: String! @maxLength(max: 150)
+  firstName: String! @maxLength(max: 600)
   "Family name, 1 to 150 characters."
-  lastName: String! @maxLength(max: 150)
+  lastName: String! @maxLength(max: 600)
   "At least 8 characters, not common, not all digits, not similar to the email or names."
   password: String! @maxLength(max: 256)
   "The same password again."
@@ -2890,13 +2892,13 @@ type RevokeSessionPayload {
 "Input of ` + "`" + `updateProfile` + "`" + `; omitted fields keep their value."
 input UpdateProfileInput {
   "Given name, 1 to 150 characters; cannot be blank."
-  firstName: String @maxLength(max: 150)
+  firstName: String @maxLength(max: 600)
   "Family name, 1 to 150 characters; cannot be blank."
-  lastName: String @maxLength(max: 150)
+  lastName: String @maxLength(max: 600)
   "Postal address, up to 500 characters."
-  address: String @maxLength(max: 500)
+  address: String @maxLength(max: 2000)
   "City, up to 150 characters."
-  city: String @maxLength(max: 150)
+  city: String @maxLength(max: 600)
 }
 
 "Input of ` + "`" + `uploadAvatar` + "`" + `."
@@ -2922,7 +2924,7 @@ input AdjustWalletInput {
   "Why; shown in the ledger."
   description: String = "" @maxLength(max: 2000)
   "A key of your choosing for this change: repeating it with the same adjustment (a retry) applies it once and returns the first result; with a different one it is IDEMPOTENCY_CONFLICT."
-  idempotencyKey: String! @maxLength(max: 200)
+  idempotencyKey: String! @maxLength(max: 800)
 }
 
 "Input of ` + "`" + `revokeSession` + "`" + `."
@@ -2934,15 +2936,15 @@ input RevokeSessionInput {
 "Input of ` + "`" + `createB2BAdmin` + "`" + `."
 input CreateB2BAdminInput {
   "Email address; must not be used by another account (letter case ignored)."
-  email: String! @maxLength(max: 254)
+  email: String! @maxLength(max: 1000)
   "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String! @maxLength(max: 32)
   "Given name, 1 to 150 characters."
-  firstName: String! @maxLength(max: 150)
+  firstName: String! @maxLength(max: 600)
   "Family name, 1 to 150 characters."
-  lastName: String! @maxLength(max: 150)
+  lastName: String! @maxLength(max: 600)
   "The business customer's name, up to 200 characters."
-  companyName: String @maxLength(max: 200)
+  companyName: String @maxLength(max: 800)
 }
 
 "Input of ` + "`" + `approveB2BAdmin` + "`" + `."
@@ -2956,15 +2958,15 @@ input RejectB2BAdminInput {
   "The pending B2B admin's id."
   userId: ID! @maxLength(max: 64)
   "Why, shown to the B2B admin in the rejection email. Required."
-  reason: String! @maxLength(max: 2000)
+  reason: String! @maxLength(max: 8000)
 }
 
 "Input of ` + "`" + `createBatch` + "`" + `."
 input CreateBatchInput {
   "Name, unique among your batches (letter case ignored), up to 150 characters."
-  name: String! @maxLength(max: 150)
+  name: String! @maxLength(max: 600)
   "Free text, up to 2000 characters."
-  description: String = "" @maxLength(max: 2000)
+  description: String = "" @maxLength(max: 8000)
   "Most active users the batch may hold, at least 1."
   maxUsers: Int = 100
 }
@@ -2974,9 +2976,9 @@ input UpdateBatchInput {
   "The batch's id."
   id: ID! @maxLength(max: 64)
   "New name."
-  name: String @maxLength(max: 150)
+  name: String @maxLength(max: 600)
   "New description."
-  description: String @maxLength(max: 2000)
+  description: String @maxLength(max: 8000)
   "New capacity; not below the batch's current active users."
   maxUsers: Int
   "False to deactivate the batch, true to reactivate it."
@@ -2988,25 +2990,25 @@ input CreateB2BUserInput {
   "One of your active batches with room."
   batchId: ID! @maxLength(max: 64)
   "Email address; must not be used by another account (letter case ignored)."
-  email: String! @maxLength(max: 254)
+  email: String! @maxLength(max: 1000)
   "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String! @maxLength(max: 32)
   "Given name, 1 to 150 characters."
-  firstName: String! @maxLength(max: 150)
+  firstName: String! @maxLength(max: 600)
   "Family name, 1 to 150 characters."
-  lastName: String! @maxLength(max: 150)
+  lastName: String! @maxLength(max: 600)
 }
 
 "One person to create with ` + "`" + `createB2BUsers` + "`" + `."
 input B2BUserRowInput {
   "Email address; must not be used by another account or row (letter case ignored)."
-  email: String! @maxLength(max: 254)
+  email: String! @maxLength(max: 1000)
   "Mobile number in international form (` + "`" + `+` + "`" + ` or ` + "`" + `00` + "`" + `, the country code, the number; spaces, dots, dashes and brackets allowed), stored in E.164."
   mobile: String! @maxLength(max: 32)
   "Given name, 1 to 150 characters."
-  firstName: String! @maxLength(max: 150)
+  firstName: String! @maxLength(max: 600)
   "Family name, 1 to 150 characters."
-  lastName: String! @maxLength(max: 150)
+  lastName: String! @maxLength(max: 600)
 }
 
 "What ` + "`" + `createB2BUsers` + "`" + ` does when some rows fail."
@@ -13184,7 +13186,7 @@ func (ec *executionContext) unmarshalInputAdjustWalletInput(ctx context.Context,
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 200)
+				max, err := ec.unmarshalNInt2int(ctx, 800)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13422,7 +13424,7 @@ func (ec *executionContext) unmarshalInputB2BUserRowInput(ctx context.Context, o
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 254)
+				max, err := ec.unmarshalNInt2int(ctx, 1000)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13476,7 +13478,7 @@ func (ec *executionContext) unmarshalInputB2BUserRowInput(ctx context.Context, o
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13503,7 +13505,7 @@ func (ec *executionContext) unmarshalInputB2BUserRowInput(ctx context.Context, o
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13743,7 +13745,7 @@ func (ec *executionContext) unmarshalInputCreateB2BAdminInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 254)
+				max, err := ec.unmarshalNInt2int(ctx, 1000)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13797,7 +13799,7 @@ func (ec *executionContext) unmarshalInputCreateB2BAdminInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13824,7 +13826,7 @@ func (ec *executionContext) unmarshalInputCreateB2BAdminInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13851,7 +13853,7 @@ func (ec *executionContext) unmarshalInputCreateB2BAdminInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 200)
+				max, err := ec.unmarshalNInt2int(ctx, 800)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -13942,7 +13944,7 @@ func (ec *executionContext) unmarshalInputCreateB2BUserInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 254)
+				max, err := ec.unmarshalNInt2int(ctx, 1000)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -13996,7 +13998,7 @@ func (ec *executionContext) unmarshalInputCreateB2BUserInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -14023,7 +14025,7 @@ func (ec *executionContext) unmarshalInputCreateB2BUserInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -14172,7 +14174,7 @@ func (ec *executionContext) unmarshalInputCreateBatchInput(ctx context.Context, 
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -14199,7 +14201,7 @@ func (ec *executionContext) unmarshalInputCreateBatchInput(ctx context.Context, 
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 2000)
+				max, err := ec.unmarshalNInt2int(ctx, 8000)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -14771,7 +14773,7 @@ func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 254)
+				max, err := ec.unmarshalNInt2int(ctx, 1000)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -14825,7 +14827,7 @@ func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -14852,7 +14854,7 @@ func (ec *executionContext) unmarshalInputRegisterInput(ctx context.Context, obj
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -14995,7 +14997,7 @@ func (ec *executionContext) unmarshalInputRejectB2BAdminInput(ctx context.Contex
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 2000)
+				max, err := ec.unmarshalNInt2int(ctx, 8000)
 				if err != nil {
 					var zeroVal string
 					return zeroVal, err
@@ -15699,7 +15701,7 @@ func (ec *executionContext) unmarshalInputUpdateBatchInput(ctx context.Context, 
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -15728,7 +15730,7 @@ func (ec *executionContext) unmarshalInputUpdateBatchInput(ctx context.Context, 
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 2000)
+				max, err := ec.unmarshalNInt2int(ctx, 8000)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -15806,7 +15808,7 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -15835,7 +15837,7 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -15864,7 +15866,7 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 500)
+				max, err := ec.unmarshalNInt2int(ctx, 2000)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
@@ -15893,7 +15895,7 @@ func (ec *executionContext) unmarshalInputUpdateProfileInput(ctx context.Context
 			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
 
 			directive1 := func(ctx context.Context) (any, error) {
-				max, err := ec.unmarshalNInt2int(ctx, 150)
+				max, err := ec.unmarshalNInt2int(ctx, 600)
 				if err != nil {
 					var zeroVal *string
 					return zeroVal, err
