@@ -739,6 +739,12 @@ func postRaw(t *testing.T, srv *testServer, contentType string, body []byte, hea
 	if err != nil {
 		t.Fatalf("POST /graphql: %v", err)
 	}
+	return readAnswer(t, resp)
+}
+
+// readAnswer reads a GraphQL answer and closes it.
+func readAnswer(t *testing.T, resp *http.Response) (gqlResponse, string) {
+	t.Helper()
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	var out gqlResponse

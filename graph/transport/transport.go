@@ -2,6 +2,13 @@
 // multipart uploads, within byte limits, and answers requests it cannot read
 // with short fixed messages that never echo the request, each with an
 // extensions.code.
+//
+// Answers follow the GraphQL over HTTP specification: a client that accepts
+// application/graphql-response+json gets it, with 400 when the request did
+// not run (a query that does not parse or validate, variables that do not
+// fit) and no data entry then; anyone else gets application/json, with 200
+// for every answer GraphQL wrote. A request that is not GraphQL at all
+// (malformed JSON, no query) is 400 either way.
 package transport
 
 import (
@@ -14,9 +21,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
@@ -38,7 +46,10 @@ func (POST) Supports(r *http.Request) bool {
 
 // Do runs one request.
 func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	w.Header().Set("Content-Type", "application/json")
+	media, ok := negotiate(w, r)
+	if !ok {
+		return
+	}
 	start := graphql.Now()
 	if r.ContentLength > t.MaxBytes {
 		tooLarge(w, t.MaxBytes)
@@ -60,7 +71,7 @@ func (t POST) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecu
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params, "")
+	execute(w, r, exec, &params, "", media)
 }
 
 // GET runs queries, never mutations, sent in the URL's query string.
@@ -73,7 +84,10 @@ func (GET) Supports(r *http.Request) bool {
 
 // Do runs one request.
 func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	w.Header().Set("Content-Type", "application/json")
+	media, ok := negotiate(w, r)
+	if !ok {
+		return
+	}
 	start := graphql.Now()
 	q, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -91,7 +105,7 @@ func (GET) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor
 		}
 	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params, ast.Query)
+	execute(w, r, exec, &params, ast.Query, media)
 }
 
 // Unsupported answers the requests no other transport reads; add it last.
@@ -121,7 +135,10 @@ func (Multipart) Supports(r *http.Request) bool {
 
 // Do runs one request.
 func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
-	w.Header().Set("Content-Type", "application/json")
+	media, ok := negotiate(w, r)
+	if !ok {
+		return
+	}
 	start := graphql.Now()
 	total := t.BodyLimit()
 	if r.ContentLength > total {
@@ -231,7 +248,7 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params, "")
+	execute(w, r, exec, &params, "", media)
 }
 
 // multipartOverhead is room for part headers and boundaries.
@@ -278,19 +295,29 @@ func (t Multipart) keep(part io.Reader, budget int64) (open func() (io.ReadSeeke
 }
 
 // execute runs a request that was read, as gqlgen's own transports do;
-// only, when set, is the one kind of operation the transport runs.
-func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, only ast.Operation) {
+// only, when set, is the one kind of operation the transport runs. A
+// request that did not run (it does not parse or validate, its variables
+// do not fit, or a request limit refused it) is answered 200 as
+// application/json, 400 and without data as
+// application/graphql-response+json.
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, only ast.Operation, media mediaType) {
 	ctx := r.Context()
+	if params.Query == "" {
+		Fail(w, http.StatusBadRequest, "The request has no query.")
+		return
+	}
 	rc, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			w.WriteHeader(http.StatusUnprocessableEntity)
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), bounded(errs))
+		if media == graphQLResponse {
+			w.WriteHeader(http.StatusBadRequest)
 		}
-		writeJSON(w, exec.DispatchError(graphql.WithOperationContext(ctx, rc), bounded(errs)))
+		writeJSON(w, resp)
 		return
 	}
 	if only != "" && rc.Operation.Operation != only {
-		Fail(w, http.StatusNotAcceptable, "GET requests run queries only; send mutations with POST.")
+		w.Header().Set("Allow", "POST")
+		Fail(w, http.StatusMethodNotAllowed, "GET requests run queries only; send mutations with POST.")
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, rc)
@@ -352,17 +379,89 @@ func Fail(w http.ResponseWriter, status int, message string) {
 	failCode(w, status, code, message)
 }
 
-// failCode answers with status and one error carrying code.
+// failCode answers with status and one error carrying code (as
+// application/json unless the request's media type was chosen already).
 func failCode(w http.ResponseWriter, status int, code, message string) {
-	w.Header().Set("Content-Type", "application/json")
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
 	w.WriteHeader(status)
 	writeJSON(w, &graphql.Response{Errors: gqlerror.List{{Message: message, Extensions: map[string]any{"code": code}}}})
 }
 
+// writeJSON writes resp; without data (a request that did not run) it has
+// no data entry at all.
 func writeJSON(w io.Writer, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
+	var b []byte
+	var err error
+	if resp.Data == nil {
+		b, err = json.Marshal(struct {
+			Errors     gqlerror.List  `json:"errors,omitempty"`
+			Extensions map[string]any `json:"extensions,omitempty"`
+		}{resp.Errors, resp.Extensions})
+	} else {
+		b, err = json.Marshal(resp)
+	}
 	if err != nil {
 		b = []byte(`{"errors":[{"message":"Internal error.","extensions":{"code":"INTERNAL"}}]}`)
 	}
 	w.Write(b)
+}
+
+// mediaType is how answers are written (see the package comment).
+type mediaType int
+
+const (
+	jsonMedia       mediaType = iota // application/json
+	graphQLResponse                  // application/graphql-response+json
+)
+
+// negotiate picks the answer's media type from the request's Accept header
+// and sets Content-Type. No Accept, */* or application/* is application/json;
+// a client that accepts neither gets 406 (and false).
+func negotiate(w http.ResponseWriter, r *http.Request) (mediaType, bool) {
+	w.Header().Add("Vary", "Accept")
+	best, bestQ := jsonMedia, -1.0
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		bestQ = 1
+	}
+	for _, header := range accept {
+		for _, item := range strings.Split(header, ",") {
+			mt, params, err := mime.ParseMediaType(strings.TrimSpace(item))
+			if err != nil {
+				continue
+			}
+			q := 1.0
+			if v, ok := params["q"]; ok {
+				if q, err = strconv.ParseFloat(v, 64); err != nil {
+					continue
+				}
+			}
+			var m mediaType
+			switch mt {
+			case "application/graphql-response+json":
+				m = graphQLResponse
+			case "application/json", "application/*", "*/*":
+				m = jsonMedia
+			default:
+				continue
+			}
+			// The specification's own type wins a tie.
+			if q > 0 && (q > bestQ || q == bestQ && m == graphQLResponse) {
+				best, bestQ = m, q
+			}
+		}
+	}
+	if bestQ <= 0 {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		failCode(w, http.StatusNotAcceptable, "BAD_REQUEST", "This endpoint answers application/graphql-response+json or application/json.")
+		return jsonMedia, false
+	}
+	if best == graphQLResponse {
+		w.Header().Set("Content-Type", "application/graphql-response+json; charset=utf-8")
+	} else {
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	}
+	return best, true
 }
