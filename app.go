@@ -240,9 +240,9 @@ func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) h
 	}
 	gql := graph.NewHandler(res, graph.HandlerConfig{
 		MaxRequestBytes: cfg.MaxRequestBytes,
-		// Room for an oversized avatar, so its sender gets a FILE_TOO_LARGE
-		// payload error rather than a refused request, up to twice the limit.
-		MaxUploadBytes: 2 * cfg.AvatarMaxBytes,
+		// An avatar over AVATAR_MAX_BYTES is refused by the transport, with one
+		// answer however it is sent (413 FILE_TOO_LARGE).
+		MaxUploadBytes: cfg.AvatarMaxBytes,
 		Limits: limits.Limits{
 			Tokens: cfg.QueryMaxTokens, Fields: cfg.QueryMaxFields, Depth: cfg.QueryMaxDepth,
 			Aliases: cfg.QueryMaxAliases, Complexity: cfg.QueryMaxComplex, Mutations: cfg.QueryMaxMutations,

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -171,6 +173,31 @@ func TestPlaygroundInARealBrowser(t *testing.T) {
 	}
 	if !strings.Contains(answer, `"email": "browser@example.com"`) {
 		t.Errorf("the answer on the page: %s", answer)
+	}
+
+	// A photo over AVATAR_MAX_BYTES (5 MiB), uploaded as an app does (fetch
+	// with FormData, which sends a Content-Length), gets the one answer for
+	// too large, a little over or far over.
+	for _, mib := range []int{6, 20} {
+		type answer struct {
+			Status int
+			Body   gqlResponse
+		}
+		js := `(async () => {
+			const form = new FormData();
+			form.append('operations', JSON.stringify({query: 'mutation($file: Upload!) { uploadAvatar(input: {file: $file}) { errors { code } } }', variables: {file: null}}));
+			form.append('map', JSON.stringify({'0': ['variables.file']}));
+			form.append('0', new Blob([new Uint8Array(` + strconv.Itoa(mib) + ` << 20)], {type: 'image/png'}), 'photo.png');
+			const r = await fetch('/graphql', {method: 'POST', body: form, headers: {Authorization: 'Bearer ` + *p.AccessToken + `'}});
+			return {status: r.status, body: await r.json()};
+		})()`
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[answer](js, chromedp.EvalAwaitPromise))
+		if err != nil {
+			t.Fatalf("upload of %d MiB from the browser: %v", mib, err)
+		}
+		if got.Status != http.StatusRequestEntityTooLarge || got.Body.Code() != "FILE_TOO_LARGE" {
+			t.Errorf("a %d MiB photo from the browser: %d %+v, want 413 FILE_TOO_LARGE", mib, got.Status, got.Body.Errors)
+		}
 	}
 
 	// Scripts that cannot load (here: assets at an address nothing listens

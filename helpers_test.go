@@ -778,6 +778,9 @@ func multipartBody(t *testing.T, operations string, file []byte) (string, []byte
 	return mw.FormDataContentType(), buf.Bytes()
 }
 
+// uploadAvatarOperations is the operations part of an uploadAvatar request.
+const uploadAvatarOperations = `{"query": "mutation($file: Upload!) { uploadAvatar(input: {file: $file}) { errors { code } } }", "variables": {"file": null}}`
+
 // parallel runs n copies of f at once and returns their answers.
 func parallel(n int, f func(i int) gqlResponse) []gqlResponse {
 	out := make([]gqlResponse, n)

@@ -344,19 +344,37 @@ func TestTracesReachTheCollector(t *testing.T) {
 	})
 }
 
-// An upload beyond what the transport reads (twice AVATAR_MAX_BYTES) is
-// refused with HTTP 413 and a code, FILE_TOO_LARGE, like one that only
-// exceeds the avatar limit (a payload error).
-func TestUploadOverTheTransportCap(t *testing.T) {
+// A file over AVATAR_MAX_BYTES gets one answer however it is sent: HTTP
+// 413, FILE_TOO_LARGE and maxBytes, whether the request says its length
+// (as browsers do) or not, and whether it is a byte over or far over.
+// (browser_test.go sends them from Chromium with FormData.)
+func TestTooLargeUploadsHaveOneAnswer(t *testing.T) {
 	env := testEnv(t, "")
 	env["AVATAR_MAX_BYTES"] = "2048"
 	srv := startServer(t, env)
 	p := mustSignIn(t, srv.Client().register(registerInput("bigfile@example.com", "+4945100001")))
-	ct, body := multipartBody(t, `{"query": "mutation($file: Upload!) { uploadAvatar(input: {file: $file}) { errors { code } } }", "variables": {"file": null}}`,
-		bytes.Repeat([]byte("x"), 20000))
-	r, _ := postRaw(t, srv, ct, body, http.Header{"Authorization": {"Bearer " + *p.AccessToken}})
-	if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "FILE_TOO_LARGE" {
-		t.Errorf("upload of 20,000 bytes with a 4,096-byte allowance: status %d, %+v", r.Status, r.Errors)
+	for _, tc := range []struct {
+		name    string
+		size    int
+		chunked bool
+	}{{"a byte over, with a length", 2049, false}, {"a byte over, without one", 2049, true},
+		{"far over, with a length", 200000, false}, {"far over, without one", 200000, true}} {
+		ct, body := multipartBody(t, uploadAvatarOperations, bytes.Repeat([]byte("x"), tc.size))
+		var reader io.Reader = bytes.NewReader(body)
+		if tc.chunked {
+			reader = io.MultiReader(reader) // no Len: sent chunked, without Content-Length
+		}
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/graphql", reader)
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+*p.AccessToken)
+		resp, err := httpClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		r, _ := readAnswer(t, resp)
+		if r.Status != http.StatusRequestEntityTooLarge || r.Code() != "FILE_TOO_LARGE" || r.Errors[0].Extensions["maxBytes"] != float64(2048) {
+			t.Errorf("%s: status %d, %+v", tc.name, r.Status, r.Errors)
+		}
 	}
 }
 

@@ -2182,7 +2182,7 @@ enum UserErrorCode {
   INSUFFICIENT_FUNDS
   "This idempotency key was used before for a different adjustment (another type, amount or description)."
   IDEMPOTENCY_CONFLICT
-  "The uploaded file is larger than allowed."
+  "The image has more pixels than allowed (` + "`" + `AVATAR_MAX_PIXELS` + "`" + `). A file over ` + "`" + `AVATAR_MAX_BYTES` + "`" + ` is refused before the mutation runs: HTTP 413 with this code in ` + "`" + `extensions.code` + "`" + `."
   FILE_TOO_LARGE
   "The uploaded file is not one of the accepted types (judged by its content)."
   UNSUPPORTED_FILE_TYPE
@@ -2903,7 +2903,7 @@ input UpdateProfileInput {
 
 "Input of ` + "`" + `uploadAvatar` + "`" + `."
 input UploadAvatarInput {
-  "A PNG, JPEG, WebP or GIF image (judged by content), at most 5 MiB by default."
+  "A PNG, JPEG, WebP or GIF image (judged by content), at most the server's ` + "`" + `AVATAR_MAX_BYTES` + "`" + `: a larger file is refused before the mutation runs with HTTP 413 and ` + "`" + `extensions.code` + "`" + ` FILE_TOO_LARGE (` + "`" + `extensions.maxBytes` + "`" + ` says the limit), however it is sent."
   file: Upload!
 }
 

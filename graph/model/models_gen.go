@@ -588,7 +588,7 @@ type UpdateProfilePayload struct {
 
 // Input of `uploadAvatar`.
 type UploadAvatarInput struct {
-	// A PNG, JPEG, WebP or GIF image (judged by content), at most 5 MiB by default.
+	// A PNG, JPEG, WebP or GIF image (judged by content), at most the server's `AVATAR_MAX_BYTES`: a larger file is refused before the mutation runs with HTTP 413 and `extensions.code` FILE_TOO_LARGE (`extensions.maxBytes` says the limit), however it is sent.
 	File graphql.Upload `json:"file"`
 }
 

@@ -123,6 +123,10 @@ func (Unsupported) Do(w http.ResponseWriter, _ *http.Request, _ graphql.GraphExe
 // `operations` part and a `map` part of at most MaxBytes together, then
 // file parts of at most MaxUpload bytes in all. Files up to InMemory bytes
 // are kept in memory, larger ones in a temporary file removed afterwards.
+//
+// A file over MaxUpload gets one answer however it is sent (with a
+// Content-Length, as browsers send, or without): HTTP 413 with the code
+// FILE_TOO_LARGE and extensions.maxBytes, before the operation runs.
 type Multipart struct {
 	MaxBytes, MaxUpload, InMemory int64
 }
@@ -142,7 +146,7 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	start := graphql.Now()
 	total := t.BodyLimit()
 	if r.ContentLength > total {
-		tooLarge(w, total)
+		t.fileTooLarge(w)
 		return
 	}
 	mr, err := r.MultipartReader()
@@ -197,7 +201,7 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			break
 		}
 		if isTooLarge(err) {
-			tooLarge(w, total)
+			t.fileTooLarge(w)
 			return
 		}
 		if err != nil {
@@ -215,11 +219,8 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 			cleanup = append(cleanup, done)
 		}
 		if err != nil {
-			if errors.Is(err, errFileBudget) {
-				failCode(w, http.StatusRequestEntityTooLarge, "FILE_TOO_LARGE",
-					fmt.Sprintf("The uploaded files are too large: at most %d bytes in all.", t.MaxUpload))
-			} else if isTooLarge(err) {
-				tooLarge(w, total)
+			if errors.Is(err, errFileBudget) || isTooLarge(err) {
+				t.fileTooLarge(w)
 			} else {
 				Fail(w, http.StatusBadRequest, "A file part could not be read.")
 			}
@@ -249,6 +250,27 @@ func (t Multipart) Do(w http.ResponseWriter, r *http.Request, exec graphql.Graph
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	execute(w, r, exec, &params, "", media)
+}
+
+// fileTooLarge answers an upload over MaxUpload.
+func (t Multipart) fileTooLarge(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close") // the rest of the body is not read
+	w.WriteHeader(http.StatusRequestEntityTooLarge)
+	writeJSON(w, &graphql.Response{Errors: gqlerror.List{{
+		Message:    fmt.Sprintf("The file is too large: at most %d bytes (%s) are taken.", t.MaxUpload, bytesInWords(t.MaxUpload)),
+		Extensions: map[string]any{"code": "FILE_TOO_LARGE", "maxBytes": t.MaxUpload},
+	}}})
+}
+
+// bytesInWords says a size as people read it: "5 MiB", "2 KiB", "100 bytes".
+func bytesInWords(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // multipartOverhead is room for part headers and boundaries.
