@@ -64,7 +64,11 @@ func openDB(ctx context.Context, cfg config.Config) (*bun.DB, error) {
 	if err := cfg.EnsureDataDir(); err != nil {
 		return nil, err
 	}
-	return db.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath())
+	var opts []db.Option
+	if cfg.DatabasePooler == "transaction" {
+		opts = append(opts, db.BehindTransactionPooler())
+	}
+	return db.Open(ctx, cfg.DatabaseURL, cfg.SQLitePath(), opts...)
 }
 
 // loadKeys reads the signing keys: from JWT_KEYS_FILE when set, otherwise

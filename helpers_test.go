@@ -67,7 +67,12 @@ type testServer struct {
 
 // testEnv is the environment every test server starts with; tests override keys.
 func testEnv(t testing.TB, databaseURL string) map[string]string {
+	pooler := ""
+	if databaseURL != "" && testdb.Pooler() {
+		pooler = "transaction"
+	}
 	return map[string]string{
+		"DATABASE_POOLER":              pooler,
 		"ENV_FILE":                     filepath.Join(t.TempDir(), "no.env"),
 		"PORT":                         "0",
 		"DATA_DIR":                     t.TempDir(),
@@ -177,7 +182,7 @@ func (s *testServer) metric(name string) float64 {
 // DB opens the server's database, for checks and for setup that has no API.
 func (s *testServer) DB() *bun.DB {
 	s.t.Helper()
-	conn, err := db.Open(context.Background(), s.dbURL, filepath.Join(s.dataDir, "usergraph.db"))
+	conn, err := db.Open(context.Background(), s.dbURL, filepath.Join(s.dataDir, "usergraph.db"), testdb.Options()...)
 	if err != nil {
 		s.t.Fatalf("open test database: %v", err)
 	}

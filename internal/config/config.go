@@ -29,7 +29,10 @@ type Config struct {
 	DataDir string `env:"DATA_DIR" envDefault:"./data" validate:"required"`
 	// DatabaseURL empty selects the embedded SQLite file in DataDir.
 	DatabaseURL string `env:"DATABASE_URL" validate:"omitempty,dburl"`
-	LogLevel    string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug info warn error"`
+	// DatabasePooler "transaction" says a pooler in transaction mode
+	// (PgBouncer, a hosted database's pooler) is in front of PostgreSQL.
+	DatabasePooler string `env:"DATABASE_POOLER" validate:"omitempty,oneof=transaction"`
+	LogLevel       string `env:"LOG_LEVEL" envDefault:"info" validate:"oneof=debug info warn error"`
 
 	AppURL        string        `env:"APP_URL" envDefault:"http://localhost:3000" validate:"required,http_url"`
 	SetupLinkTTL  time.Duration `env:"SETUP_LINK_TTL" envDefault:"24h" validate:"min=1m"`
@@ -339,13 +342,23 @@ func explain(fe validator.FieldError) string {
 
 // EnsureDataDir creates DataDir if needed and makes it the owner's alone
 // (0700): it holds the database, the signing keys, emails and uploads. A
-// folder this process may not change keeps its permissions.
+// folder this process may not change keeps its permissions, but it must be
+// writable: the error says which setting and folder are at fault.
 func (c Config) EnsureDataDir() error {
+	fail := func(err error) error {
+		abs, _ := filepath.Abs(c.DataDir)
+		return fmt.Errorf("DATA_DIR=%s (%s): the data folder must be a folder this user (uid %d) can write: %w", c.DataDir, abs, os.Getuid(), err)
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
-		return err
+		return fail(err)
 	}
 	if err := os.Chmod(c.DataDir, 0o700); err != nil && !errors.Is(err, fs.ErrPermission) {
-		return err
+		return fail(err)
 	}
-	return nil
+	probe, err := os.CreateTemp(c.DataDir, ".write-test-")
+	if err != nil {
+		return fail(err)
+	}
+	probe.Close()
+	return os.Remove(probe.Name())
 }

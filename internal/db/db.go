@@ -25,9 +25,43 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// Option changes how Open connects.
+type Option func(*options)
+
+type options struct{ pooled bool }
+
+// BehindTransactionPooler says PostgreSQL is reached through a connection
+// pooler in transaction mode (PgBouncer, and the poolers hosted databases
+// put in front): consecutive transactions may run on different server
+// connections, so nothing may outlive a transaction on one. Statements are
+// then never prepared by name (db.Stmt runs as every other statement does),
+// and no session state is relied on (migrations lock with a transaction).
+func BehindTransactionPooler() Option { return func(o *options) { o.pooled = true } }
+
+// pooled holds the databases opened BehindTransactionPooler, for Stmt
+// (which runs on a *bun.DB or a transaction of one and has no other way to
+// know). Written once per Open.
+var pooled sync.Map // *sql.DB → struct{}
+
+// Pooled reports whether idb was opened BehindTransactionPooler.
+func Pooled(idb bun.IDB) bool {
+	var sqldb *sql.DB
+	if d, ok := idb.(*bun.DB); ok {
+		sqldb = d.DB
+	} else {
+		sqldb = idb.NewSelect().DB().DB
+	}
+	_, ok := pooled.Load(sqldb)
+	return ok
+}
+
 // Open connects to PostgreSQL when databaseURL is set, otherwise to the SQLite
 // file at sqlitePath (created if missing) in WAL mode with foreign keys on.
-func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) {
+func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...Option) (*bun.DB, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
 	var db *bun.DB
 	if databaseURL != "" {
 		cfg, err := pgx.ParseConfig(databaseURL)
@@ -40,7 +74,14 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) 
 		if !strings.Contains(databaseURL, "default_query_exec_mode") {
 			cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 		}
+		if o.pooled { // no statement may be prepared by name: the next may run elsewhere
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
+			cfg.StatementCacheCapacity, cfg.DescriptionCacheCapacity = 0, 0
+		}
 		sqldb := stdlib.OpenDB(*cfg)
+		if o.pooled {
+			pooled.Store(sqldb, struct{}{})
+		}
 		sqldb.SetMaxOpenConns(20)
 		sqldb.SetMaxIdleConns(20) // as many as may be open: closing and reopening under load costs more than idling
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
@@ -55,7 +96,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) 
 		unicodeLower.Do(registerUnicodeLower)
 		sqldb, err := sql.Open("sqlite", SQLiteDSN(sqlitePath))
 		if err != nil {
-			return nil, fmt.Errorf("open sqlite: %w", err)
+			return nil, fmt.Errorf("the SQLite database %s: %w", sqlitePath, err)
 		}
 		// SQLite allows one writer; _txlock=immediate makes every transaction take
 		// the write lock at BEGIN, so concurrent writers queue on busy_timeout
@@ -67,7 +108,10 @@ func Open(ctx context.Context, databaseURL, sqlitePath string) (*bun.DB, error) 
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("database unreachable: %s", redact(err, databaseURL))
+		if databaseURL == "" {
+			return nil, fmt.Errorf("the SQLite database %s (in DATA_DIR) cannot be opened: %w", sqlitePath, err)
+		}
+		return nil, fmt.Errorf("DATABASE_URL: the database is unreachable: %s", redact(err, databaseURL))
 	}
 	return db, nil
 }

@@ -39,23 +39,25 @@ func NewMigrator(db *bun.DB) (*Migrator, error) {
 	return &Migrator{db: db, m: migrate.NewMigrator(db, ms, migrate.WithMarkAppliedOnSuccess(true))}, nil
 }
 
-// withLock runs fn while holding the migration lock. On PostgreSQL that is a
-// session advisory lock on a dedicated connection: a second replica waits for
-// the first to finish, then finds nothing left to apply. SQLite's immediate
-// transactions already serialise writers.
+// withLock runs fn while holding the migration lock. On PostgreSQL that is
+// a transaction-level advisory lock held by a transaction left open while
+// fn runs on other connections: a second replica waits for the first to
+// finish, then finds nothing left to apply. A transaction, not the session:
+// behind a transaction pooler a session lock would stay on whichever server
+// connection took it. SQLite's immediate transactions already serialise
+// writers.
 func (m *Migrator) withLock(ctx context.Context, fn func() error) error {
 	if !IsPostgres(m.db) {
 		return fn()
 	}
-	conn, err := m.db.Conn(ctx)
+	tx, err := m.db.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_lock(?)", int64(migrationLockKey)); err != nil {
+	defer tx.Rollback() //nolint:errcheck // releases the lock; nothing was written
+	if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(?)", int64(migrationLockKey)); err != nil {
 		return fmt.Errorf("migration lock: %w", err)
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(?)", int64(migrationLockKey)) //nolint:errcheck
 	return fn()
 }
 

@@ -48,7 +48,7 @@ func columns(t *testing.T, conn *bun.DB) []string {
 
 func open(t *testing.T, databaseURL string) *bun.DB {
 	t.Helper()
-	conn, err := db.Open(context.Background(), databaseURL, filepath.Join(t.TempDir(), "test.db"))
+	conn, err := db.Open(context.Background(), databaseURL, filepath.Join(t.TempDir(), "test.db"), testdb.Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (s *Stmt) Scan(ctx context.Context, idb bun.IDB, args []any, dest ...any) e
 	}
 	ctx, end := s.span(ctx)
 	defer end()
-	rows, err := conn.QueryContext(ctx, s.pg, s.pgArgs(args)...)
+	rows, err := conn.QueryContext(ctx, s.pg, s.pgArgs(idb, args)...)
 	if err != nil {
 		return err
 	}
@@ -105,7 +105,7 @@ func (s *Stmt) Exec(ctx context.Context, idb bun.IDB, args ...any) error {
 	}
 	ctx, end := s.span(ctx)
 	defer end()
-	_, err = conn.ExecContext(ctx, s.pg, s.pgArgs(args)...)
+	_, err = conn.ExecContext(ctx, s.pg, s.pgArgs(idb, args)...)
 	return err
 }
 
@@ -134,15 +134,21 @@ func sqlConnOf(idb bun.IDB) (sqlConn, error) {
 	return nil, fmt.Errorf("db.Stmt: unsupported %T", idb)
 }
 
-// pgArgs puts args behind pgx's mode: prepare once per connection.
-func (s *Stmt) pgArgs(args []any) []any {
+// pgArgs puts args behind pgx's mode: prepare once per connection, unless
+// a transaction pooler is in front (BehindTransactionPooler): then a
+// statement prepared on one server connection is not there on the next,
+// and the statement runs unnamed, as bun's do.
+func (s *Stmt) pgArgs(idb bun.IDB, args []any) []any {
+	if Pooled(idb) {
+		return args
+	}
 	return append([]any{pgx.QueryExecModeCacheStatement}, args...)
 }
 
 // span starts the statement's span when the request is traced; end ends it.
 func (s *Stmt) span(ctx context.Context) (_ context.Context, end func()) {
 	parent := trace.SpanFromContext(ctx)
-	if !parent.IsRecording() {
+	if !parent.SpanContext().IsValid() { // in a transaction the parent is its BEGIN's span, ended
 		return ctx, func() {}
 	}
 	ctx, child := parent.TracerProvider().Tracer("usergraph/db").Start(ctx, s.name,

@@ -72,10 +72,16 @@ func TestStmt(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
+		// Behind a transaction pooler nothing is prepared by name: the next
+		// statement may run on another server connection.
+		want := 1
+		if db.Pooled(conn) {
+			want = 0
+		}
 		var prepared int
 		err = c.NewRaw("SELECT count(*) FROM pg_prepared_statements WHERE statement = 'SELECT id, n, at FROM probes WHERE id = $1 AND at > $2'").Scan(ctx, &prepared)
-		if err != nil || prepared != 1 {
-			t.Errorf("the statement is prepared %d times on its connection (%v), want once", prepared, err)
+		if err != nil || prepared != want {
+			t.Errorf("the statement is prepared %d times on its connection (%v), want %d", prepared, err, want)
 		}
 		// Another replica's migration adds a column: the prepared statement,
 		// which names its columns, goes on working on this connection.

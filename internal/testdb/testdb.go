@@ -4,6 +4,10 @@
 //
 // Without TEST_DATABASE_URL the PostgreSQL cases are skipped, except under
 // CI=true, where a missing or unreachable database fails the test.
+//
+// With TEST_POOLER_URL (a PgBouncer in transaction mode in front of the same
+// server, as .ci/run starts), each PostgreSQL case gets a database of its
+// own, reached through the pooler: a pooler passes no search_path.
 package testdb
 
 import (
@@ -49,7 +53,20 @@ func Run(t *testing.T, f func(t *testing.T, databaseURL string)) {
 	}
 }
 
-// Postgres returns the URL of a new empty schema in TEST_DATABASE_URL's database.
+// Pooler reports whether PostgreSQL tests go through a transaction pooler
+// (TEST_POOLER_URL): servers then run with DATABASE_POOLER=transaction.
+func Pooler() bool { return os.Getenv("TEST_POOLER_URL") != "" }
+
+// Options are how a test opens the database of Postgres.
+func Options() []db.Option {
+	if Pooler() {
+		return []db.Option{db.BehindTransactionPooler()}
+	}
+	return nil
+}
+
+// Postgres returns the URL of a new empty schema in TEST_DATABASE_URL's
+// database, or of a new database behind TEST_POOLER_URL.
 func Postgres(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv("TEST_DATABASE_URL")
@@ -79,6 +96,9 @@ func Postgres(t testing.TB) string {
 		}
 	}
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")[:16]
+	if Pooler() {
+		return pooledDatabase(t, admin, schema)
+	}
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
@@ -100,13 +120,37 @@ func Postgres(t testing.TB) string {
 	return u.String()
 }
 
+// pooledDatabase creates the database name and returns its URL behind
+// TEST_POOLER_URL; it is dropped when the test ends.
+func pooledDatabase(t testing.TB, admin *sql.DB, name string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := admin.ExecContext(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, err := admin.ExecContext(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+		admin.Close()
+	})
+	u, err := url.Parse(os.Getenv("TEST_POOLER_URL"))
+	if err != nil {
+		t.Fatalf("TEST_POOLER_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
 // Open opens databaseURL ("" for a new SQLite file in the test's temporary
 // folder), applies every migration, and closes it when the test ends: the
 // database a package's own tests run against.
 func Open(t testing.TB, databaseURL string) *bun.DB {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := db.Open(ctx, databaseURL, filepath.Join(t.TempDir(), "test.db"))
+	conn, err := db.Open(ctx, databaseURL, filepath.Join(t.TempDir(), "test.db"), Options()...)
 	if err != nil {
 		t.Fatal(err)
 	}
