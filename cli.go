@@ -1,6 +1,9 @@
 package main
 
-// cli.go holds the subcommands besides serve: migrate, createsuperuser and seed.
+// cli.go: the commands of the usergraph binary, one entry each in
+// commands. Every command reads only its own flags (an unknown one is an
+// error), prints its flags for --help and exits 0, and takes no arguments
+// it does not name.
 
 import (
 	"bufio"
@@ -13,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,73 +33,165 @@ import (
 	"github.com/usergraph/usergraph/internal/seed"
 )
 
-func migrateCmd(ctx context.Context, cfg config.Config, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: usergraph migrate up|down|status")
-	}
-	database, err := openDB(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer database.Close()
-	m, err := db.NewMigrator(database)
-	if err != nil {
-		return err
-	}
-	var names []string
-	switch args[0] {
-	case "up":
-		names, err = m.Up(ctx)
-	case "down":
-		names, err = m.Down(ctx)
-	case "status":
-		return m.Status(ctx, stdout)
-	default:
-		return errors.New("usage: usergraph migrate up|down|status")
-	}
-	for _, n := range names {
-		fmt.Fprintf(stdout, "%s %s\n", args[0], n)
-	}
-	if err == nil && len(names) == 0 {
-		fmt.Fprintln(stdout, "nothing to do")
-	}
-	return err
+// env is what a command runs with: its settings (when it reads them), logs
+// and standard streams.
+type env struct {
+	cfg           config.Config
+	log, security *slog.Logger
+	getenv        func(string) string
+	stdin         io.Reader
+	stdout        io.Writer
 }
 
-func createSuperuser(ctx context.Context, cfg config.Config, log, security *slog.Logger, args []string, getenv func(string) string, stdin io.Reader, stdout io.Writer) error {
-	fs := flag.NewFlagSet("createsuperuser", flag.ContinueOnError)
+// command is one subcommand.
+type command struct {
+	summary string // one line for `usergraph help`
+	// setup registers the command's flags on fs and returns what runs once
+	// they are parsed.
+	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
+	// config is false for commands that need no settings (version).
+	config bool
+}
+
+// help is the command's --help: its name, summary and flags.
+func (c command) help(name string, fs *flag.FlagSet) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage: usergraph %s", name)
+	if hasFlags(fs) {
+		b.WriteString(" [flags]")
+	}
+	fmt.Fprintf(&b, "\n\n%s\n", c.summary)
+	if hasFlags(fs) {
+		b.WriteString("\nflags:\n")
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+	}
+	b.WriteString("\nSettings come from the environment and ./.env (or the file named by ENV_FILE); see .env.example.\n")
+	return b.String()
+}
+
+func hasFlags(fs *flag.FlagSet) bool {
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	return n > 0
+}
+
+func noFlags(do func(ctx context.Context, e *env) error) func(*flag.FlagSet) func(context.Context, *env) error {
+	return func(*flag.FlagSet) func(context.Context, *env) error { return do }
+}
+
+// commands are every subcommand, by the words that name it.
+var commands = map[string]command{
+	"serve": {summary: "Run the server (the default command).", config: true,
+		setup: noFlags(func(ctx context.Context, e *env) error { return serve(ctx, e.cfg, e.log, e.security, e.stdout) })},
+	"migrate up":     {summary: "Apply pending database migrations.", config: true, setup: noFlags(migrate("up"))},
+	"migrate down":   {summary: "Roll back the last group of migrations.", config: true, setup: noFlags(migrate("down"))},
+	"migrate status": {summary: "List migrations and whether each is applied.", config: true, setup: noFlags(migrate("status"))},
+	"createsuperuser": {summary: "Create an administrator; the password from a prompt, --password-stdin or CREATESUPERUSER_PASSWORD.",
+		config: true, setup: createSuperuser},
+	"seed": {summary: "Fill an empty database with fake accounts, for trying the API or benchmarking.", config: true, setup: seedCmd},
+	"healthcheck": {summary: "Exit 0 when the local server (PORT) is ready (container health checks).", config: true,
+		setup: noFlags(healthcheck)},
+	"keys rotate": {summary: "A new signing key signs from now on; older keys stay published, so no one is signed out.",
+		config: true, setup: noFlags(keysRotate)},
+	"keys list":  {summary: "The signing keys and their state.", config: true, setup: noFlags(keysList)},
+	"keys prune": {summary: "Remove signing keys retired long enough that no valid token names them.", config: true, setup: keysPrune},
+	"version":    {summary: "Print the version and commit of this binary.", setup: noFlags(version)},
+}
+
+// commandOf splits args into the command's name (one or two words) and its
+// flags; no command is serve.
+func commandOf(args []string) (string, []string) {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") && args[0] != "-h" && args[0] != "--help" && args[0] != "-help" {
+		return "serve", args
+	}
+	if len(args) > 1 {
+		if _, ok := commands[args[0]+" "+args[1]]; ok {
+			return args[0] + " " + args[1], args[2:]
+		}
+	}
+	return args[0], args[1:]
+}
+
+// usage is `usergraph help`.
+func usage() string {
+	var b strings.Builder
+	b.WriteString("usage: usergraph [command] [flags]\n\ncommands:\n")
+	names := make([]string, 0, len(commands))
+	for name := range commands {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		fmt.Fprintf(&b, "  %-16s %s\n", name, commands[name].summary)
+	}
+	b.WriteString("\nusergraph COMMAND --help shows a command's flags. Settings come from the environment\nand ./.env (or the file named by ENV_FILE); see .env.example.\n")
+	return b.String()
+}
+
+// migrate runs `migrate up|down|status`.
+func migrate(direction string) func(ctx context.Context, e *env) error {
+	return func(ctx context.Context, e *env) error {
+		database, err := openDB(ctx, e.cfg)
+		if err != nil {
+			return err
+		}
+		defer database.Close()
+		m, err := db.NewMigrator(database)
+		if err != nil {
+			return err
+		}
+		var names []string
+		switch direction {
+		case "up":
+			names, err = m.Up(ctx)
+		case "down":
+			names, err = m.Down(ctx)
+		default:
+			return m.Status(ctx, e.stdout)
+		}
+		for _, n := range names {
+			fmt.Fprintf(e.stdout, "%s %s\n", direction, n)
+		}
+		if err == nil && len(names) == 0 {
+			fmt.Fprintln(e.stdout, "nothing to do")
+		}
+		return err
+	}
+}
+
+func createSuperuser(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 	var in account.AdminInput
 	fs.StringVar(&in.Email, "email", "", "email address (required)")
 	fs.StringVar(&in.Mobile, "mobile", "", "mobile number (required)")
 	fs.StringVar(&in.FirstName, "first-name", "", "first name")
 	fs.StringVar(&in.LastName, "last-name", "", "last name")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	password, err := readPassword(*fromStdin, getenv, stdin, stdout)
-	if err != nil {
-		return err
-	}
-	in.Password = password
-	a, err := newApp(ctx, cfg, log, security)
-	if err != nil {
-		return err
-	}
-	defer a.db.Close()
-	u, err := a.accounts.CreateAdmin(ctx, in)
-	if problems := apperr.Errors(err); len(problems) > 0 {
-		msgs := make([]string, len(problems))
-		for i, p := range problems {
-			msgs[i] = "  " + strings.Join(p.Field, ".") + ": " + p.Message
+	return func(ctx context.Context, e *env) error {
+		password, err := readPassword(*fromStdin, e.getenv, e.stdin, e.stdout)
+		if err != nil {
+			return err
 		}
-		return fmt.Errorf("administrator not created:\n%s", strings.Join(msgs, "\n"))
+		in.Password = password
+		a, err := newApp(ctx, e.cfg, e.log, e.security)
+		if err != nil {
+			return err
+		}
+		defer a.db.Close()
+		u, err := a.accounts.CreateAdmin(ctx, in)
+		if problems := apperr.Errors(err); len(problems) > 0 {
+			msgs := make([]string, len(problems))
+			for i, p := range problems {
+				msgs[i] = "  " + strings.Join(p.Field, ".") + ": " + p.Message
+			}
+			return fmt.Errorf("administrator not created:\n%s", strings.Join(msgs, "\n"))
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "administrator %s created (id %s)\n", u.Email, u.ID)
+		return nil
 	}
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "administrator %s created (id %s)\n", u.Email, u.ID)
-	return nil
 }
 
 // readPassword takes the password from standard input (first line), from
@@ -135,40 +232,34 @@ func readPassword(fromStdin bool, getenv func(string) string, stdin io.Reader, s
 
 // seedCmd fills the database with fake accounts (see internal/seed), with a
 // progress bar on a terminal and a line per tenth otherwise.
-func seedCmd(ctx context.Context, cfg config.Config, log, security *slog.Logger, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("seed", flag.ContinueOnError)
-	fs.SetOutput(stdout)
+func seedCmd(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
 	var o seed.Options
 	fs.IntVar(&o.Users, "users", 1000, "accounts to create, business ones included")
 	fs.IntVar(&o.Batches, "batches", 0, "B2B batches (a tenth as many B2B admins own them; a fifth of the users join them)")
 	fs.IntVar(&o.Sessions, "sessions", 0, "sessions (sign-ins) spread over the users")
 	password := fs.String("password", "Seeded-Password-1", "the password every seeded account signs in with")
 	fs.BoolVar(&o.Append, "append", false, "add to a database that already has users")
-	if err := fs.Parse(args); err != nil {
-		return err
+	return func(ctx context.Context, e *env) error {
+		a, err := newApp(ctx, e.cfg, e.log, e.security)
+		if err != nil {
+			return err
+		}
+		defer a.db.Close()
+		o.PasswordHash, err = auth.NewHasher(1, 1, time.Minute).Hash(ctx, *password)
+		if err != nil {
+			return err
+		}
+		o.Opening = a.wallets.Open
+		o.Seed = uint64(time.Now().UnixNano())
+		o.Progress = progress(e.stdout, o.Users)
+		start := time.Now()
+		if err := seed.Run(ctx, a.db, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "seeded %d users, %d batches, %d sessions in %s; every account's password is %q\n",
+			o.Users, o.Batches, o.Sessions, time.Since(start).Round(time.Second/10), *password)
+		return nil
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("seed: unexpected argument %q", fs.Arg(0))
-	}
-	a, err := newApp(ctx, cfg, log, security)
-	if err != nil {
-		return err
-	}
-	defer a.db.Close()
-	o.PasswordHash, err = auth.NewHasher(1, 1, time.Minute).Hash(ctx, *password)
-	if err != nil {
-		return err
-	}
-	o.Opening = a.wallets.Open
-	o.Seed = uint64(time.Now().UnixNano())
-	o.Progress = progress(stdout, o.Users)
-	start := time.Now()
-	if err := seed.Run(ctx, a.db, o); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "seeded %d users, %d batches, %d sessions in %s; every account's password is %q\n",
-		o.Users, o.Batches, o.Sessions, time.Since(start).Round(time.Second/10), *password)
-	return nil
 }
 
 // progress reports seeding: a bar on a terminal, a line per tenth elsewhere.
@@ -188,73 +279,110 @@ func progress(w io.Writer, total int) func(int) {
 	}
 }
 
-// keysCmd manages the signing keys kept in the database.
-func keysCmd(ctx context.Context, cfg config.Config, log, security *slog.Logger, args []string, stdout io.Writer) error {
-	const usage = "usage: usergraph keys rotate | list | prune [--older-than DURATION]"
-	if len(args) == 0 {
-		return errors.New(usage)
+// keysApp opens what the keys commands change: the keys in the database.
+func keysApp(ctx context.Context, e *env) (*app, error) {
+	if e.cfg.JWTKeysFile != "" {
+		return nil, errors.New("the signing keys are in JWT_KEYS_FILE: rotate by putting a new key first in that file")
 	}
-	if cfg.JWTKeysFile != "" {
-		return errors.New("the signing keys are in JWT_KEYS_FILE: rotate by putting a new key first in that file")
-	}
-	fs := flag.NewFlagSet("keys "+args[0], flag.ContinueOnError)
-	fs.SetOutput(stdout)
-	olderThan := fs.Duration("older-than", cfg.AccessTokenTTL+time.Minute,
-		"prune keys retired at least this long ago (default: the access-token lifetime and a minute, so no valid token was signed by them; 0s ends every token they signed)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	a, err := newApp(ctx, cfg, log, security)
+	return newApp(ctx, e.cfg, e.log, e.security)
+}
+
+func keysRotate(ctx context.Context, e *env) error {
+	a, err := keysApp(ctx, e)
 	if err != nil {
 		return err
 	}
 	defer a.db.Close()
-	switch args[0] {
-	case "rotate":
-		kid, err := a.keyStore.Rotate(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "key %s signs from now on; replicas pick it up within %s; older keys stay published until pruned\n",
-			kid, cfg.KeysReloadInterval)
-	case "list":
-		keys, err := a.keyStore.List(ctx)
-		if err != nil {
-			return err
-		}
-		for _, k := range keys {
-			state := "signing"
-			if k.RetiredAt != nil {
-				state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
-				if time.Since(*k.RetiredAt) >= cfg.AccessTokenTTL+time.Minute {
-					state += " (prunable)"
-				}
+	kid, err := a.keyStore.Rotate(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "key %s signs from now on; replicas pick it up within %s; older keys stay published until pruned\n",
+		kid, e.cfg.KeysReloadInterval)
+	return nil
+}
+
+func keysList(ctx context.Context, e *env) error {
+	a, err := keysApp(ctx, e)
+	if err != nil {
+		return err
+	}
+	defer a.db.Close()
+	keys, err := a.keyStore.List(ctx)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		state := "signing"
+		if k.RetiredAt != nil {
+			state = "retired " + k.RetiredAt.UTC().Format(time.RFC3339)
+			if time.Since(*k.RetiredAt) >= e.cfg.AccessTokenTTL+time.Minute {
+				state += " (prunable)"
 			}
-			fmt.Fprintf(stdout, "%s  created %s  %s\n", k.KID, k.CreatedAt.UTC().Format(time.RFC3339), state)
 		}
-	case "prune":
+		fmt.Fprintf(e.stdout, "%s  created %s  %s\n", k.KID, k.CreatedAt.UTC().Format(time.RFC3339), state)
+	}
+	return nil
+}
+
+func keysPrune(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	olderThan := fs.Duration("older-than", -1,
+		"prune keys retired at least this long ago (default: ACCESS_TOKEN_TTL and a minute, so no valid token was signed by them; 0s ends every token they signed)")
+	return func(ctx context.Context, e *env) error {
+		if *olderThan < 0 {
+			*olderThan = e.cfg.AccessTokenTTL + time.Minute
+		}
+		a, err := keysApp(ctx, e)
+		if err != nil {
+			return err
+		}
+		defer a.db.Close()
 		kids, err := a.keyStore.Prune(ctx, *olderThan)
 		if err != nil {
 			return err
 		}
 		for _, kid := range kids {
-			fmt.Fprintf(stdout, "pruned %s\n", kid)
+			fmt.Fprintf(e.stdout, "pruned %s\n", kid)
 		}
 		if len(kids) == 0 {
-			fmt.Fprintln(stdout, "nothing to prune")
+			fmt.Fprintln(e.stdout, "nothing to prune")
 		}
-	default:
-		return errors.New(usage)
+		return nil
 	}
+}
+
+// commit is the commit this binary was built from, when the build says so
+// (-ldflags "-X main.commit=…"; the Dockerfile passes its COMMIT build
+// argument); otherwise the one Go recorded, if it did.
+var commit = ""
+
+// version prints the module's version and the commit.
+func version(_ context.Context, e *env) error {
+	v, c, goVersion := "(devel)", commit, "unknown"
+	if info, ok := debug.ReadBuildInfo(); ok {
+		goVersion = info.GoVersion
+		if info.Main.Version != "" {
+			v = info.Main.Version
+		}
+		for _, s := range info.Settings {
+			if s.Key == "vcs.revision" && c == "" {
+				c = s.Value
+			}
+		}
+	}
+	if c == "" {
+		c = "unknown"
+	}
+	fmt.Fprintf(e.stdout, "usergraph %s (commit %s, %s)\n", v, c, goVersion)
 	return nil
 }
 
 // healthcheck asks the local server's /readyz, for container health checks
 // (the image has no shell or curl): exit status 0 when it answers 200.
-func healthcheck(ctx context.Context, cfg config.Config, stdout io.Writer) error {
+func healthcheck(ctx context.Context, e *env) error {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
-	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.Port)) + "/readyz"
+	url := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(e.cfg.Port)) + "/readyz"
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
@@ -267,6 +395,6 @@ func healthcheck(ctx context.Context, cfg config.Config, stdout io.Writer) error
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("not ready: %s answered %d", url, resp.StatusCode)
 	}
-	fmt.Fprintln(stdout, "ready")
+	fmt.Fprintln(e.stdout, "ready")
 	return nil
 }

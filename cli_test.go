@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -197,4 +200,48 @@ func TestBootstrapAdminOnlyWithoutAnActiveAdmin(t *testing.T) {
 			t.Errorf("admins after a start with no active admin: %v", got)
 		}
 	})
+}
+
+// Every command reads only its own flags, prints them for --help (exit 0,
+// nothing started), and refuses unknown flags and stray arguments; the
+// version names the commit; a data folder that cannot be written is named
+// with its setting.
+func TestEveryCommandKnowsItsFlags(t *testing.T) {
+	env := testEnv(t, "")
+	for name := range commands {
+		args := strings.Fields(name)
+		out, err := usergraphCmd(t, env, "", append(args, "--help")...)
+		if err != nil || !strings.HasPrefix(out, "usage: usergraph "+name) {
+			t.Errorf("%s --help: %v\n%s", name, err, out)
+		}
+		if strings.Contains(out, "listening") {
+			t.Errorf("%s --help started a server", name)
+		}
+		if _, err := usergraphCmd(t, env, "", append(args, "--nope")...); err == nil || !strings.Contains(err.Error(), "flag provided but not defined: -nope") {
+			t.Errorf("%s --nope: %v, want an unknown-flag error", name, err)
+		}
+	}
+	if out, _ := usergraphCmd(t, env, "", "keys", "rotate", "--help"); strings.Contains(out, "older-than") {
+		t.Errorf("keys rotate --help shows prune's flag:\n%s", out)
+	}
+	if out, _ := usergraphCmd(t, env, "", "keys", "prune", "--help"); !strings.Contains(out, "-older-than") {
+		t.Errorf("keys prune --help does not show --older-than:\n%s", out)
+	}
+	if _, err := usergraphCmd(t, env, "", "serve", "extra"); err == nil {
+		t.Error("serve took a stray argument")
+	}
+	if out, err := usergraphCmd(t, env, "", "--help"); err != nil || !strings.Contains(out, "keys prune") {
+		t.Errorf("--help: %v\n%s", err, out)
+	}
+	if out, err := usergraphCmd(t, env, "", "version"); err != nil || !regexp.MustCompile(`^usergraph \S+ \(commit \S+, go1\.\d+`).MatchString(out) {
+		t.Errorf("version: %v %q", err, out)
+	}
+	blocked := filepath.Join(t.TempDir(), "a-file")
+	if err := os.WriteFile(blocked, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env["DATA_DIR"] = filepath.Join(blocked, "data")
+	if _, err := usergraphCmd(t, env, "", "serve"); err == nil || !strings.Contains(err.Error(), "DATA_DIR="+env["DATA_DIR"]) {
+		t.Errorf("an unusable data folder: %v, want an error naming DATA_DIR and its path", err)
+	}
 }

@@ -1,12 +1,13 @@
 // Command usergraph is a user-management and identity server with a GraphQL
-// API. Run `usergraph` (or `usergraph serve`) to serve, `usergraph migrate
-// up|down|status` to manage the schema, and `usergraph createsuperuser` to
-// add an administrator.
+// API. Run `usergraph` (or `usergraph serve`) to serve; `usergraph help`
+// lists the other commands (cli.go), each with its own --help.
 package main
 
 import (
 	"context"
 	_ "embed"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -52,70 +53,50 @@ func main() {
 	}
 }
 
-const usage = `usage: usergraph [command]
-
-commands:
-  serve             run the server (the default)
-  migrate up        apply pending database migrations
-  migrate down      roll back the last group of migrations
-  migrate status    list migrations and whether each is applied
-  createsuperuser   create an administrator:
-                    --email E --mobile M [--first-name F --last-name L]
-                    [--password-stdin]  (otherwise prompts on the terminal)
-  seed              fill an empty database with fake accounts for trying
-                    the API or benchmarking: --users N [--batches M]
-                    [--sessions K] [--password P] [--append]
-  healthcheck       exit 0 when the local server (PORT) is ready (containers)
-  keys rotate       a new signing key signs from now on (older keys stay
-                    published, so no one is signed out)
-  keys list         the signing keys and their state
-  keys prune        remove keys retired longer than the access-token
-                    lifetime ([--older-than D]; 0s ends their tokens now)
-
-Settings come from the environment and ./.env (or the file named by ENV_FILE);
-see .env.example.`
-
 // run is the whole program; main only wires it to the process, so tests
 // run it with their own arguments, environment and streams.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
-	cmd, rest := "serve", []string{}
-	if len(args) > 1 {
-		cmd, rest = args[1], args[2:]
-	}
-	if cmd == "help" || cmd == "-h" || cmd == "--help" {
-		fmt.Fprintln(stdout, usage)
+	name, rest := commandOf(args[1:])
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		fmt.Fprint(stdout, usage())
 		return nil
 	}
-	privateFiles()
-	envFile := getenv("ENV_FILE")
-	if envFile == "" {
-		envFile = ".env"
+	cmd, ok := commands[name]
+	if !ok {
+		return fmt.Errorf("unknown command %q\n\n%s", name, usage())
 	}
-	cfg, err := config.Load(getenv, envFile)
-	if err != nil {
-		return err
+	fs := flag.NewFlagSet("usergraph "+name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are returned; --help is printed below
+	do := cmd.setup(fs)
+	if err := fs.Parse(rest); errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, cmd.help(name, fs))
+		return nil
+	} else if err != nil {
+		return fmt.Errorf("%s: %w (usergraph %s --help)", name, err, name)
 	}
-	log := newLogger(cfg.LogLevel, stderr)
-	security, closeSecurity, err := securityLogger(cfg, log)
-	if err != nil {
-		return err
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q (usergraph %s --help)", name, fs.Arg(0), name)
 	}
-	defer closeSecurity()
-	switch cmd {
-	case "serve":
-		return serve(ctx, cfg, log, security, stdout)
-	case "migrate":
-		return migrateCmd(ctx, cfg, rest, stdout)
-	case "createsuperuser":
-		return createSuperuser(ctx, cfg, log, security, rest, getenv, stdin, stdout)
-	case "seed":
-		return seedCmd(ctx, cfg, log, security, rest, stdout)
-	case "keys":
-		return keysCmd(ctx, cfg, log, security, rest, stdout)
-	case "healthcheck":
-		return healthcheck(ctx, cfg, stdout)
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout}
+	if cmd.config {
+		privateFiles()
+		envFile := getenv("ENV_FILE")
+		if envFile == "" {
+			envFile = ".env"
+		}
+		cfg, err := config.Load(getenv, envFile)
+		if err != nil {
+			return err
+		}
+		log := newLogger(cfg.LogLevel, stderr)
+		security, closeSecurity, err := securityLogger(cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeSecurity()
+		e.cfg, e.log, e.security = cfg, log, security
 	}
-	return fmt.Errorf("unknown command %q\n\n%s", cmd, usage)
+	return do(ctx, e)
 }
 
 func newLogger(level string, w io.Writer) *slog.Logger {
