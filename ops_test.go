@@ -311,14 +311,16 @@ func TestTracesReachTheCollector(t *testing.T) {
 	t.Cleanup(collector.Close)
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		env := testEnv(t, dbURL)
-		env["OTEL_EXPORTER_OTLP_ENDPOINT"] = collector.URL
+		env["OTEL_EXPORTER_OTLP_ENDPOINT"], env["MAIL_POLL_INTERVAL"] = collector.URL, "20ms"
 		srv := startServer(t, env)
 		p := mustSignIn(t, srv.Client().register(registerInput("traced@example.com", "+4944900001")))
 		const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
 		c := srv.Client().As(*p.AccessToken)
 		c.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 		c.MustData(`{ me { email } }`, nil, &struct{}{})
-		srv.Stop() // flushes the batch
+		c.MustData(`mutation { updateProfile(input: {city: "Traced"}) { errors { code } } }`, nil, &struct{}{})
+		time.Sleep(200 * time.Millisecond) // the mail poller runs ten times meanwhile
+		srv.Stop()                         // flushes the batch
 		mu.Lock()
 		defer mu.Unlock()
 		names, statements := map[string]bool{}, ""
@@ -333,10 +335,28 @@ func TestTracesReachTheCollector(t *testing.T) {
 				}
 			}
 		}
-		for _, want := range []string{"POST /graphql", "graphql query:me", "resolve me", "SELECT"} {
+		// Statements are named by what they are (bun names raw ones SELECT).
+		for _, want := range []string{"POST /graphql", "graphql query:me", "resolve me", "SELECT", "UPDATE", "INSERT"} {
 			if !names[want] {
 				t.Errorf("no %q span in the caller's trace; spans: %v", want, names)
 			}
+		}
+		// Only requests start traces: no root span but a request's (the idle
+		// mail poller's queries are not traced).
+		for _, s := range spans {
+			if len(s.ParentSpanId) == 0 && !strings.HasPrefix(s.Name, "POST ") && !strings.HasPrefix(s.Name, "GET ") {
+				t.Errorf("a trace that no request started: %q", s.Name)
+			}
+		}
+		// Every log line of the traced request names the trace and its span.
+		traced := 0
+		for _, line := range strings.Split(srv.Stderr.String(), "\n") {
+			if strings.Contains(line, `"trace_id":"`+traceID+`"`) && strings.Contains(line, `"span_id":"`) {
+				traced++
+			}
+		}
+		if traced < 2 {
+			t.Errorf("%d log lines carry the caller's trace_id; want its two requests' lines", traced)
 		}
 		if statements == "" || strings.Contains(statements, "traced@example.com") || strings.Contains(statements, p.User.ID) {
 			t.Errorf("SQL in spans carries values, or is missing:\n%s", statements)

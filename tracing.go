@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/extra/bunotel"
 	"go.opentelemetry.io/contrib/instrumentation/net/http/otelhttp"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -35,9 +36,32 @@ func newTracing(ctx context.Context, cfg config.Config) (*sdktrace.TracerProvide
 	return sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res)), nil
 }
 
-// sqlTracing is bun's query hook recording a span per statement.
-func sqlTracing(tp trace.TracerProvider) *bunotel.QueryHook {
-	return bunotel.NewQueryHook(bunotel.WithTracerProvider(tp), bunotel.WithFormattedQueries(false))
+// sqlTracing records a span per SQL statement run for a traced request
+// (bunotel, placeholders only), named by its statement: INSERT, UPDATE,
+// DELETE, SELECT (bun calls every raw statement SELECT). Statements outside
+// a traced request (the mail poller's, every few seconds) start no trace.
+func sqlTracing(tp trace.TracerProvider) bun.QueryHook {
+	return tracedOnly{bunotel.NewQueryHook(bunotel.WithTracerProvider(tp), bunotel.WithFormattedQueries(false),
+		bunotel.WithSpanNameQueryGen(func(e *bun.QueryEvent) string { return statementName(e.Query) }))}
+}
+
+// tracedOnly is a query hook that records only within a trace.
+type tracedOnly struct{ *bunotel.QueryHook }
+
+// BeforeQuery starts a span only inside a trace: a statement of a
+// transaction runs under the (ended) span of its BEGIN, so the test is
+// whether ctx is in a trace, not whether its span still records.
+func (h tracedOnly) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.Context {
+	if !trace.SpanContextFromContext(ctx).IsValid() {
+		return ctx // AfterQuery then finds no recording span and records nothing
+	}
+	return h.QueryHook.BeforeQuery(ctx, e)
+}
+
+// statementName is the first word of query, upper-cased.
+func statementName(query string) string {
+	word, _, _ := strings.Cut(strings.TrimSpace(query), " ")
+	return strings.ToUpper(word)
 }
 
 // traceHTTP starts a span per request, continuing a caller's W3C trace context.

@@ -1,6 +1,8 @@
 package httpserver
 
 import (
+	"go.opentelemetry.io/otel/trace"
+
 	"context"
 	"log/slog"
 	"net/http"
@@ -47,7 +49,8 @@ func RequestID(ctx context.Context) string {
 }
 
 // LogRequestIDs wraps a log handler so that records logged with a
-// request's context carry its request_id.
+// request's context carry its request_id, and, when the request is traced,
+// its trace_id and span_id (to find the trace of a log line).
 func LogRequestIDs(h slog.Handler) slog.Handler { return requestIDHandler{h} }
 
 type requestIDHandler struct{ slog.Handler }
@@ -55,6 +58,9 @@ type requestIDHandler struct{ slog.Handler }
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
 	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
+	}
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		r.AddAttrs(slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
 	}
 	return h.Handler.Handle(ctx, r)
 }
