@@ -253,7 +253,7 @@ func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) h
 		},
 		Introspection: cfg.IntrospectionEnabled,
 		Log:           log,
-		Observe:       m.Observe,
+		Observer:      m,
 		Tracer:        a.tracer(),
 	})
 	var playground, assets http.Handler

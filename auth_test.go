@@ -216,6 +216,16 @@ func TestInvalidBearerTokenIsUnauthenticatedEverywhere(t *testing.T) {
 		if code := basic.Do(`{ __typename }`, nil).Code(); code != "UNAUTHENTICATED" {
 			t.Errorf("basic auth: code %q", code)
 		}
+		// "Bearer" with no token (the playground's headers template before
+		// a token is pasted in) carries no credential: the request is
+		// anonymous, so signing in works.
+		for _, header := range []string{"Bearer ", "Bearer", "bearer  "} {
+			blank := srv.Client()
+			blank.Header.Set("Authorization", header)
+			if r := blank.login("tok@example.com", goodPassword); len(r.Errors) > 0 || r.AccessToken == nil {
+				t.Errorf("login with Authorization %q: %+v", header, r)
+			}
+		}
 	})
 }
 

@@ -5,15 +5,19 @@ import (
 	"compress/gzip"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 )
 
@@ -131,9 +135,15 @@ func TestPlaygroundInARealBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
 		t.Fatalf("open the playground: %v", err)
 	}
+	// The editor opens with usergraph's example (signing in, then me), not
+	// GraphiQL's generic comment.
 	step("the query editor", `(() => {
 		const e = document.querySelector('.graphiql-query-editor .CodeMirror');
 		if (!e) return false;
+		const v = e.CodeMirror.getValue();
+		if (!v.includes('mutation SignIn') || !v.includes('login(input:') || !v.includes('query Me')) {
+			throw new Error('the editor opened with ' + JSON.stringify(v));
+		}
 		e.CodeMirror.setValue('{ me { email } }');
 		return true;
 	})()`)
@@ -145,17 +155,22 @@ func TestPlaygroundInARealBrowser(t *testing.T) {
 	})()`)
 	// The tool area holds the variables editor, then the headers editor;
 	// wait until the click has shown the latter.
+	// It holds the headers template; the token goes after "Bearer ".
 	step("the headers editor", `(() => {
 		const e = document.querySelectorAll('.graphiql-editor-tool .CodeMirror')[1];
 		if (!e || e.offsetParent === null) return false;
-		e.CodeMirror.setValue(JSON.stringify({Authorization: 'Bearer `+*p.AccessToken+`'}));
+		const template = JSON.parse(e.CodeMirror.getValue());
+		if (template.Authorization !== 'Bearer ') {
+			throw new Error('the headers opened with ' + JSON.stringify(template));
+		}
+		e.CodeMirror.setValue(JSON.stringify({Authorization: template.Authorization + '`+*p.AccessToken+`'}));
 		return true;
 	})()`)
 	// GraphiQL takes editor changes in after a debounce, and stores them
 	// (localStorage, "graphiql:" keys) as it does: wait until both are in.
 	step("the editors taken in", `(() => {
 		const stored = k => localStorage.getItem('graphiql:' + k) || '';
-		return stored('query').includes('{ me { email } }') && stored('headers').includes('Bearer ');
+		return stored('query').includes('{ me { email } }') && stored('headers').includes('Bearer `+*p.AccessToken+`');
 	})()`)
 	step("the run button", `(() => {
 		const b = document.querySelector('.graphiql-execute-button');
@@ -209,8 +224,69 @@ func TestPlaygroundInARealBrowser(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(broken.URL+"/")); err != nil {
 		t.Fatalf("open the playground: %v", err)
 	}
-	step("the explanation", `(() => {
+	explained := `(() => {
 		const e = document.getElementById('playground-unavailable');
 		return !!e && e.offsetParent !== null && e.innerText.includes('PLAYGROUND_ASSETS_DIR') && !document.body.innerText.includes('Loading…');
-	})()`)
+	})()`
+	step("the explanation", explained)
+
+	// A CDN that hangs rather than fails (it takes the connection and never
+	// answers) would hold the page's scripts, and so its load event, for as
+	// long as the browser waits: the page explains after its 5 s anyway,
+	// while the scripts are still pending.
+	hang, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := hang.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		hang.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	env3 := testEnv(t, "")
+	env3["PLAYGROUND_ASSETS_URL"] = "http://" + hang.Addr().String() + "/graphiql"
+	hanging := startServer(t, env3)
+	start := time.Now()
+	// Navigate waits for the load event, which a hanging script holds back:
+	// open the page without waiting for it.
+	if err := chromedp.Do(ctx, chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := cdp.Call(ctx, t, page.Navigate, page.NavigateParams{URL: hanging.URL + "/"})
+		return err
+	})); err != nil {
+		t.Fatalf("open the playground: %v", err)
+	}
+	// Poll by hand: the new page's context appears some time after the
+	// navigation was sent, and evaluating in between fails.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](explained))
+		if err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no explanation with a hanging CDN after 20 s: %v", err)
+		}
+	}
+	mu.Lock()
+	pending := len(held)
+	mu.Unlock()
+	if pending == 0 {
+		t.Fatal("the browser never asked the hanging CDN: the test proves nothing")
+	}
+	t.Logf("with a hanging CDN the page explained after %v", time.Since(start).Round(100*time.Millisecond))
 }

@@ -105,13 +105,15 @@ func TestMetrics(t *testing.T) {
 		env := testEnv(t, dbURL)
 		env["RATE_LIMIT_PER_IP_PER_MINUTE"] = "2"
 		srv := startServer(t, env)
-		mustSignIn(t, srv.Client().register(registerInput("metrics@example.com", "+4944700001")))
+		reg := mustSignIn(t, srv.Client().register(registerInput("metrics@example.com", "+4944700001")))
 		srv.Client().login("metrics@example.com", "wrong-Password-1")
 		srv.Client().login("metrics@example.com", "wrong-Password-1")
 		if r := srv.Client().Do(loginMutation, map[string]any{"email": "metrics@example.com", "password": "x"}); r.Code() != "RATE_LIMITED" {
 			t.Fatalf("third login from one address: %q", r.Code()) // over the per-address limit
 		}
 		srv.Client().Do(`{ me { id } }`, nil)
+		consumer := srv.Client().As(*reg.AccessToken)
+		consumer.Do(`{ me { id } users { totalCount } }`, nil) // me answered, users FORBIDDEN
 		if resp, err := httpClient.Get(srv.URL + "/metrics"); err != nil || resp.StatusCode != http.StatusNotFound {
 			t.Fatalf("/metrics on the public port: %v %v, want 404", resp, err)
 		}
@@ -131,6 +133,11 @@ func TestMetrics(t *testing.T) {
 		for _, want := range []string{
 			`usergraph_graphql_operations_total{operation="mutation:register",outcome="OK"} 1`,
 			`usergraph_graphql_operations_total{operation="mutation:login",outcome="RATE_LIMITED"} 1`,
+			// Payload errors are outcomes: a failed sign-in is not OK.
+			`usergraph_graphql_operations_total{operation="mutation:login",outcome="INVALID_CREDENTIALS"} 2`,
+			// Each root field counts for itself.
+			`usergraph_graphql_operations_total{operation="query:me",outcome="OK"} 1`,
+			`usergraph_graphql_operations_total{operation="query:users",outcome="FORBIDDEN"} 1`,
 			`usergraph_graphql_operations_total{operation="query:me",outcome="UNAUTHENTICATED"} 1`,
 			`usergraph_graphql_operation_duration_seconds_count{operation="mutation:register"} 1`,
 			`usergraph_http_responses_total{code="200"}`,
@@ -142,7 +149,7 @@ func TestMetrics(t *testing.T) {
 				t.Errorf("/metrics lacks %s", want)
 			}
 		}
-		// This server's own counts: three logins and a registration hashed, one login refused.
+		// This server's own counts: a registration and two logins hashed, one login refused.
 		for _, re := range []string{`usergraph_password_hashes_total 3\n`, `usergraph_rate_limit_refusals_total 1\n`} {
 			if !regexp.MustCompile(re).MatchString(body) {
 				t.Errorf("/metrics does not match %s", re)
@@ -179,13 +186,17 @@ func TestPlaygroundAssets(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	csp := resp.Header.Get("Content-Security-Policy")
-	m := regexp.MustCompile(`(?s)<script>(\s*window\.addEventListener\("load".*?)</script>`).FindSubmatch(page)
-	if m == nil || !strings.Contains(string(m[1]), "PLAYGROUND_ASSETS_DIR") {
-		t.Fatalf("no explanation for scripts that fail to load:\n%s", page)
+	scripts := regexp.MustCompile(`(?s)<script>(.*?)</script>`).FindAllSubmatch(page, -1)
+	explains := false
+	for _, m := range scripts {
+		explains = explains || strings.Contains(string(m[1]), "PLAYGROUND_ASSETS_DIR")
+		sum := sha256.Sum256(m[1])
+		if !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
+			t.Errorf("the CSP does not allow the inline script %.60q…: %s", m[1], csp)
+		}
 	}
-	sum := sha256.Sum256(m[1])
-	if !strings.Contains(csp, "'sha256-"+base64.StdEncoding.EncodeToString(sum[:])+"'") {
-		t.Errorf("the CSP does not allow the explanation script: %s", csp)
+	if len(scripts) < 3 || !explains {
+		t.Fatalf("no explanation for scripts that fail to load:\n%s", page)
 	}
 
 	dir := t.TempDir()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -13,9 +14,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -29,7 +32,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/usergraph/usergraph/graph/limits"
+	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/graph/transport"
+	"github.com/usergraph/usergraph/internal/apperr"
 	"github.com/usergraph/usergraph/internal/auth"
 )
 
@@ -41,12 +46,22 @@ type HandlerConfig struct {
 	Limits                          limits.Limits
 	Introspection                   bool
 	Log                             *slog.Logger
-	// Observe, when set, is told of every answered operation: its kind and
-	// first root field ("query:me"; "invalid" when it did not validate),
-	// the first error's code (or "OK"), and how long it took.
-	Observe func(operation, outcome string, took time.Duration)
+	// Observer, when set, is told of every answered operation (see Observer).
+	Observer Observer
 	// Tracer, when set, records a span per operation and per root field.
 	Tracer trace.Tracer
+}
+
+// Observer counts what the endpoint answers (metrics.Metrics).
+type Observer interface {
+	// Outcome is called once per root field of an operation ("query:me",
+	// "mutation:login"; "invalid" for a request that did not run): the
+	// code of its first error, top-level or in its payload's errors (a
+	// failed sign-in is INVALID_CREDENTIALS), or "OK".
+	Outcome(field, outcome string)
+	// Latency is called once per operation, labelled by its first root
+	// field, with how long the answer took.
+	Latency(operation string, took time.Duration)
 }
 
 // RequestHeaders are the headers browsers may send to the endpoint (CORS).
@@ -77,7 +92,7 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 		if err := auth.FailureFrom(ctx); err != nil {
 			return graphql.OneShot(&graphql.Response{Errors: gqlerror.List{presenter(ctx, err)}})
 		}
-		return next(ctx)
+		return next(context.WithValue(ctx, outcomesKey{}, &outcomes{}))
 	})
 	if cfg.Tracer != nil {
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
@@ -95,12 +110,13 @@ func NewHandler(res *Resolver, cfg HandlerConfig) http.Handler {
 			return next(ctx)
 		})
 	}
-	if cfg.Observe != nil {
+	if cfg.Observer != nil {
+		srv.AroundFields(recordRootOutcome)
 		srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 			start := time.Now()
 			resp := next(ctx)
 			if resp != nil {
-				cfg.Observe(operationLabel(ctx), outcomeLabel(resp), time.Since(start))
+				observe(ctx, cfg.Observer, resp, time.Since(start))
 			}
 			return resp
 		})
@@ -125,6 +141,89 @@ func operationLabel(ctx context.Context) string {
 		}
 	}
 	return string(op.Operation)
+}
+
+// outcomes are the root fields of one operation and how each ended.
+type outcomes struct {
+	mu     sync.Mutex
+	fields []rootOutcome
+}
+
+type rootOutcome struct{ key, label, outcome string }
+
+type outcomesKey struct{}
+
+// recordRootOutcome notes how each root field's resolver ended: its
+// error's code, or its payload's first UserError code, or OK.
+func recordRootOutcome(ctx context.Context, next graphql.Resolver) (any, error) {
+	res, err := next(ctx)
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Object != "Query" && fc.Object != "Mutation" || fc.Field.Field == nil {
+		return res, err // not a root field: most fields end here, cheaply
+	}
+	o, ok := ctx.Value(outcomesKey{}).(*outcomes)
+	if !ok {
+		return res, err
+	}
+	outcome := "OK"
+	if err != nil {
+		outcome = errorCode(err)
+	} else if code := payloadCode(res); code != "" {
+		outcome = code
+	}
+	kind := strings.ToLower(fc.Object)
+	o.mu.Lock()
+	o.fields = append(o.fields, rootOutcome{key: fc.Field.Alias, label: kind + ":" + fc.Field.Name, outcome: outcome})
+	o.mu.Unlock()
+	return res, err
+}
+
+// errorCode is the code an error is answered with.
+func errorCode(err error) string {
+	if coded := apperr.Errors(err); len(coded) > 0 {
+		return string(coded[0].Code)
+	}
+	return string(apperr.Internal)
+}
+
+// payloadCode is the code of the first UserError of a mutation's payload
+// (every payload has an Errors list), or "".
+func payloadCode(res any) string {
+	v := reflect.ValueOf(res)
+	if v.Kind() != reflect.Pointer || v.IsNil() || v.Elem().Kind() != reflect.Struct {
+		return ""
+	}
+	f := v.Elem().FieldByName("Errors")
+	if !f.IsValid() {
+		return "" // not a payload
+	}
+	errs, ok := f.Interface().([]*model.UserError)
+	if !ok || len(errs) == 0 {
+		return ""
+	}
+	return string(errs[0].Code)
+}
+
+// observe reports an answered operation: one outcome per root field (an
+// error below a field that ended OK counts for it), or, when none ran,
+// one for the operation; and its latency.
+func observe(ctx context.Context, obs Observer, resp *graphql.Response, took time.Duration) {
+	obs.Latency(operationLabel(ctx), took)
+	o, _ := ctx.Value(outcomesKey{}).(*outcomes)
+	if o == nil || len(o.fields) == 0 {
+		obs.Outcome(operationLabel(ctx), outcomeLabel(resp))
+		return
+	}
+	for _, f := range o.fields {
+		outcome := f.outcome
+		for _, e := range resp.Errors {
+			if outcome == "OK" && len(e.Path) > 0 && fmt.Sprint(e.Path[0]) == f.key {
+				outcome, _ = e.Extensions["code"].(string)
+				break
+			}
+		}
+		obs.Outcome(f.label, outcome)
+	}
 }
 
 // outcomeLabel is the code of a response's first error, or "OK".
@@ -162,7 +261,12 @@ func Playground(endpoint, assetsURL string) http.Handler {
 	}
 	rec := httptest.NewRecorder()
 	playground.Handler("usergraph", endpoint, opts...).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
-	page := strings.Replace(rec.Body.String(), "</body>", assetsFailed+"</body>", 1)
+	page := strings.Replace(rec.Body.String(), "<head>", "<head>\n"+assetsWatchdog, 1)
+	page = strings.Replace(page, "</body>", assetsFailed+"</body>", 1)
+	query, _ := json.Marshal(exampleQuery)
+	headers, _ := json.Marshal("{\n  \"Authorization\": \"Bearer \"\n}")
+	page = strings.Replace(page, "inputValueDeprecation: true", "inputValueDeprecation: true,\n          defaultQuery: "+string(query)+
+		",\n          defaultHeaders: "+string(headers), 1)
 	csp := playgroundPolicy(page)
 	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		h := w.Header()
@@ -179,19 +283,45 @@ func Playground(endpoint, assetsURL string) http.Handler {
 // (umd/react-dom.production.min.js): the versions the page is written for.
 var PlaygroundFiles = []string{"graphiql.min.js", "graphiql.min.css", "react.production.min.js", "react-dom.production.min.js"}
 
-// assetsFailed replaces the endless "Loading…" with an explanation when
-// the page's scripts did not load (no network to the CDN, or missing
-// self-hosted files): the load event comes after every script ran or failed.
-const assetsFailed = `<script>
-window.addEventListener("load", function () {
-  if (typeof GraphiQL !== "undefined" && typeof React !== "undefined" && typeof ReactDOM !== "undefined") return;
-  var box = document.getElementById("graphiql");
+// exampleQuery is what the playground's editor opens with (until the
+// visitor's own query is stored): how to sign in and use the token.
+const exampleQuery = `# usergraph: sign in, then put the accessToken from the answer in the Headers
+# tab below ({"Authorization": "Bearer <accessToken>"}) and run Me.
+# Every field is described in the Docs pane; /schema.graphql is the schema.
+
+mutation SignIn {
+  login(input: {email: "you@example.com", password: "your password"}) {
+    accessToken
+    refreshToken
+    mfaRequired
+    mfaToken
+    errors { field code message }
+  }
+}
+
+query Me {
+  me { id email fullName role mfaEnabled wallet { balance currency } }
+}
+`
+
+// assetsWatchdog goes first in the page's head. It defines the page's
+// explanation for scripts that did not load (no network to the CDN, or
+// missing self-hosted files), and gives the scripts 5 s: a CDN that hangs
+// rather than fails holds them, and with them the page, for as long as the
+// browser waits (half a minute or more), so after 5 s without GraphiQL it
+// stops the page loading and explains. assetsFailed explains at once when
+// they fail.
+const assetsWatchdog = `<script>
+window.usergraphExplain = function () {
+  if (document.getElementById("playground-unavailable")) return;
+  var box = document.getElementById("graphiql") || document.body ||
+    document.documentElement.appendChild(document.createElement("body"));
   box.innerHTML = "";
   var p = document.createElement("div");
   p.id = "playground-unavailable";
   p.style.cssText = "max-width:44rem;margin:4rem auto;font:16px/1.5 system-ui,sans-serif";
   p.innerHTML = "<h1 style='font-size:1.4rem'>The playground could not load its scripts</h1>" +
-    "<p>GraphiQL and React did not load (the browser console says which file failed). " +
+    "<p>GraphiQL and React did not load (the browser console says which file failed or hung). " +
     "The API itself works: send POST requests to <code>/graphql</code>.</p>" +
     "<p>Two ways out: let this browser reach the public CDN (cdn.jsdelivr.net), or host the files yourself: " +
     "put graphiql.min.js and graphiql.min.css (npm graphiql@4.1.2), react.production.min.js " +
@@ -199,6 +329,23 @@ window.addEventListener("load", function () {
     "<code>PLAYGROUND_ASSETS_DIR</code> to it (served from this server), or serve them elsewhere and set " +
     "<code>PLAYGROUND_ASSETS_URL</code>.</p>";
   box.appendChild(p);
+};
+window.usergraphLoaded = function () {
+  return typeof GraphiQL !== "undefined" && typeof React !== "undefined" && typeof ReactDOM !== "undefined";
+};
+window.setTimeout(function () {
+  if (window.usergraphLoaded()) return;
+  window.stop();
+  window.usergraphExplain();
+}, 5000);
+</script>
+`
+
+// assetsFailed goes last in the page's body: the load event comes after
+// every script ran or failed.
+const assetsFailed = `<script>
+window.addEventListener("load", function () {
+  if (!window.usergraphLoaded()) window.usergraphExplain();
 });
 </script>
 `

@@ -16,14 +16,16 @@ import (
 	"github.com/usergraph/usergraph/internal/metrics"
 )
 
-// authenticate reads the bearer token. No header: an anonymous request. A
+// authenticate reads the bearer token. No header, or "Bearer" with no
+// token (the playground's headers template before a token is pasted in):
+// an anonymous request. A
 // token that does not verify, or whose session ended or whose user was
 // deactivated: the request carries an UNAUTHENTICATED failure (auth.WithFailure)
 // that fails any GraphQL operation. Otherwise the viewer is put in the context.
 func authenticate(log *slog.Logger, tokens *auth.Issuer, accounts *account.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		header := r.Header.Get("Authorization")
-		if header == "" {
+		header := strings.TrimSpace(r.Header.Get("Authorization"))
+		if header == "" || strings.EqualFold(header, "Bearer") {
 			next.ServeHTTP(w, r)
 			return
 		}

@@ -43,7 +43,7 @@ func New(src Sources) *Metrics {
 		registry: r,
 		operations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "usergraph_graphql_operations_total",
-			Help: "GraphQL operations answered, by kind and first root field (operation) and first error code (outcome, OK without errors).",
+			Help: "GraphQL root fields answered, by kind and field (operation: query:me, mutation:login) and outcome: the code of the field's first error, top-level or in its payload's errors (a failed sign-in is INVALID_CREDENTIALS), OK without one. A request that did not run counts once as operation=\"invalid\".",
 		}, []string{"operation", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "usergraph_graphql_operation_duration_seconds",
@@ -80,9 +80,13 @@ func counter(name, help string, f func() float64) prometheus.Collector {
 	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f)
 }
 
-// Observe records one answered GraphQL operation.
-func (m *Metrics) Observe(operation, outcome string, took time.Duration) {
-	m.operations.WithLabelValues(operation, outcome).Inc()
+// Outcome counts how one root field of an operation ended.
+func (m *Metrics) Outcome(field, outcome string) {
+	m.operations.WithLabelValues(field, outcome).Inc()
+}
+
+// Latency records how long an operation took to answer.
+func (m *Metrics) Latency(operation string, took time.Duration) {
 	m.latency.WithLabelValues(operation).Observe(took.Seconds())
 }
 
