@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,6 +38,40 @@ type options struct{ pooled bool }
 // then never prepared by name (db.Stmt runs as every other statement does),
 // and no session state is relied on (migrations lock with a transaction).
 func BehindTransactionPooler() Option { return func(o *options) { o.pooled = true } }
+
+// withoutCancelRequests wraps dial so that pgx sends no cancel request (a
+// new connection to the server's address, which pgx opens when a context
+// ends a query midway) through a transaction pooler: PgBouncer before 1.21,
+// as Debian 12 ships it (1.18), exits on one that arrives as its query
+// ends (pgbouncer/pgbouncer#822), taking every application's connections
+// with it. A cut query then runs on until it ends or the server's
+// statement_timeout ends it; its connection is closed, not reused.
+//
+// pgx dials a cancel request with the network and address of the
+// connection's RemoteAddr: connections dialled here report a network of
+// their own, and dials on that network are refused.
+func withoutCancelRequests(dial pgconn.DialFunc) pgconn.DialFunc {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if network == noCancelNetwork {
+			return nil, errors.New("behind a transaction pooler usergraph sends no cancel requests")
+		}
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return noCancelConn{conn}, nil
+	}
+}
+
+const noCancelNetwork = "tcp-no-cancel"
+
+type noCancelConn struct{ net.Conn }
+
+func (c noCancelConn) RemoteAddr() net.Addr { return noCancelAddr{c.Conn.RemoteAddr()} }
+
+type noCancelAddr struct{ net.Addr }
+
+func (noCancelAddr) Network() string { return noCancelNetwork }
 
 // pooled holds the databases opened BehindTransactionPooler, for Stmt
 // (which runs on a *bun.DB or a transaction of one and has no other way to
@@ -77,6 +112,7 @@ func Open(ctx context.Context, databaseURL, sqlitePath string, opts ...Option) (
 		if o.pooled { // no statement may be prepared by name: the next may run elsewhere
 			cfg.DefaultQueryExecMode = pgx.QueryExecModeExec
 			cfg.StatementCacheCapacity, cfg.DescriptionCacheCapacity = 0, 0
+			cfg.DialFunc = withoutCancelRequests(cfg.DialFunc)
 		}
 		sqldb := stdlib.OpenDB(*cfg)
 		if o.pooled {

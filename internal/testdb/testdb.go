@@ -35,12 +35,14 @@ type Dialect struct {
 	URL func(t testing.TB) string
 }
 
-// Dialects lists SQLite and PostgreSQL.
+// Dialects lists SQLite and PostgreSQL; only PostgreSQL behind a pooler
+// (TEST_POOLER_URL), where a run is about the pooler.
 func Dialects() []Dialect {
-	return []Dialect{
-		{Name: "sqlite", URL: func(testing.TB) string { return "" }},
-		{Name: "postgres", URL: Postgres},
+	pg := Dialect{Name: "postgres", URL: Postgres}
+	if Pooler() {
+		return []Dialect{pg}
 	}
+	return []Dialect{{Name: "sqlite", URL: func(testing.TB) string { return "" }}, pg}
 }
 
 // Run runs f as a subtest per dialect, in parallel.
