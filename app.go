@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/graph"
@@ -177,6 +178,13 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	hasher := auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait)
 	limiter := ratelimit.New(database, nil)
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
+	var passkeys *webauthn.WebAuthn
+	if rpID, origins := cfg.PasskeyRelyingParty(); rpID == "" {
+		log.Warn("passkeys are off: APP_URL's host is an IP address, which browsers refuse as a passkey domain; set WEBAUTHN_RP_ID")
+	} else if passkeys, err = account.NewWebAuthn(rpID, cfg.Issuer(), origins); err != nil {
+		database.Close()
+		return nil, fmt.Errorf("WEBAUTHN_RP_ID=%s, WEBAUTHN_RP_ORIGINS=%s: %w", rpID, strings.Join(origins, ","), err)
+	}
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
 		Passwords: hasher,
@@ -188,6 +196,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Media:     store,
 		Sealer:    sealer,
 		Limiter:   limiter,
+		Passkeys:  passkeys,
 	}, account.Policy{
 		RefreshTTL:                 cfg.RefreshTokenTTL,
 		LoginMaxFailures:           cfg.LoginMaxFailures,

@@ -350,11 +350,11 @@ func TestTotpTwoFactorSignIn(t *testing.T) {
 		var subjects []string
 		for _, m := range srv.waitEmails("totp@example.com", 5)[1:] { // after the confirmation link
 			subjects = append(subjects, m.Subject)
-			if strings.Contains(m.Text, "by an administrator") != (len(subjects) == 4) {
+			if strings.Contains(m.Text, "an administrator turned two-factor sign-in off") != (len(subjects) == 4) {
 				t.Errorf("email %d says who turned it off wrongly: %s", len(subjects), m.Text)
 			}
 		}
-		if want := []string{"Two-factor sign-in is on", "Two-factor sign-in is off", "Two-factor sign-in is on", "Two-factor sign-in is off"}; !slices.Equal(subjects, want) {
+		if want := []string{"Two-factor sign-in is on", "Two-factor sign-in is off", "Two-factor sign-in is on", "An administrator reset how you sign in"}; !slices.Equal(subjects, want) {
 			t.Errorf("emails to the owner: %v, want %v", subjects, want)
 		}
 

@@ -203,42 +203,53 @@ type ComplexityRoot struct {
 		Secret     func(childComplexity int) int
 	}
 
+	FinishPasskeyRegistrationPayload struct {
+		Errors  func(childComplexity int) int
+		Passkey func(childComplexity int) int
+	}
+
 	LogoutPayload struct {
 		Errors func(childComplexity int) int
 		Ok     func(childComplexity int) int
 	}
 
 	Mutation struct {
-		AdjustWallet            func(childComplexity int, input model.AdjustWalletInput) int
-		ApproveB2BAdmin         func(childComplexity int, input model.ApproveB2BAdminInput) int
-		ChangePassword          func(childComplexity int, input model.ChangePasswordInput) int
-		ConfirmTotp             func(childComplexity int, input model.ConfirmTotpInput) int
-		CreateB2BAdmin          func(childComplexity int, input model.CreateB2BAdminInput) int
-		CreateB2BUser           func(childComplexity int, input model.CreateB2BUserInput) int
-		CreateB2BUsers          func(childComplexity int, input model.CreateB2BUsersInput) int
-		CreateBatch             func(childComplexity int, input model.CreateBatchInput) int
-		DeleteMyAccount         func(childComplexity int, input model.DeleteMyAccountInput) int
-		DeleteUser              func(childComplexity int, input model.DeleteUserInput) int
-		DisableTotp             func(childComplexity int, input model.DisableTotpInput) int
-		EnrollTotp              func(childComplexity int, input model.EnrollTotpInput) int
-		Login                   func(childComplexity int, input model.LoginInput) int
-		Logout                  func(childComplexity int, input model.LogoutInput) int
-		RefreshToken            func(childComplexity int, input model.RefreshTokenInput) int
-		Register                func(childComplexity int, input model.RegisterInput) int
-		RejectB2BAdmin          func(childComplexity int, input model.RejectB2BAdminInput) int
-		RemoveAvatar            func(childComplexity int, input *model.RemoveAvatarInput) int
-		RequestPasswordReset    func(childComplexity int, input model.RequestPasswordResetInput) int
-		ResendVerificationEmail func(childComplexity int, input *model.ResendVerificationEmailInput) int
-		ResetPassword           func(childComplexity int, input model.ResetPasswordInput) int
-		ResetUserMfa            func(childComplexity int, input model.ResetUserMfaInput) int
-		RevokeSession           func(childComplexity int, input model.RevokeSessionInput) int
-		SetUserActive           func(childComplexity int, input model.SetUserActiveInput) int
-		SetupPassword           func(childComplexity int, input model.SetupPasswordInput) int
-		UpdateBatch             func(childComplexity int, input model.UpdateBatchInput) int
-		UpdateProfile           func(childComplexity int, input model.UpdateProfileInput) int
-		UploadAvatar            func(childComplexity int, input model.UploadAvatarInput) int
-		VerifyEmail             func(childComplexity int, input model.VerifyEmailInput) int
-		VerifyMfa               func(childComplexity int, input model.VerifyMfaInput) int
+		AdjustWallet              func(childComplexity int, input model.AdjustWalletInput) int
+		ApproveB2BAdmin           func(childComplexity int, input model.ApproveB2BAdminInput) int
+		ChangePassword            func(childComplexity int, input model.ChangePasswordInput) int
+		ConfirmTotp               func(childComplexity int, input model.ConfirmTotpInput) int
+		CreateB2BAdmin            func(childComplexity int, input model.CreateB2BAdminInput) int
+		CreateB2BUser             func(childComplexity int, input model.CreateB2BUserInput) int
+		CreateB2BUsers            func(childComplexity int, input model.CreateB2BUsersInput) int
+		CreateBatch               func(childComplexity int, input model.CreateBatchInput) int
+		DeleteMyAccount           func(childComplexity int, input model.DeleteMyAccountInput) int
+		DeleteUser                func(childComplexity int, input model.DeleteUserInput) int
+		DisableTotp               func(childComplexity int, input model.DisableTotpInput) int
+		EnrollTotp                func(childComplexity int, input model.EnrollTotpInput) int
+		FinishPasskeyRegistration func(childComplexity int, input model.FinishPasskeyRegistrationInput) int
+		FinishPasskeySignIn       func(childComplexity int, input model.FinishPasskeySignInInput) int
+		Login                     func(childComplexity int, input model.LoginInput) int
+		Logout                    func(childComplexity int, input model.LogoutInput) int
+		RefreshToken              func(childComplexity int, input model.RefreshTokenInput) int
+		Register                  func(childComplexity int, input model.RegisterInput) int
+		RejectB2BAdmin            func(childComplexity int, input model.RejectB2BAdminInput) int
+		RemoveAvatar              func(childComplexity int, input *model.RemoveAvatarInput) int
+		RemovePasskey             func(childComplexity int, input model.RemovePasskeyInput) int
+		RenamePasskey             func(childComplexity int, input model.RenamePasskeyInput) int
+		RequestPasswordReset      func(childComplexity int, input model.RequestPasswordResetInput) int
+		ResendVerificationEmail   func(childComplexity int, input *model.ResendVerificationEmailInput) int
+		ResetPassword             func(childComplexity int, input model.ResetPasswordInput) int
+		ResetUserMfa              func(childComplexity int, input model.ResetUserMfaInput) int
+		RevokeSession             func(childComplexity int, input model.RevokeSessionInput) int
+		SetUserActive             func(childComplexity int, input model.SetUserActiveInput) int
+		SetupPassword             func(childComplexity int, input model.SetupPasswordInput) int
+		StartPasskeyRegistration  func(childComplexity int, input model.StartPasskeyRegistrationInput) int
+		StartPasskeySignIn        func(childComplexity int, input model.StartPasskeySignInInput) int
+		UpdateBatch               func(childComplexity int, input model.UpdateBatchInput) int
+		UpdateProfile             func(childComplexity int, input model.UpdateProfileInput) int
+		UploadAvatar              func(childComplexity int, input model.UploadAvatarInput) int
+		VerifyEmail               func(childComplexity int, input model.VerifyEmailInput) int
+		VerifyMfa                 func(childComplexity int, input model.VerifyMfaInput) int
 	}
 
 	PageInfo struct {
@@ -246,6 +257,13 @@ type ComplexityRoot struct {
 		HasNextPage     func(childComplexity int) int
 		HasPreviousPage func(childComplexity int) int
 		StartCursor     func(childComplexity int) int
+	}
+
+	Passkey struct {
+		CreatedAt  func(childComplexity int) int
+		ID         func(childComplexity int) int
+		LastUsedAt func(childComplexity int) int
+		Name       func(childComplexity int) int
 	}
 
 	Profile struct {
@@ -274,6 +292,16 @@ type ComplexityRoot struct {
 	RemoveAvatarPayload struct {
 		Errors func(childComplexity int) int
 		User   func(childComplexity int) int
+	}
+
+	RemovePasskeyPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
+	}
+
+	RenamePasskeyPayload struct {
+		Errors  func(childComplexity int) int
+		Passkey func(childComplexity int) int
 	}
 
 	RequestPasswordResetPayload struct {
@@ -316,6 +344,17 @@ type ComplexityRoot struct {
 		User   func(childComplexity int) int
 	}
 
+	StartPasskeyRegistrationPayload struct {
+		Errors  func(childComplexity int) int
+		Options func(childComplexity int) int
+	}
+
+	StartPasskeySignInPayload struct {
+		ChallengeID func(childComplexity int) int
+		Errors      func(childComplexity int) int
+		Options     func(childComplexity int) int
+	}
+
 	UpdateBatchPayload struct {
 		Batch  func(childComplexity int) int
 		Errors func(childComplexity int) int
@@ -348,6 +387,7 @@ type ComplexityRoot struct {
 		LastName    func(childComplexity int) int
 		MfaEnabled  func(childComplexity int) int
 		Mobile      func(childComplexity int) int
+		Passkeys    func(childComplexity int) int
 		Profile     func(childComplexity int) int
 		Role        func(childComplexity int) int
 		Sessions    func(childComplexity int) int
@@ -452,6 +492,12 @@ type MutationResolver interface {
 	EnrollTotp(ctx context.Context, input model.EnrollTotpInput) (*model.EnrollTotpPayload, error)
 	ConfirmTotp(ctx context.Context, input model.ConfirmTotpInput) (*model.ConfirmTotpPayload, error)
 	VerifyMfa(ctx context.Context, input model.VerifyMfaInput) (*model.AuthPayload, error)
+	StartPasskeyRegistration(ctx context.Context, input model.StartPasskeyRegistrationInput) (*model.StartPasskeyRegistrationPayload, error)
+	FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error)
+	StartPasskeySignIn(ctx context.Context, input model.StartPasskeySignInInput) (*model.StartPasskeySignInPayload, error)
+	FinishPasskeySignIn(ctx context.Context, input model.FinishPasskeySignInInput) (*model.AuthPayload, error)
+	RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error)
+	RemovePasskey(ctx context.Context, input model.RemovePasskeyInput) (*model.RemovePasskeyPayload, error)
 	DisableTotp(ctx context.Context, input model.DisableTotpInput) (*model.DisableTotpPayload, error)
 	ResetUserMfa(ctx context.Context, input model.ResetUserMfaInput) (*model.ResetUserMfaPayload, error)
 	SetUserActive(ctx context.Context, input model.SetUserActiveInput) (*model.SetUserActivePayload, error)
@@ -479,6 +525,8 @@ type UserResolver interface {
 	Profile(ctx context.Context, obj *account.User) (*model.Profile, error)
 	Wallet(ctx context.Context, obj *account.User) (*wallet.Wallet, error)
 	Sessions(ctx context.Context, obj *account.User) ([]*account.Session, error)
+
+	Passkeys(ctx context.Context, obj *account.User) ([]*account.Passkey, error)
 }
 type WalletResolver interface {
 	Balance(ctx context.Context, obj *wallet.Wallet) (string, error)
@@ -1002,6 +1050,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.EnrollTotpPayload.Secret(childComplexity), true
 
+	case "FinishPasskeyRegistrationPayload.errors":
+		if e.ComplexityRoot.FinishPasskeyRegistrationPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishPasskeyRegistrationPayload.Errors(childComplexity), true
+	case "FinishPasskeyRegistrationPayload.passkey":
+		if e.ComplexityRoot.FinishPasskeyRegistrationPayload.Passkey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FinishPasskeyRegistrationPayload.Passkey(childComplexity), true
+
 	case "LogoutPayload.errors":
 		if e.ComplexityRoot.LogoutPayload.Errors == nil {
 			break
@@ -1147,6 +1208,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.EnrollTotp(childComplexity, args["input"].(model.EnrollTotpInput)), true
+	case "Mutation.finishPasskeyRegistration":
+		if e.ComplexityRoot.Mutation.FinishPasskeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeyRegistration(childComplexity, args["input"].(model.FinishPasskeyRegistrationInput)), true
+	case "Mutation.finishPasskeySignIn":
+		if e.ComplexityRoot.Mutation.FinishPasskeySignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_finishPasskeySignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FinishPasskeySignIn(childComplexity, args["input"].(model.FinishPasskeySignInInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -1213,6 +1296,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RemoveAvatar(childComplexity, args["input"].(*model.RemoveAvatarInput)), true
+	case "Mutation.removePasskey":
+		if e.ComplexityRoot.Mutation.RemovePasskey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_removePasskey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RemovePasskey(childComplexity, args["input"].(model.RemovePasskeyInput)), true
+	case "Mutation.renamePasskey":
+		if e.ComplexityRoot.Mutation.RenamePasskey == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_renamePasskey_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.RenamePasskey(childComplexity, args["input"].(model.RenamePasskeyInput)), true
 	case "Mutation.requestPasswordReset":
 		if e.ComplexityRoot.Mutation.RequestPasswordReset == nil {
 			break
@@ -1290,6 +1395,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetupPassword(childComplexity, args["input"].(model.SetupPasswordInput)), true
+	case "Mutation.startPasskeyRegistration":
+		if e.ComplexityRoot.Mutation.StartPasskeyRegistration == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startPasskeyRegistration_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartPasskeyRegistration(childComplexity, args["input"].(model.StartPasskeyRegistrationInput)), true
+	case "Mutation.startPasskeySignIn":
+		if e.ComplexityRoot.Mutation.StartPasskeySignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startPasskeySignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartPasskeySignIn(childComplexity, args["input"].(model.StartPasskeySignInInput)), true
 	case "Mutation.updateBatch":
 		if e.ComplexityRoot.Mutation.UpdateBatch == nil {
 			break
@@ -1370,6 +1497,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
+
+	case "Passkey.createdAt":
+		if e.ComplexityRoot.Passkey.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.CreatedAt(childComplexity), true
+	case "Passkey.id":
+		if e.ComplexityRoot.Passkey.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.ID(childComplexity), true
+	case "Passkey.lastUsedAt":
+		if e.ComplexityRoot.Passkey.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.LastUsedAt(childComplexity), true
+	case "Passkey.name":
+		if e.ComplexityRoot.Passkey.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Passkey.Name(childComplexity), true
 
 	case "Profile.address":
 		if e.ComplexityRoot.Profile.Address == nil {
@@ -1502,6 +1654,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.RemoveAvatarPayload.User(childComplexity), true
 
+	case "RemovePasskeyPayload.errors":
+		if e.ComplexityRoot.RemovePasskeyPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemovePasskeyPayload.Errors(childComplexity), true
+	case "RemovePasskeyPayload.ok":
+		if e.ComplexityRoot.RemovePasskeyPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RemovePasskeyPayload.Ok(childComplexity), true
+
+	case "RenamePasskeyPayload.errors":
+		if e.ComplexityRoot.RenamePasskeyPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RenamePasskeyPayload.Errors(childComplexity), true
+	case "RenamePasskeyPayload.passkey":
+		if e.ComplexityRoot.RenamePasskeyPayload.Passkey == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RenamePasskeyPayload.Passkey(childComplexity), true
+
 	case "RequestPasswordResetPayload.errors":
 		if e.ComplexityRoot.RequestPasswordResetPayload.Errors == nil {
 			break
@@ -1622,6 +1800,38 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SetUserActivePayload.User(childComplexity), true
+
+	case "StartPasskeyRegistrationPayload.errors":
+		if e.ComplexityRoot.StartPasskeyRegistrationPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartPasskeyRegistrationPayload.Errors(childComplexity), true
+	case "StartPasskeyRegistrationPayload.options":
+		if e.ComplexityRoot.StartPasskeyRegistrationPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartPasskeyRegistrationPayload.Options(childComplexity), true
+
+	case "StartPasskeySignInPayload.challengeId":
+		if e.ComplexityRoot.StartPasskeySignInPayload.ChallengeID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartPasskeySignInPayload.ChallengeID(childComplexity), true
+	case "StartPasskeySignInPayload.errors":
+		if e.ComplexityRoot.StartPasskeySignInPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartPasskeySignInPayload.Errors(childComplexity), true
+	case "StartPasskeySignInPayload.options":
+		if e.ComplexityRoot.StartPasskeySignInPayload.Options == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartPasskeySignInPayload.Options(childComplexity), true
 
 	case "UpdateBatchPayload.batch":
 		if e.ComplexityRoot.UpdateBatchPayload.Batch == nil {
@@ -1758,6 +1968,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Mobile(childComplexity), true
+	case "User.passkeys":
+		if e.ComplexityRoot.User.Passkeys == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Passkeys(childComplexity), true
 	case "User.profile":
 		if e.ComplexityRoot.User.Profile == nil {
 			break
@@ -1981,12 +2197,16 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("DeleteUserInput", ec.unmarshalInputDeleteUserInput),
 			graphql.NewInputUnmarshaler("DisableTotpInput", ec.unmarshalInputDisableTotpInput),
 			graphql.NewInputUnmarshaler("EnrollTotpInput", ec.unmarshalInputEnrollTotpInput),
+			graphql.NewInputUnmarshaler("FinishPasskeyRegistrationInput", ec.unmarshalInputFinishPasskeyRegistrationInput),
+			graphql.NewInputUnmarshaler("FinishPasskeySignInInput", ec.unmarshalInputFinishPasskeySignInInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
 			graphql.NewInputUnmarshaler("RefreshTokenInput", ec.unmarshalInputRefreshTokenInput),
 			graphql.NewInputUnmarshaler("RegisterInput", ec.unmarshalInputRegisterInput),
 			graphql.NewInputUnmarshaler("RejectB2BAdminInput", ec.unmarshalInputRejectB2BAdminInput),
 			graphql.NewInputUnmarshaler("RemoveAvatarInput", ec.unmarshalInputRemoveAvatarInput),
+			graphql.NewInputUnmarshaler("RemovePasskeyInput", ec.unmarshalInputRemovePasskeyInput),
+			graphql.NewInputUnmarshaler("RenamePasskeyInput", ec.unmarshalInputRenamePasskeyInput),
 			graphql.NewInputUnmarshaler("RequestPasswordResetInput", ec.unmarshalInputRequestPasswordResetInput),
 			graphql.NewInputUnmarshaler("ResendVerificationEmailInput", ec.unmarshalInputResendVerificationEmailInput),
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
@@ -1994,6 +2214,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
 			graphql.NewInputUnmarshaler("SetUserActiveInput", ec.unmarshalInputSetUserActiveInput),
 			graphql.NewInputUnmarshaler("SetupPasswordInput", ec.unmarshalInputSetupPasswordInput),
+			graphql.NewInputUnmarshaler("StartPasskeyRegistrationInput", ec.unmarshalInputStartPasskeyRegistrationInput),
+			graphql.NewInputUnmarshaler("StartPasskeySignInInput", ec.unmarshalInputStartPasskeySignInInput),
 			graphql.NewInputUnmarshaler("UpdateBatchInput", ec.unmarshalInputUpdateBatchInput),
 			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UploadAvatarInput", ec.unmarshalInputUploadAvatarInput),
@@ -2192,6 +2414,8 @@ enum UserErrorCode {
   MFA_ALREADY_ENABLED
   "Two-factor sign-in is not on (or enrolment was not started) for this account."
   MFA_NOT_ENABLED
+  "This is the account's last way to sign in (no password, no other passkey or linked identity): it cannot be removed."
+  LAST_SIGN_IN_METHOD
 }
 
 """
@@ -2249,6 +2473,20 @@ type User {
   sessions: [Session!]! @private
   "True when signing in also asks for a code from an authenticator app (TOTP)."
   mfaEnabled: Boolean! @private
+  "The user's passkeys, oldest first."
+  passkeys: [Passkey!]! @private
+}
+
+"A passkey: a device or password manager that signs its owner in without a password (WebAuthn). Only its public key is kept."
+type Passkey {
+  "Unique identifier (UUID)."
+  id: ID!
+  "What its owner called it."
+  name: String!
+  "When it was added."
+  createdAt: Time!
+  "When it last signed in; null if never."
+  lastUsedAt: Time
 }
 
 "The personal details of a user besides the names."
@@ -2406,6 +2644,18 @@ enum AuditAction {
   USER_REACTIVATED
   "An account's personal data erased (deleteUser, deleteMyAccount); the target is the anonymised account."
   ACCOUNT_DELETED
+  "A passkey registration started (startPasskeyRegistration)."
+  PASSKEY_REGISTRATION_STARTED
+  "A passkey added (finishPasskeyRegistration)."
+  PASSKEY_ADDED
+  "A passkey renamed."
+  PASSKEY_RENAMED
+  "A passkey removed by its owner (details: which)."
+  PASSKEY_REMOVED
+  "A passkey registration or sign-in refused (details: the step and why: unknown passkey, another account's, a signature or origin that does not check out)."
+  PASSKEY_FAILED
+  "A passkey's signature counter went back or stood still: the authenticator may have been cloned; the sign-in was refused (details: the passkey and both counters)."
+  PASSKEY_CLONE_SUSPECTED
 }
 
 "One security-relevant event."
@@ -3217,13 +3467,49 @@ type Mutation {
     input: VerifyMfaInput!
   ): AuthPayload!
 
+  "Starts adding a passkey to the caller's account: the options for ` + "`" + `navigator.credentials.create` + "`" + ` (base64url fields decoded first, for example with ` + "`" + `PublicKeyCredential.parseCreationOptionsFromJSON` + "`" + `). The password is asked for unless the session started within the last 5 minutes. Wrong passwords are counted like ` + "`" + `changePassword` + "`" + `'s."
+  startPasskeyRegistration(
+    "The caller's password, when asked for."
+    input: StartPasskeyRegistrationInput!
+  ): StartPasskeyRegistrationPayload! @auth
+
+  "Adds the passkey the browser created from ` + "`" + `startPasskeyRegistration` + "`" + `'s options (within 5 minutes, once)."
+  finishPasskeyRegistration(
+    "The browser's answer and a name for the passkey."
+    input: FinishPasskeyRegistrationInput!
+  ): FinishPasskeyRegistrationPayload! @auth
+
+  "Starts a passkey sign-in: the options for ` + "`" + `navigator.credentials.get` + "`" + ` and the id ` + "`" + `finishPasskeySignIn` + "`" + ` takes (valid 5 minutes, once). With an email only that account's passkeys sign in; without, any the device holds (discoverable). The answer is the same whether or not the email has an account."
+  startPasskeySignIn(
+    "Optionally, the email of the account signing in."
+    input: StartPasskeySignInInput!
+  ): StartPasskeySignInPayload!
+
+  "Signs in with the passkey the browser used for ` + "`" + `startPasskeySignIn` + "`" + `'s options. A passkey verifies its user (PIN, biometric), so it is both factors: no code is asked for after it. Refused like a password sign-in for deactivated accounts (and unconfirmed emails where ` + "`" + `REQUIRE_VERIFIED_EMAIL` + "`" + `); limited per address and per account like passwords."
+  finishPasskeySignIn(
+    "The id from ` + "`" + `startPasskeySignIn` + "`" + ` and the browser's answer."
+    input: FinishPasskeySignInInput!
+  ): AuthPayload!
+
+  "Renames one of the caller's passkeys."
+  renamePasskey(
+    "Which passkey, and its new name."
+    input: RenamePasskeyInput!
+  ): RenamePasskeyPayload! @auth
+
+  "Removes one of the caller's passkeys; refused (` + "`" + `LAST_SIGN_IN_METHOD` + "`" + `) when the account would have no way left to sign in."
+  removePasskey(
+    "Which passkey."
+    input: RemovePasskeyInput!
+  ): RemovePasskeyPayload! @auth
+
   "Turns two-factor sign-in off for the caller, after checking the password, and emails the owner."
   disableTotp(
     "The caller's password."
     input: DisableTotpInput!
   ): DisableTotpPayload! @auth
 
-  "Turns two-factor sign-in off for a user who lost their authenticator and recovery codes, and emails the user. Admins only."
+  "Turns two-factor sign-in off and removes every passkey, for a user who lost their authenticator, recovery codes or passkey devices, and emails the user. Admins only."
   resetUserMfa(
     "Whose."
     input: ResetUserMfaInput!
@@ -3316,6 +3602,90 @@ input VerifyMfaInput {
   code: String! @maxLength(max: 32)
 }
 
+"Input of ` + "`" + `startPasskeyRegistration` + "`" + `."
+input StartPasskeyRegistrationInput {
+  "The caller's password; not needed within 5 minutes of signing in."
+  password: String @maxLength(max: 256)
+}
+
+"Result of ` + "`" + `startPasskeyRegistration` + "`" + `."
+type StartPasskeyRegistrationPayload {
+  "` + "`" + `PublicKeyCredentialCreationOptions` + "`" + ` as JSON (binary fields base64url): a discoverable credential with user verification, none of the caller's passkeys again. Null when ` + "`" + `errors` + "`" + ` is not empty."
+  options: JSON
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `finishPasskeyRegistration` + "`" + `."
+input FinishPasskeyRegistrationInput {
+  "What ` + "`" + `navigator.credentials.create` + "`" + ` returned, as JSON (` + "`" + `credential.toJSON()` + "`" + `)."
+  credential: JSON!
+  "What to call the passkey (the device or password manager holding it), up to 100 characters."
+  name: String! @maxLength(max: 400)
+}
+
+"Result of ` + "`" + `finishPasskeyRegistration` + "`" + `."
+type FinishPasskeyRegistrationPayload {
+  "The new passkey; null when ` + "`" + `errors` + "`" + ` is not empty."
+  passkey: Passkey
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `startPasskeySignIn` + "`" + `."
+input StartPasskeySignInInput {
+  "The email of the account signing in; leave out to let the device offer the passkeys it holds."
+  email: String @maxLength(max: 1000)
+}
+
+"Result of ` + "`" + `startPasskeySignIn` + "`" + `."
+type StartPasskeySignInPayload {
+  "` + "`" + `PublicKeyCredentialRequestOptions` + "`" + ` as JSON (binary fields base64url), user verification required. Null when ` + "`" + `errors` + "`" + ` is not empty."
+  options: JSON
+  "The sign-in's id, for ` + "`" + `finishPasskeySignIn` + "`" + `; null when ` + "`" + `errors` + "`" + ` is not empty."
+  challengeId: ID
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `finishPasskeySignIn` + "`" + `."
+input FinishPasskeySignInInput {
+  "The ` + "`" + `challengeId` + "`" + ` from ` + "`" + `startPasskeySignIn` + "`" + `."
+  challengeId: ID! @maxLength(max: 64)
+  "What ` + "`" + `navigator.credentials.get` + "`" + ` returned, as JSON (` + "`" + `credential.toJSON()` + "`" + `)."
+  credential: JSON!
+}
+
+"Input of ` + "`" + `renamePasskey` + "`" + `."
+input RenamePasskeyInput {
+  "The passkey's id."
+  id: ID! @maxLength(max: 64)
+  "Its new name, up to 100 characters."
+  name: String! @maxLength(max: 400)
+}
+
+"Result of ` + "`" + `renamePasskey` + "`" + `."
+type RenamePasskeyPayload {
+  "The renamed passkey; null when ` + "`" + `errors` + "`" + ` is not empty."
+  passkey: Passkey
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `removePasskey` + "`" + `."
+input RemovePasskeyInput {
+  "The passkey's id."
+  id: ID! @maxLength(max: 64)
+}
+
+"Result of ` + "`" + `removePasskey` + "`" + `."
+type RemovePasskeyPayload {
+  "True when the passkey is gone."
+  ok: Boolean!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
 "Input of ` + "`" + `disableTotp` + "`" + `."
 input DisableTotpInput {
   "The caller's password."
@@ -3338,7 +3708,7 @@ input ResetUserMfaInput {
 
 "Result of ` + "`" + `resetUserMfa` + "`" + `."
 type ResetUserMfaPayload {
-  "The user, now without two-factor sign-in; null when ` + "`" + `errors` + "`" + ` is not empty."
+  "The user, now without two-factor sign-in or passkeys; null when ` + "`" + `errors` + "`" + ` is not empty."
   user: User
   "Problems with the input; empty on success."
   errors: [UserError!]!
@@ -3687,6 +4057,16 @@ func (ec *executionContext) childFields_EnrollTotpPayload(ctx context.Context, f
 	return nil, fmt.Errorf("no field named %q was found under type EnrollTotpPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_FinishPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "passkey":
+		return ec.fieldContext_FinishPasskeyRegistrationPayload_passkey(ctx, field)
+	case "errors":
+		return ec.fieldContext_FinishPasskeyRegistrationPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FinishPasskeyRegistrationPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -3709,6 +4089,20 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
+}
+
+func (ec *executionContext) childFields_Passkey(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Passkey_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Passkey_name(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Passkey_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Passkey_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Passkey", field.Name)
 }
 
 func (ec *executionContext) childFields_Profile(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3741,6 +4135,26 @@ func (ec *executionContext) childFields_RemoveAvatarPayload(ctx context.Context,
 		return ec.fieldContext_RemoveAvatarPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RemoveAvatarPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RemovePasskeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_RemovePasskeyPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_RemovePasskeyPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RemovePasskeyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_RenamePasskeyPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "passkey":
+		return ec.fieldContext_RenamePasskeyPayload_passkey(ctx, field)
+	case "errors":
+		return ec.fieldContext_RenamePasskeyPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RenamePasskeyPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_RequestPasswordResetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3823,6 +4237,28 @@ func (ec *executionContext) childFields_SetUserActivePayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type SetUserActivePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StartPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "options":
+		return ec.fieldContext_StartPasskeyRegistrationPayload_options(ctx, field)
+	case "errors":
+		return ec.fieldContext_StartPasskeyRegistrationPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartPasskeyRegistrationPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StartPasskeySignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "options":
+		return ec.fieldContext_StartPasskeySignInPayload_options(ctx, field)
+	case "challengeId":
+		return ec.fieldContext_StartPasskeySignInPayload_challengeId(ctx, field)
+	case "errors":
+		return ec.fieldContext_StartPasskeySignInPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartPasskeySignInPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_UpdateBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "batch":
@@ -3895,6 +4331,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_sessions(ctx, field)
 	case "mfaEnabled":
 		return ec.fieldContext_User_mfaEnabled(ctx, field)
+	case "passkeys":
+		return ec.fieldContext_User_passkeys(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -4398,6 +4836,34 @@ func (ec *executionContext) field_Mutation_enrollTotp_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_finishPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishPasskeyRegistrationInput, error) {
+			return ec.unmarshalNFinishPasskeyRegistrationInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeyRegistrationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_finishPasskeySignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.FinishPasskeySignInInput, error) {
+			return ec.unmarshalNFinishPasskeySignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeySignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_login_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4474,6 +4940,34 @@ func (ec *executionContext) field_Mutation_removeAvatar_args(ctx context.Context
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (*model.RemoveAvatarInput, error) {
 			return ec.unmarshalORemoveAvatarInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_removePasskey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RemovePasskeyInput, error) {
+			return ec.unmarshalNRemovePasskeyInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemovePasskeyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_renamePasskey_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.RenamePasskeyInput, error) {
+			return ec.unmarshalNRenamePasskeyInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRenamePasskeyInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -4572,6 +5066,34 @@ func (ec *executionContext) field_Mutation_setupPassword_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetupPasswordInput, error) {
 			return ec.unmarshalNSetupPasswordInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetupPasswordInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startPasskeyRegistration_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartPasskeyRegistrationInput, error) {
+			return ec.unmarshalNStartPasskeyRegistrationInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeyRegistrationInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startPasskeySignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartPasskeySignInInput, error) {
+			return ec.unmarshalNStartPasskeySignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeySignInInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7363,6 +7885,70 @@ func (ec *executionContext) fieldContext_EnrollTotpPayload_errors(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _FinishPasskeyRegistrationPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishPasskeyRegistrationPayload_passkey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Passkey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *account.Passkey) graphql.Marshaler {
+			return ec.marshalOPasskey2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FinishPasskeyRegistrationPayload_passkey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishPasskeyRegistrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Passkey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FinishPasskeyRegistrationPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.FinishPasskeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FinishPasskeyRegistrationPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FinishPasskeyRegistrationPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FinishPasskeyRegistrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _LogoutPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.LogoutPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8779,6 +9365,322 @@ func (ec *executionContext) fieldContext_Mutation_verifyMfa(ctx context.Context,
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startPasskeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartPasskeyRegistration(ctx, fc.Args["input"].(model.StartPasskeyRegistrationInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.StartPasskeyRegistrationPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartPasskeyRegistrationPayload) graphql.Marshaler {
+			return ec.marshalNStartPasskeyRegistrationPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeyRegistrationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartPasskeyRegistrationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startPasskeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeyRegistration(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeyRegistration(ctx, fc.Args["input"].(model.FinishPasskeyRegistrationInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.FinishPasskeyRegistrationPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FinishPasskeyRegistrationPayload) graphql.Marshaler {
+			return ec.marshalNFinishPasskeyRegistrationPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeyRegistrationPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeyRegistration(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FinishPasskeyRegistrationPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeyRegistration_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_startPasskeySignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startPasskeySignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartPasskeySignIn(ctx, fc.Args["input"].(model.StartPasskeySignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartPasskeySignInPayload) graphql.Marshaler {
+			return ec.marshalNStartPasskeySignInPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeySignInPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startPasskeySignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartPasskeySignInPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startPasskeySignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_finishPasskeySignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_finishPasskeySignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FinishPasskeySignIn(ctx, fc.Args["input"].(model.FinishPasskeySignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_finishPasskeySignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_finishPasskeySignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_renamePasskey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_renamePasskey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RenamePasskey(ctx, fc.Args["input"].(model.RenamePasskeyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RenamePasskeyPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RenamePasskeyPayload) graphql.Marshaler {
+			return ec.marshalNRenamePasskeyPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRenamePasskeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_renamePasskey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RenamePasskeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_renamePasskey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_removePasskey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_removePasskey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().RemovePasskey(ctx, fc.Args["input"].(model.RemovePasskeyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.RemovePasskeyPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.RemovePasskeyPayload) graphql.Marshaler {
+			return ec.marshalNRemovePasskeyPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemovePasskeyPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_removePasskey(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RemovePasskeyPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_removePasskey_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_disableTotp(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9169,6 +10071,98 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _Passkey_id(ctx context.Context, field graphql.CollectedField, obj *account.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Passkey_name(ctx context.Context, field graphql.CollectedField, obj *account.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "String")
+}
+
+func (ec *executionContext) _Passkey_createdAt(ctx context.Context, field graphql.CollectedField, obj *account.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Passkey_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *account.Passkey) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Passkey_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Passkey_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Passkey", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Profile_avatarUrl(ctx context.Context, field graphql.CollectedField, obj *model.Profile) (ret graphql.Marshaler) {
@@ -9954,6 +10948,125 @@ func (ec *executionContext) fieldContext_RemoveAvatarPayload_errors(_ context.Co
 	return fc, nil
 }
 
+func (ec *executionContext) _RemovePasskeyPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.RemovePasskeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemovePasskeyPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemovePasskeyPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RemovePasskeyPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _RemovePasskeyPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.RemovePasskeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RemovePasskeyPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RemovePasskeyPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RemovePasskeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RenamePasskeyPayload_passkey(ctx context.Context, field graphql.CollectedField, obj *model.RenamePasskeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RenamePasskeyPayload_passkey(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Passkey, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *account.Passkey) graphql.Marshaler {
+			return ec.marshalOPasskey2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskey(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RenamePasskeyPayload_passkey(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RenamePasskeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Passkey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _RenamePasskeyPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.RenamePasskeyPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RenamePasskeyPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RenamePasskeyPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "RenamePasskeyPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _RequestPasswordResetPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.RequestPasswordResetPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10453,6 +11566,139 @@ func (ec *executionContext) _SetUserActivePayload_errors(ctx context.Context, fi
 func (ec *executionContext) fieldContext_SetUserActivePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "SetUserActivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartPasskeyRegistrationPayload_options(ctx context.Context, field graphql.CollectedField, obj *model.StartPasskeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartPasskeyRegistrationPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StartPasskeyRegistrationPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StartPasskeyRegistrationPayload", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _StartPasskeyRegistrationPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.StartPasskeyRegistrationPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartPasskeyRegistrationPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartPasskeyRegistrationPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartPasskeyRegistrationPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartPasskeySignInPayload_options(ctx context.Context, field graphql.CollectedField, obj *model.StartPasskeySignInPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartPasskeySignInPayload_options(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Options, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalOJSON2interface(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StartPasskeySignInPayload_options(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StartPasskeySignInPayload", field, false, false, "JSON")
+}
+
+func (ec *executionContext) _StartPasskeySignInPayload_challengeId(ctx context.Context, field graphql.CollectedField, obj *model.StartPasskeySignInPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartPasskeySignInPayload_challengeId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ChallengeID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StartPasskeySignInPayload_challengeId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StartPasskeySignInPayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _StartPasskeySignInPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.StartPasskeySignInPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartPasskeySignInPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartPasskeySignInPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartPasskeySignInPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -11271,6 +12517,51 @@ func (ec *executionContext) _User_mfaEnabled(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_User_mfaEnabled(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _User_passkeys(ctx context.Context, field graphql.CollectedField, obj *account.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_passkeys(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Passkeys(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Private == nil {
+					var zeroVal []*account.Passkey
+					return zeroVal, errors.New("directive private is not implemented")
+				}
+				return ec.Directives.Private(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*account.Passkey) graphql.Marshaler {
+			return ec.marshalNPasskey2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskeyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_passkeys(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Passkey(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
@@ -14526,6 +15817,144 @@ func UnmarshalEnrollTotpInput(ctx context.Context, raw any) (model.EnrollTotpInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputFinishPasskeyRegistrationInput(ctx context.Context, obj any) (model.FinishPasskeyRegistrationInput, error) {
+	var it model.FinishPasskeyRegistrationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"credential", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "credential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credential"))
+			data, err := ec.unmarshalNJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Credential = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 400)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFinishPasskeyRegistrationInput unmarshals raw into the FinishPasskeyRegistrationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFinishPasskeyRegistrationInput(ctx context.Context, raw any) (model.FinishPasskeyRegistrationInput, error) {
+	var out model.FinishPasskeyRegistrationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishPasskeyRegistrationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFinishPasskeySignInInput(ctx context.Context, obj any) (model.FinishPasskeySignInInput, error) {
+	var it model.FinishPasskeySignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"challengeId", "credential"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "challengeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("challengeId"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNID2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.ChallengeID = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "credential":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("credential"))
+			data, err := ec.unmarshalNJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Credential = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFinishPasskeySignInInput unmarshals raw into the FinishPasskeySignInInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFinishPasskeySignInInput(ctx context.Context, raw any) (model.FinishPasskeySignInInput, error) {
+	var out model.FinishPasskeySignInInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishPasskeySignInInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputLoginInput(ctx context.Context, obj any) (model.LoginInput, error) {
 	var it model.LoginInput
 	if obj == nil {
@@ -15100,6 +16529,157 @@ func UnmarshalRemoveAvatarInput(ctx context.Context, raw any) (model.RemoveAvata
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputRemovePasskeyInput(ctx context.Context, obj any) (model.RemovePasskeyInput, error) {
+	var it model.RemovePasskeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNID2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.ID = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRemovePasskeyInput unmarshals raw into the RemovePasskeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRemovePasskeyInput(ctx context.Context, raw any) (model.RemovePasskeyInput, error) {
+	var out model.RemovePasskeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RemovePasskeyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputRenamePasskeyInput(ctx context.Context, obj any) (model.RenamePasskeyInput, error) {
+	var it model.RenamePasskeyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id", "name"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNID2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.ID = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 400)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Name = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalRenamePasskeyInput unmarshals raw into the RenamePasskeyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalRenamePasskeyInput(ctx context.Context, raw any) (model.RenamePasskeyInput, error) {
+	var out model.RenamePasskeyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "RenamePasskeyInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputRequestPasswordResetInput(ctx context.Context, obj any) (model.RequestPasswordResetInput, error) {
 	var it model.RequestPasswordResetInput
 	if obj == nil {
@@ -15648,6 +17228,134 @@ func (ec *executionContext) unmarshalInputSetupPasswordInput(ctx context.Context
 func UnmarshalSetupPasswordInput(ctx context.Context, raw any) (model.SetupPasswordInput, error) {
 	var out model.SetupPasswordInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetupPasswordInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartPasskeyRegistrationInput(ctx context.Context, obj any) (model.StartPasskeyRegistrationInput, error) {
+	var it model.StartPasskeyRegistrationInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 256)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Password = data
+			} else if tmp == nil {
+				it.Password = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartPasskeyRegistrationInput unmarshals raw into the StartPasskeyRegistrationInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartPasskeyRegistrationInput(ctx context.Context, raw any) (model.StartPasskeyRegistrationInput, error) {
+	var out model.StartPasskeyRegistrationInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartPasskeyRegistrationInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartPasskeySignInInput(ctx context.Context, obj any) (model.StartPasskeySignInInput, error) {
+	var it model.StartPasskeySignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"email"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "email":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("email"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 1000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Email = data
+			} else if tmp == nil {
+				it.Email = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartPasskeySignInInput unmarshals raw into the StartPasskeySignInInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartPasskeySignInInput(ctx context.Context, raw any) (model.StartPasskeySignInInput, error) {
+	var out model.StartPasskeySignInInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartPasskeySignInInput", raw, &out)
 	return out, err
 }
 
@@ -17373,6 +19081,44 @@ func (ec *executionContext) _EnrollTotpPayload(ctx context.Context, sel ast.Sele
 	return out
 }
 
+var finishPasskeyRegistrationPayloadImplementors = []string{"FinishPasskeyRegistrationPayload"}
+
+func (ec *executionContext) _FinishPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.FinishPasskeyRegistrationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, finishPasskeyRegistrationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FinishPasskeyRegistrationPayload")
+		case "passkey":
+			out.Values[i] = ec._FinishPasskeyRegistrationPayload_passkey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._FinishPasskeyRegistrationPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var logoutPayloadImplementors = []string{"LogoutPayload"}
 
 func (ec *executionContext) _LogoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LogoutPayload) graphql.Marshaler {
@@ -17605,6 +19351,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startPasskeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startPasskeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeyRegistration":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeyRegistration(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startPasskeySignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startPasskeySignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "finishPasskeySignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_finishPasskeySignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "renamePasskey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_renamePasskey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "removePasskey":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_removePasskey(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "disableTotp":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_disableTotp(ctx, field)
@@ -17685,6 +19473,54 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var passkeyImplementors = []string{"Passkey"}
+
+func (ec *executionContext) _Passkey(ctx context.Context, sel ast.SelectionSet, obj *account.Passkey) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, passkeyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Passkey")
+		case "id":
+			out.Values[i] = ec._Passkey_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._Passkey_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "createdAt":
+			out.Values[i] = ec._Passkey_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._Passkey_lastUsedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -17908,6 +19744,82 @@ func (ec *executionContext) _RemoveAvatarPayload(ctx context.Context, sel ast.Se
 			}
 		case "errors":
 			out.Values[i] = ec._RemoveAvatarPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var removePasskeyPayloadImplementors = []string{"RemovePasskeyPayload"}
+
+func (ec *executionContext) _RemovePasskeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RemovePasskeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, removePasskeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RemovePasskeyPayload")
+		case "ok":
+			out.Values[i] = ec._RemovePasskeyPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._RemovePasskeyPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var renamePasskeyPayloadImplementors = []string{"RenamePasskeyPayload"}
+
+func (ec *executionContext) _RenamePasskeyPayload(ctx context.Context, sel ast.SelectionSet, obj *model.RenamePasskeyPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, renamePasskeyPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RenamePasskeyPayload")
+		case "passkey":
+			out.Values[i] = ec._RenamePasskeyPayload_passkey(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._RenamePasskeyPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -18220,6 +20132,87 @@ func (ec *executionContext) _SetUserActivePayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var startPasskeyRegistrationPayloadImplementors = []string{"StartPasskeyRegistrationPayload"}
+
+func (ec *executionContext) _StartPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartPasskeyRegistrationPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startPasskeyRegistrationPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartPasskeyRegistrationPayload")
+		case "options":
+			out.Values[i] = ec._StartPasskeyRegistrationPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._StartPasskeyRegistrationPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var startPasskeySignInPayloadImplementors = []string{"StartPasskeySignInPayload"}
+
+func (ec *executionContext) _StartPasskeySignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartPasskeySignInPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startPasskeySignInPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartPasskeySignInPayload")
+		case "options":
+			out.Values[i] = ec._StartPasskeySignInPayload_options(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "challengeId":
+			out.Values[i] = ec._StartPasskeySignInPayload_challengeId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._StartPasskeySignInPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var updateBatchPayloadImplementors = []string{"UpdateBatchPayload"}
 
 func (ec *executionContext) _UpdateBatchPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UpdateBatchPayload) graphql.Marshaler {
@@ -18451,6 +20444,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "passkeys":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_passkeys(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -19299,66 +21298,78 @@ func (ec *executionContext) marshalNAuditAction2githubᚗcomᚋusergraphᚋuserg
 
 var (
 	unmarshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[string]audit.Action{
-		"LOGIN_SUCCEEDED":          audit.LoginSucceeded,
-		"LOGIN_FAILED":             audit.LoginFailed,
-		"LOGIN_LOCKED_OUT":         audit.LoginLockedOut,
-		"REFRESH_TOKEN_REUSED":     audit.RefreshTokenReused,
-		"LOGGED_OUT":               audit.LoggedOut,
-		"PASSWORD_SET":             audit.PasswordSet,
-		"PASSWORD_CHANGED":         audit.PasswordChanged,
-		"PASSWORD_CHANGE_FAILED":   audit.PasswordChangeFailed,
-		"PASSWORD_RESET_REQUESTED": audit.PasswordResetRequested,
-		"PASSWORD_RESET":           audit.PasswordReset,
-		"ACCOUNT_CREATED":          audit.AccountCreated,
-		"B2B_ADMIN_APPROVED":       audit.B2BAdminApproved,
-		"B2B_ADMIN_REJECTED":       audit.B2BAdminRejected,
-		"BATCH_CREATED":            audit.BatchCreated,
-		"BATCH_UPDATED":            audit.BatchUpdated,
-		"WALLET_ADJUSTED":          audit.WalletAdjusted,
-		"SESSION_REVOKED":          audit.SessionRevoked,
-		"AVATAR_CHANGED":           audit.AvatarChanged,
-		"PROFILE_UPDATED":          audit.ProfileUpdated,
-		"ADDRESSES_ELSEWHERE":      audit.AddressesElsewhere,
-		"EMAIL_VERIFIED":           audit.EmailVerified,
-		"MFA_ENABLED":              audit.MfaEnabled,
-		"MFA_DISABLED":             audit.MfaDisabled,
-		"MFA_RESET":                audit.MfaReset,
-		"MFA_FAILED":               audit.MfaFailed,
-		"RECOVERY_CODE_USED":       audit.RecoveryCodeUsed,
-		"USER_DEACTIVATED":         audit.UserDeactivated,
-		"USER_REACTIVATED":         audit.UserReactivated,
-		"ACCOUNT_DELETED":          audit.AccountDeleted,
+		"LOGIN_SUCCEEDED":              audit.LoginSucceeded,
+		"LOGIN_FAILED":                 audit.LoginFailed,
+		"LOGIN_LOCKED_OUT":             audit.LoginLockedOut,
+		"REFRESH_TOKEN_REUSED":         audit.RefreshTokenReused,
+		"LOGGED_OUT":                   audit.LoggedOut,
+		"PASSWORD_SET":                 audit.PasswordSet,
+		"PASSWORD_CHANGED":             audit.PasswordChanged,
+		"PASSWORD_CHANGE_FAILED":       audit.PasswordChangeFailed,
+		"PASSWORD_RESET_REQUESTED":     audit.PasswordResetRequested,
+		"PASSWORD_RESET":               audit.PasswordReset,
+		"ACCOUNT_CREATED":              audit.AccountCreated,
+		"B2B_ADMIN_APPROVED":           audit.B2BAdminApproved,
+		"B2B_ADMIN_REJECTED":           audit.B2BAdminRejected,
+		"BATCH_CREATED":                audit.BatchCreated,
+		"BATCH_UPDATED":                audit.BatchUpdated,
+		"WALLET_ADJUSTED":              audit.WalletAdjusted,
+		"SESSION_REVOKED":              audit.SessionRevoked,
+		"AVATAR_CHANGED":               audit.AvatarChanged,
+		"PROFILE_UPDATED":              audit.ProfileUpdated,
+		"ADDRESSES_ELSEWHERE":          audit.AddressesElsewhere,
+		"EMAIL_VERIFIED":               audit.EmailVerified,
+		"MFA_ENABLED":                  audit.MfaEnabled,
+		"MFA_DISABLED":                 audit.MfaDisabled,
+		"MFA_RESET":                    audit.MfaReset,
+		"MFA_FAILED":                   audit.MfaFailed,
+		"RECOVERY_CODE_USED":           audit.RecoveryCodeUsed,
+		"USER_DEACTIVATED":             audit.UserDeactivated,
+		"USER_REACTIVATED":             audit.UserReactivated,
+		"ACCOUNT_DELETED":              audit.AccountDeleted,
+		"PASSKEY_REGISTRATION_STARTED": audit.PasskeyRegistrationStarted,
+		"PASSKEY_ADDED":                audit.PasskeyAdded,
+		"PASSKEY_RENAMED":              audit.PasskeyRenamed,
+		"PASSKEY_REMOVED":              audit.PasskeyRemoved,
+		"PASSKEY_FAILED":               audit.PasskeyFailed,
+		"PASSKEY_CLONE_SUSPECTED":      audit.PasskeyCloneSuspected,
 	}
 	marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
-		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
-		audit.LoginFailed:            "LOGIN_FAILED",
-		audit.LoginLockedOut:         "LOGIN_LOCKED_OUT",
-		audit.RefreshTokenReused:     "REFRESH_TOKEN_REUSED",
-		audit.LoggedOut:              "LOGGED_OUT",
-		audit.PasswordSet:            "PASSWORD_SET",
-		audit.PasswordChanged:        "PASSWORD_CHANGED",
-		audit.PasswordChangeFailed:   "PASSWORD_CHANGE_FAILED",
-		audit.PasswordResetRequested: "PASSWORD_RESET_REQUESTED",
-		audit.PasswordReset:          "PASSWORD_RESET",
-		audit.AccountCreated:         "ACCOUNT_CREATED",
-		audit.B2BAdminApproved:       "B2B_ADMIN_APPROVED",
-		audit.B2BAdminRejected:       "B2B_ADMIN_REJECTED",
-		audit.BatchCreated:           "BATCH_CREATED",
-		audit.BatchUpdated:           "BATCH_UPDATED",
-		audit.WalletAdjusted:         "WALLET_ADJUSTED",
-		audit.SessionRevoked:         "SESSION_REVOKED",
-		audit.AvatarChanged:          "AVATAR_CHANGED",
-		audit.ProfileUpdated:         "PROFILE_UPDATED",
-		audit.AddressesElsewhere:     "ADDRESSES_ELSEWHERE",
-		audit.EmailVerified:          "EMAIL_VERIFIED",
-		audit.MfaEnabled:             "MFA_ENABLED",
-		audit.MfaDisabled:            "MFA_DISABLED",
-		audit.MfaReset:               "MFA_RESET",
-		audit.MfaFailed:              "MFA_FAILED",
-		audit.RecoveryCodeUsed:       "RECOVERY_CODE_USED",
-		audit.UserDeactivated:        "USER_DEACTIVATED",
-		audit.UserReactivated:        "USER_REACTIVATED",
-		audit.AccountDeleted:         "ACCOUNT_DELETED",
+		audit.LoginSucceeded:             "LOGIN_SUCCEEDED",
+		audit.LoginFailed:                "LOGIN_FAILED",
+		audit.LoginLockedOut:             "LOGIN_LOCKED_OUT",
+		audit.RefreshTokenReused:         "REFRESH_TOKEN_REUSED",
+		audit.LoggedOut:                  "LOGGED_OUT",
+		audit.PasswordSet:                "PASSWORD_SET",
+		audit.PasswordChanged:            "PASSWORD_CHANGED",
+		audit.PasswordChangeFailed:       "PASSWORD_CHANGE_FAILED",
+		audit.PasswordResetRequested:     "PASSWORD_RESET_REQUESTED",
+		audit.PasswordReset:              "PASSWORD_RESET",
+		audit.AccountCreated:             "ACCOUNT_CREATED",
+		audit.B2BAdminApproved:           "B2B_ADMIN_APPROVED",
+		audit.B2BAdminRejected:           "B2B_ADMIN_REJECTED",
+		audit.BatchCreated:               "BATCH_CREATED",
+		audit.BatchUpdated:               "BATCH_UPDATED",
+		audit.WalletAdjusted:             "WALLET_ADJUSTED",
+		audit.SessionRevoked:             "SESSION_REVOKED",
+		audit.AvatarChanged:              "AVATAR_CHANGED",
+		audit.ProfileUpdated:             "PROFILE_UPDATED",
+		audit.AddressesElsewhere:         "ADDRESSES_ELSEWHERE",
+		audit.EmailVerified:              "EMAIL_VERIFIED",
+		audit.MfaEnabled:                 "MFA_ENABLED",
+		audit.MfaDisabled:                "MFA_DISABLED",
+		audit.MfaReset:                   "MFA_RESET",
+		audit.MfaFailed:                  "MFA_FAILED",
+		audit.RecoveryCodeUsed:           "RECOVERY_CODE_USED",
+		audit.UserDeactivated:            "USER_DEACTIVATED",
+		audit.UserReactivated:            "USER_REACTIVATED",
+		audit.AccountDeleted:             "ACCOUNT_DELETED",
+		audit.PasskeyRegistrationStarted: "PASSKEY_REGISTRATION_STARTED",
+		audit.PasskeyAdded:               "PASSKEY_ADDED",
+		audit.PasskeyRenamed:             "PASSKEY_RENAMED",
+		audit.PasskeyRemoved:             "PASSKEY_REMOVED",
+		audit.PasskeyFailed:              "PASSKEY_FAILED",
+		audit.PasskeyCloneSuspected:      "PASSKEY_CLONE_SUSPECTED",
 	}
 )
 
@@ -19621,6 +21632,24 @@ func (ec *executionContext) marshalNEnrollTotpPayload2ᚖgithubᚗcomᚋusergrap
 	return ec._EnrollTotpPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNFinishPasskeyRegistrationInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeyRegistrationInput(ctx context.Context, v any) (model.FinishPasskeyRegistrationInput, error) {
+	res, err := ec.unmarshalInputFinishPasskeyRegistrationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFinishPasskeyRegistrationPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, v *model.FinishPasskeyRegistrationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FinishPasskeyRegistrationPayload!")
+		return graphql.Null
+	}
+	return ec._FinishPasskeyRegistrationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFinishPasskeySignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeySignInInput(ctx context.Context, v any) (model.FinishPasskeySignInInput, error) {
+	res, err := ec.unmarshalInputFinishPasskeySignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx context.Context, v any) (uuid.UUID, error) {
 	res, err := graphql.UnmarshalUUID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -19717,6 +21746,30 @@ func (ec *executionContext) marshalNPageInfo2ᚖgithubᚗcomᚋusergraphᚋuserg
 	return ec._PageInfo(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNPasskey2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskeyᚄ(ctx context.Context, sel ast.SelectionSet, v []*account.Passkey) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPasskey2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskey(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPasskey2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskey(ctx context.Context, sel ast.SelectionSet, v *account.Passkey) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Passkey!")
+		return graphql.Null
+	}
+	return ec._Passkey(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNProfile2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐProfile(ctx context.Context, sel ast.SelectionSet, v *model.Profile) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Profile!")
@@ -19754,6 +21807,32 @@ func (ec *executionContext) marshalNRemoveAvatarPayload2ᚖgithubᚗcomᚋusergr
 		return graphql.Null
 	}
 	return ec._RemoveAvatarPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRemovePasskeyInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemovePasskeyInput(ctx context.Context, v any) (model.RemovePasskeyInput, error) {
+	res, err := ec.unmarshalInputRemovePasskeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRemovePasskeyPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemovePasskeyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RemovePasskeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RemovePasskeyPayload!")
+		return graphql.Null
+	}
+	return ec._RemovePasskeyPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNRenamePasskeyInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRenamePasskeyInput(ctx context.Context, v any) (model.RenamePasskeyInput, error) {
+	res, err := ec.unmarshalInputRenamePasskeyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNRenamePasskeyPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRenamePasskeyPayload(ctx context.Context, sel ast.SelectionSet, v *model.RenamePasskeyPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RenamePasskeyPayload!")
+		return graphql.Null
+	}
+	return ec._RenamePasskeyPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNRequestPasswordResetInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRequestPasswordResetInput(ctx context.Context, v any) (model.RequestPasswordResetInput, error) {
@@ -19916,6 +21995,32 @@ func (ec *executionContext) marshalNSetUserActivePayload2ᚖgithubᚗcomᚋuserg
 func (ec *executionContext) unmarshalNSetupPasswordInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetupPasswordInput(ctx context.Context, v any) (model.SetupPasswordInput, error) {
 	res, err := ec.unmarshalInputSetupPasswordInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStartPasskeyRegistrationInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeyRegistrationInput(ctx context.Context, v any) (model.StartPasskeyRegistrationInput, error) {
+	res, err := ec.unmarshalInputStartPasskeyRegistrationInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartPasskeyRegistrationPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartPasskeyRegistrationPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartPasskeyRegistrationPayload!")
+		return graphql.Null
+	}
+	return ec._StartPasskeyRegistrationPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStartPasskeySignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeySignInInput(ctx context.Context, v any) (model.StartPasskeySignInInput, error) {
+	res, err := ec.unmarshalInputStartPasskeySignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartPasskeySignInPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeySignInPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartPasskeySignInPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartPasskeySignInPayload!")
+		return graphql.Null
+	}
+	return ec._StartPasskeySignInPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -20131,6 +22236,7 @@ var (
 		"EMAIL_NOT_VERIFIED":        apperr.EmailNotVerified,
 		"MFA_ALREADY_ENABLED":       apperr.MfaAlreadyEnabled,
 		"MFA_NOT_ENABLED":           apperr.MfaNotEnabled,
+		"LAST_SIGN_IN_METHOD":       apperr.LastSignInMethod,
 	}
 	marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode = map[apperr.Code]string{
 		apperr.Invalid:                 "INVALID",
@@ -20155,6 +22261,7 @@ var (
 		apperr.EmailNotVerified:        "EMAIL_NOT_VERIFIED",
 		apperr.MfaAlreadyEnabled:       "MFA_ALREADY_ENABLED",
 		apperr.MfaNotEnabled:           "MFA_NOT_ENABLED",
+		apperr.LastSignInMethod:        "LAST_SIGN_IN_METHOD",
 	}
 )
 
@@ -20491,66 +22598,78 @@ func (ec *executionContext) marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋus
 
 var (
 	unmarshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[string]audit.Action{
-		"LOGIN_SUCCEEDED":          audit.LoginSucceeded,
-		"LOGIN_FAILED":             audit.LoginFailed,
-		"LOGIN_LOCKED_OUT":         audit.LoginLockedOut,
-		"REFRESH_TOKEN_REUSED":     audit.RefreshTokenReused,
-		"LOGGED_OUT":               audit.LoggedOut,
-		"PASSWORD_SET":             audit.PasswordSet,
-		"PASSWORD_CHANGED":         audit.PasswordChanged,
-		"PASSWORD_CHANGE_FAILED":   audit.PasswordChangeFailed,
-		"PASSWORD_RESET_REQUESTED": audit.PasswordResetRequested,
-		"PASSWORD_RESET":           audit.PasswordReset,
-		"ACCOUNT_CREATED":          audit.AccountCreated,
-		"B2B_ADMIN_APPROVED":       audit.B2BAdminApproved,
-		"B2B_ADMIN_REJECTED":       audit.B2BAdminRejected,
-		"BATCH_CREATED":            audit.BatchCreated,
-		"BATCH_UPDATED":            audit.BatchUpdated,
-		"WALLET_ADJUSTED":          audit.WalletAdjusted,
-		"SESSION_REVOKED":          audit.SessionRevoked,
-		"AVATAR_CHANGED":           audit.AvatarChanged,
-		"PROFILE_UPDATED":          audit.ProfileUpdated,
-		"ADDRESSES_ELSEWHERE":      audit.AddressesElsewhere,
-		"EMAIL_VERIFIED":           audit.EmailVerified,
-		"MFA_ENABLED":              audit.MfaEnabled,
-		"MFA_DISABLED":             audit.MfaDisabled,
-		"MFA_RESET":                audit.MfaReset,
-		"MFA_FAILED":               audit.MfaFailed,
-		"RECOVERY_CODE_USED":       audit.RecoveryCodeUsed,
-		"USER_DEACTIVATED":         audit.UserDeactivated,
-		"USER_REACTIVATED":         audit.UserReactivated,
-		"ACCOUNT_DELETED":          audit.AccountDeleted,
+		"LOGIN_SUCCEEDED":              audit.LoginSucceeded,
+		"LOGIN_FAILED":                 audit.LoginFailed,
+		"LOGIN_LOCKED_OUT":             audit.LoginLockedOut,
+		"REFRESH_TOKEN_REUSED":         audit.RefreshTokenReused,
+		"LOGGED_OUT":                   audit.LoggedOut,
+		"PASSWORD_SET":                 audit.PasswordSet,
+		"PASSWORD_CHANGED":             audit.PasswordChanged,
+		"PASSWORD_CHANGE_FAILED":       audit.PasswordChangeFailed,
+		"PASSWORD_RESET_REQUESTED":     audit.PasswordResetRequested,
+		"PASSWORD_RESET":               audit.PasswordReset,
+		"ACCOUNT_CREATED":              audit.AccountCreated,
+		"B2B_ADMIN_APPROVED":           audit.B2BAdminApproved,
+		"B2B_ADMIN_REJECTED":           audit.B2BAdminRejected,
+		"BATCH_CREATED":                audit.BatchCreated,
+		"BATCH_UPDATED":                audit.BatchUpdated,
+		"WALLET_ADJUSTED":              audit.WalletAdjusted,
+		"SESSION_REVOKED":              audit.SessionRevoked,
+		"AVATAR_CHANGED":               audit.AvatarChanged,
+		"PROFILE_UPDATED":              audit.ProfileUpdated,
+		"ADDRESSES_ELSEWHERE":          audit.AddressesElsewhere,
+		"EMAIL_VERIFIED":               audit.EmailVerified,
+		"MFA_ENABLED":                  audit.MfaEnabled,
+		"MFA_DISABLED":                 audit.MfaDisabled,
+		"MFA_RESET":                    audit.MfaReset,
+		"MFA_FAILED":                   audit.MfaFailed,
+		"RECOVERY_CODE_USED":           audit.RecoveryCodeUsed,
+		"USER_DEACTIVATED":             audit.UserDeactivated,
+		"USER_REACTIVATED":             audit.UserReactivated,
+		"ACCOUNT_DELETED":              audit.AccountDeleted,
+		"PASSKEY_REGISTRATION_STARTED": audit.PasskeyRegistrationStarted,
+		"PASSKEY_ADDED":                audit.PasskeyAdded,
+		"PASSKEY_RENAMED":              audit.PasskeyRenamed,
+		"PASSKEY_REMOVED":              audit.PasskeyRemoved,
+		"PASSKEY_FAILED":               audit.PasskeyFailed,
+		"PASSKEY_CLONE_SUSPECTED":      audit.PasskeyCloneSuspected,
 	}
 	marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
-		audit.LoginSucceeded:         "LOGIN_SUCCEEDED",
-		audit.LoginFailed:            "LOGIN_FAILED",
-		audit.LoginLockedOut:         "LOGIN_LOCKED_OUT",
-		audit.RefreshTokenReused:     "REFRESH_TOKEN_REUSED",
-		audit.LoggedOut:              "LOGGED_OUT",
-		audit.PasswordSet:            "PASSWORD_SET",
-		audit.PasswordChanged:        "PASSWORD_CHANGED",
-		audit.PasswordChangeFailed:   "PASSWORD_CHANGE_FAILED",
-		audit.PasswordResetRequested: "PASSWORD_RESET_REQUESTED",
-		audit.PasswordReset:          "PASSWORD_RESET",
-		audit.AccountCreated:         "ACCOUNT_CREATED",
-		audit.B2BAdminApproved:       "B2B_ADMIN_APPROVED",
-		audit.B2BAdminRejected:       "B2B_ADMIN_REJECTED",
-		audit.BatchCreated:           "BATCH_CREATED",
-		audit.BatchUpdated:           "BATCH_UPDATED",
-		audit.WalletAdjusted:         "WALLET_ADJUSTED",
-		audit.SessionRevoked:         "SESSION_REVOKED",
-		audit.AvatarChanged:          "AVATAR_CHANGED",
-		audit.ProfileUpdated:         "PROFILE_UPDATED",
-		audit.AddressesElsewhere:     "ADDRESSES_ELSEWHERE",
-		audit.EmailVerified:          "EMAIL_VERIFIED",
-		audit.MfaEnabled:             "MFA_ENABLED",
-		audit.MfaDisabled:            "MFA_DISABLED",
-		audit.MfaReset:               "MFA_RESET",
-		audit.MfaFailed:              "MFA_FAILED",
-		audit.RecoveryCodeUsed:       "RECOVERY_CODE_USED",
-		audit.UserDeactivated:        "USER_DEACTIVATED",
-		audit.UserReactivated:        "USER_REACTIVATED",
-		audit.AccountDeleted:         "ACCOUNT_DELETED",
+		audit.LoginSucceeded:             "LOGIN_SUCCEEDED",
+		audit.LoginFailed:                "LOGIN_FAILED",
+		audit.LoginLockedOut:             "LOGIN_LOCKED_OUT",
+		audit.RefreshTokenReused:         "REFRESH_TOKEN_REUSED",
+		audit.LoggedOut:                  "LOGGED_OUT",
+		audit.PasswordSet:                "PASSWORD_SET",
+		audit.PasswordChanged:            "PASSWORD_CHANGED",
+		audit.PasswordChangeFailed:       "PASSWORD_CHANGE_FAILED",
+		audit.PasswordResetRequested:     "PASSWORD_RESET_REQUESTED",
+		audit.PasswordReset:              "PASSWORD_RESET",
+		audit.AccountCreated:             "ACCOUNT_CREATED",
+		audit.B2BAdminApproved:           "B2B_ADMIN_APPROVED",
+		audit.B2BAdminRejected:           "B2B_ADMIN_REJECTED",
+		audit.BatchCreated:               "BATCH_CREATED",
+		audit.BatchUpdated:               "BATCH_UPDATED",
+		audit.WalletAdjusted:             "WALLET_ADJUSTED",
+		audit.SessionRevoked:             "SESSION_REVOKED",
+		audit.AvatarChanged:              "AVATAR_CHANGED",
+		audit.ProfileUpdated:             "PROFILE_UPDATED",
+		audit.AddressesElsewhere:         "ADDRESSES_ELSEWHERE",
+		audit.EmailVerified:              "EMAIL_VERIFIED",
+		audit.MfaEnabled:                 "MFA_ENABLED",
+		audit.MfaDisabled:                "MFA_DISABLED",
+		audit.MfaReset:                   "MFA_RESET",
+		audit.MfaFailed:                  "MFA_FAILED",
+		audit.RecoveryCodeUsed:           "RECOVERY_CODE_USED",
+		audit.UserDeactivated:            "USER_DEACTIVATED",
+		audit.UserReactivated:            "USER_REACTIVATED",
+		audit.AccountDeleted:             "ACCOUNT_DELETED",
+		audit.PasskeyRegistrationStarted: "PASSKEY_REGISTRATION_STARTED",
+		audit.PasskeyAdded:               "PASSKEY_ADDED",
+		audit.PasskeyRenamed:             "PASSKEY_RENAMED",
+		audit.PasskeyRemoved:             "PASSKEY_REMOVED",
+		audit.PasskeyFailed:              "PASSKEY_FAILED",
+		audit.PasskeyCloneSuspected:      "PASSKEY_CLONE_SUSPECTED",
 	}
 )
 
@@ -20677,6 +22796,31 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOJSON2interface(ctx context.Context, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalAny(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOJSON2interface(ctx context.Context, sel ast.SelectionSet, v any) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalAny(v)
+	return res
+}
+
+func (ec *executionContext) marshalOPasskey2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐPasskey(ctx context.Context, sel ast.SelectionSet, v *account.Passkey) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Passkey(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORemoveAvatarInput2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐRemoveAvatarInput(ctx context.Context, v any) (*model.RemoveAvatarInput, error) {

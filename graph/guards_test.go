@@ -29,10 +29,14 @@ var guards = map[string]string{
 	"Mutation.verifyEmail": "", "Mutation.verifyMfa": "", "Mutation.resendVerificationEmail": "@auth",
 	"Mutation.enrollTotp": "@auth", "Mutation.confirmTotp": "@auth", "Mutation.disableTotp": "@auth",
 	"Mutation.deleteMyAccount": "@auth", "Mutation.resetUserMfa": "@hasRole([ADMIN])",
+	"Mutation.startPasskeyRegistration": "@auth", "Mutation.finishPasskeyRegistration": "@auth",
+	"Mutation.startPasskeySignIn": "", "Mutation.finishPasskeySignIn": "",
+	"Mutation.renamePasskey": "@auth", "Mutation.removePasskey": "@auth",
 	"Mutation.deleteUser": "@hasRole([ADMIN])", "Mutation.setUserActive": "@hasRole([ADMIN,B2B_ADMIN])",
 
 	"User.email": "@private", "User.mobile": "@private", "User.createdBy": "@private", "User.approval": "@private",
 	"User.profile": "@private", "User.wallet": "@private", "User.sessions": "@private", "User.mfaEnabled": "@private",
+	"User.passkeys": "@private",
 }
 
 func TestEveryFieldHasItsGuard(t *testing.T) {

@@ -26,6 +26,7 @@ type Loaders struct {
 	BatchUserCount   *loader[int]
 	WalletByUserID   *loader[*wallet.Wallet]
 	SessionsByUserID *loader[[]*account.Session]
+	PasskeysByUserID *loader[[]*account.Passkey]
 
 	accounts   *account.Service
 	window     time.Duration
@@ -116,6 +117,7 @@ func newLoaders(res *Resolver) *Loaders {
 		BatchUserCount:   newLoader(res.BatchService.UserCounts, w),
 		WalletByUserID:   newLoader(byID(res.Wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID }), w),
 		SessionsByUserID: newLoader(accounts.LiveSessions, w),
+		PasskeysByUserID: newLoader(accounts.PasskeysOf, w),
 		accounts:         accounts,
 		window:           w,
 		batchUsers:       map[int]*loader[page.Page[*account.User]]{},

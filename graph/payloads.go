@@ -64,3 +64,13 @@ func jsonValue(v any) (any, error) {
 	var out any
 	return out, json.Unmarshal(b, &out)
 }
+
+// jsonBytes is a JSON input as the text a service parses: an object as
+// sent, or a string holding JSON (clients that stringify it first).
+func jsonBytes(v any) []byte {
+	if s, ok := v.(string); ok {
+		return []byte(s)
+	}
+	b, _ := json.Marshal(v) // decoded from JSON: it encodes again
+	return b
+}

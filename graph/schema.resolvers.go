@@ -9,6 +9,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/google/uuid"
 	"github.com/usergraph/usergraph/graph/model"
 	"github.com/usergraph/usergraph/internal/account"
@@ -354,6 +355,74 @@ func (r *mutationResolver) VerifyMfa(ctx context.Context, input model.VerifyMfaI
 	return authPayload(ctx)(r.Accounts.VerifyMfa(ctx, input.MfaToken, input.Code))
 }
 
+// StartPasskeyRegistration is the resolver for the startPasskeyRegistration field.
+func (r *mutationResolver) StartPasskeyRegistration(ctx context.Context, input model.StartPasskeyRegistrationInput) (*model.StartPasskeyRegistrationPayload, error) {
+	password := ""
+	if input.Password != nil {
+		password = *input.Password
+	}
+	opts, err := r.Accounts.StartPasskeyRegistration(ctx, password)
+	return result(opts, err, func(opts *protocol.PublicKeyCredentialCreationOptions, errs []*model.UserError) *model.StartPasskeyRegistrationPayload {
+		if opts == nil {
+			return &model.StartPasskeyRegistrationPayload{Errors: errs}
+		}
+		return &model.StartPasskeyRegistrationPayload{Options: opts, Errors: errs}
+	})
+}
+
+// FinishPasskeyRegistration is the resolver for the finishPasskeyRegistration field.
+func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error) {
+	key, err := r.Accounts.FinishPasskeyRegistration(ctx, jsonBytes(input.Credential), input.Name)
+	return result(key, err, func(key *account.Passkey, errs []*model.UserError) *model.FinishPasskeyRegistrationPayload {
+		return &model.FinishPasskeyRegistrationPayload{Passkey: key, Errors: errs}
+	})
+}
+
+// StartPasskeySignIn is the resolver for the startPasskeySignIn field.
+func (r *mutationResolver) StartPasskeySignIn(ctx context.Context, input model.StartPasskeySignInInput) (*model.StartPasskeySignInPayload, error) {
+	email := ""
+	if input.Email != nil {
+		email = *input.Email
+	}
+	id, opts, err := r.Accounts.StartPasskeySignIn(ctx, email)
+	return result(opts, err, func(opts *protocol.PublicKeyCredentialRequestOptions, errs []*model.UserError) *model.StartPasskeySignInPayload {
+		if opts == nil {
+			return &model.StartPasskeySignInPayload{Errors: errs}
+		}
+		challengeID := id.String()
+		return &model.StartPasskeySignInPayload{Options: opts, ChallengeID: &challengeID, Errors: errs}
+	})
+}
+
+// FinishPasskeySignIn is the resolver for the finishPasskeySignIn field.
+func (r *mutationResolver) FinishPasskeySignIn(ctx context.Context, input model.FinishPasskeySignInInput) (*model.AuthPayload, error) {
+	id, _ := uuid.Parse(input.ChallengeID) // not an id: no such sign-in (INVALID_TOKEN)
+	return authPayload(ctx)(r.Accounts.FinishPasskeySignIn(ctx, id, jsonBytes(input.Credential)))
+}
+
+// RenamePasskey is the resolver for the renamePasskey field.
+func (r *mutationResolver) RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error) {
+	var key *account.Passkey
+	id, err := parseID(input.ID, "id")
+	if err == nil {
+		key, err = r.Accounts.RenamePasskey(ctx, id, input.Name)
+	}
+	return result(key, err, func(key *account.Passkey, errs []*model.UserError) *model.RenamePasskeyPayload {
+		return &model.RenamePasskeyPayload{Passkey: key, Errors: errs}
+	})
+}
+
+// RemovePasskey is the resolver for the removePasskey field.
+func (r *mutationResolver) RemovePasskey(ctx context.Context, input model.RemovePasskeyInput) (*model.RemovePasskeyPayload, error) {
+	id, err := parseID(input.ID, "id")
+	if err == nil {
+		err = r.Accounts.RemovePasskey(ctx, id)
+	}
+	return okResult(err, func(ok bool, errs []*model.UserError) *model.RemovePasskeyPayload {
+		return &model.RemovePasskeyPayload{Ok: ok, Errors: errs}
+	})
+}
+
 // DisableTotp is the resolver for the disableTotp field.
 func (r *mutationResolver) DisableTotp(ctx context.Context, input model.DisableTotpInput) (*model.DisableTotpPayload, error) {
 	return okResult(r.Accounts.DisableTotp(ctx, input.Password), func(ok bool, errs []*model.UserError) *model.DisableTotpPayload {
@@ -558,6 +627,18 @@ func (r *userResolver) Sessions(ctx context.Context, obj *account.User) ([]*acco
 		sessions = []*account.Session{}
 	}
 	return sessions, err
+}
+
+// Passkeys is the resolver for the passkeys field.
+func (r *userResolver) Passkeys(ctx context.Context, obj *account.User) ([]*account.Passkey, error) {
+	if err := maySeePrivate(ctx, obj); err != nil {
+		return nil, err
+	}
+	keys, _, err := loaders(ctx).PasskeysByUserID.load(ctx, obj.ID)
+	if keys == nil {
+		keys = []*account.Passkey{}
+	}
+	return keys, err
 }
 
 // Balance is the resolver for the balance field.

@@ -338,6 +338,30 @@ type EnrollTotpPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `finishPasskeyRegistration`.
+type FinishPasskeyRegistrationInput struct {
+	// What `navigator.credentials.create` returned, as JSON (`credential.toJSON()`).
+	Credential any `json:"credential"`
+	// What to call the passkey (the device or password manager holding it), up to 100 characters.
+	Name string `json:"name"`
+}
+
+// Result of `finishPasskeyRegistration`.
+type FinishPasskeyRegistrationPayload struct {
+	// The new passkey; null when `errors` is not empty.
+	Passkey *account.Passkey `json:"passkey,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `finishPasskeySignIn`.
+type FinishPasskeySignInInput struct {
+	// The `challengeId` from `startPasskeySignIn`.
+	ChallengeID string `json:"challengeId"`
+	// What `navigator.credentials.get` returned, as JSON (`credential.toJSON()`).
+	Credential any `json:"credential"`
+}
+
 // Input of `login`.
 type LoginInput struct {
 	// The account's email address (letter case ignored).
@@ -444,6 +468,36 @@ type RemoveAvatarPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `removePasskey`.
+type RemovePasskeyInput struct {
+	// The passkey's id.
+	ID string `json:"id"`
+}
+
+// Result of `removePasskey`.
+type RemovePasskeyPayload struct {
+	// True when the passkey is gone.
+	Ok bool `json:"ok"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `renamePasskey`.
+type RenamePasskeyInput struct {
+	// The passkey's id.
+	ID string `json:"id"`
+	// Its new name, up to 100 characters.
+	Name string `json:"name"`
+}
+
+// Result of `renamePasskey`.
+type RenamePasskeyPayload struct {
+	// The renamed passkey; null when `errors` is not empty.
+	Passkey *account.Passkey `json:"passkey,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
 // Input of `requestPasswordReset`.
 type RequestPasswordResetInput struct {
 	// The account's email address.
@@ -498,7 +552,7 @@ type ResetUserMfaInput struct {
 
 // Result of `resetUserMfa`.
 type ResetUserMfaPayload struct {
-	// The user, now without two-factor sign-in; null when `errors` is not empty.
+	// The user, now without two-factor sign-in or passkeys; null when `errors` is not empty.
 	User *account.User `json:"user,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
@@ -542,6 +596,36 @@ type SetupPasswordInput struct {
 	Password string `json:"password"`
 	// The same password again.
 	PasswordConfirm string `json:"passwordConfirm"`
+}
+
+// Input of `startPasskeyRegistration`.
+type StartPasskeyRegistrationInput struct {
+	// The caller's password; not needed within 5 minutes of signing in.
+	Password *string `json:"password,omitempty"`
+}
+
+// Result of `startPasskeyRegistration`.
+type StartPasskeyRegistrationPayload struct {
+	// `PublicKeyCredentialCreationOptions` as JSON (binary fields base64url): a discoverable credential with user verification, none of the caller's passkeys again. Null when `errors` is not empty.
+	Options any `json:"options,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `startPasskeySignIn`.
+type StartPasskeySignInInput struct {
+	// The email of the account signing in; leave out to let the device offer the passkeys it holds.
+	Email *string `json:"email,omitempty"`
+}
+
+// Result of `startPasskeySignIn`.
+type StartPasskeySignInPayload struct {
+	// `PublicKeyCredentialRequestOptions` as JSON (binary fields base64url), user verification required. Null when `errors` is not empty.
+	Options any `json:"options,omitempty"`
+	// The sign-in's id, for `finishPasskeySignIn`; null when `errors` is not empty.
+	ChallengeID *string `json:"challengeId,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
 }
 
 // Input of `updateBatch`; omitted fields keep their value.

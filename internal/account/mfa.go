@@ -363,10 +363,11 @@ func (s *Service) DisableTotp(ctx context.Context, password string) error {
 	})
 }
 
-// ResetUserMfa turns two-factor sign-in off for a user who lost their
-// authenticator and recovery codes. Admins only.
+// ResetUserMfa turns two-factor sign-in off and removes every passkey for
+// a user who lost their authenticator, recovery codes or passkey devices,
+// and emails the user. Admins only.
 //
-// Errors: NOT_FOUND userId, MFA_NOT_ENABLED, FORBIDDEN.
+// Errors: NOT_FOUND userId, MFA_NOT_ENABLED (neither is set up), FORBIDDEN.
 func (s *Service) ResetUserMfa(ctx context.Context, userID uuid.UUID) (*User, error) {
 	v, err := auth.Require(ctx, auth.Viewer.ManagesEveryUser)
 	if err != nil {
@@ -376,11 +377,34 @@ func (s *Service) ResetUserMfa(ctx context.Context, userID uuid.UUID) (*User, er
 	if err != nil {
 		return nil, err
 	}
-	if !u.MfaEnabled {
-		return nil, errMfaOff
-	}
 	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		return s.turnMfaOff(ctx, tx, u, audit.Entry{Action: audit.MfaReset, Actor: &v.UserID, Target: &u.ID})
+		passkeys, err := tx.NewSelect().Model((*Passkey)(nil)).Where("user_id = ?", u.ID).Count(ctx)
+		if err != nil {
+			return err
+		}
+		if !u.MfaEnabled && passkeys == 0 {
+			return apperr.New(apperr.MfaNotEnabled, "This user has neither two-factor sign-in nor passkeys to reset.")
+		}
+		if err := deleteMfa(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if err := deletePasskeys(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if _, err := tx.NewUpdate().Model((*User)(nil)).Set("mfa_enabled = FALSE").Set("updated_at = ?", s.now()).
+			Where("id = ?", u.ID).Exec(ctx); err != nil {
+			return err
+		}
+		err = s.audit.Record(ctx, tx, audit.Entry{Action: audit.MfaReset, Actor: &v.UserID, Target: &u.ID,
+			Details: map[string]any{"totp": u.MfaEnabled, "passkeys": passkeys}})
+		if err != nil {
+			return err
+		}
+		msg, err := s.mail.SignInReset(recipient(u), u.MfaEnabled, int(passkeys))
+		if err != nil {
+			return err
+		}
+		return s.enqueue(ctx, tx, msg)
 	})
 	u.MfaEnabled = false
 	return u, err
@@ -410,7 +434,7 @@ func (s *Service) turnMfaOff(ctx context.Context, tx bun.IDB, u *User, entry aud
 	if err := s.audit.Record(ctx, tx, entry); err != nil {
 		return err
 	}
-	msg, err := s.mail.MfaDisabled(recipient(u), entry.Action == audit.MfaReset)
+	msg, err := s.mail.MfaDisabled(recipient(u))
 	if err != nil {
 		return err
 	}

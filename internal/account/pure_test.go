@@ -68,7 +68,7 @@ func TestPersonalCountersNameEveryFlow(t *testing.T) {
 	const id = "00000000-0000-0000-0000-000000000001"
 	keys := personalCounters("ann@example.com", mustUUID(t, id))
 	want := []string{"login:email:ann@example.com", "reset:email:ann@example.com", "password:user:" + id,
-		"mfa:user:" + id, "verify:user:" + id, "bulk:user:" + id, "export:user:" + id}
+		"mfa:user:" + id, "passkey:user:" + id, "verify:user:" + id, "bulk:user:" + id, "export:user:" + id}
 	if !slices.Equal(keys, want) {
 		t.Errorf("personal counters %v, want %v", keys, want)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
@@ -102,6 +103,8 @@ type Deps struct {
 	Sealer *auth.Sealer
 	// Limiter counts attempts (the rate limits of Policy).
 	Limiter *ratelimit.Limiter
+	// Passkeys is the relying party of passkeys (NewWebAuthn).
+	Passkeys *webauthn.WebAuthn
 	// Now is the clock (time.Now when nil); tests move it.
 	Now func() time.Time
 }
@@ -122,8 +125,12 @@ type Service struct {
 	wallets   *wallet.Service
 	media     media.Store
 	sealer    *auth.Sealer
-	policy    Policy
-	limits    limits
+	passkeys  *webauthn.WebAuthn
+	// passkeyChecked, in tests, runs between a passkey answer's check and
+	// the sign-in's writes: where a racing sign-in would slip in.
+	passkeyChecked func()
+	policy         Policy
+	limits         limits
 }
 
 // NewService returns the account service.
@@ -135,7 +142,7 @@ func NewService(database *bun.DB, deps Deps, policy Policy) *Service {
 	return &Service{
 		db: database, limiter: deps.Limiter, now: func() time.Time { return now().UTC() },
 		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, outbox: deps.Outbox, log: deps.Log,
-		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, policy: policy, limits: policy.limits(),
+		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, passkeys: deps.Passkeys, policy: policy, limits: policy.limits(),
 	}
 }
 
@@ -207,10 +214,11 @@ func loginKey(emailKey string) string { return "login:email:" + emailKey }
 func resetKey(emailKey string) string { return "reset:email:" + emailKey }
 
 // userFlows are the flows counted per user (counterOf).
-var userFlows = [...]string{"password", "mfa", "verify", "bulk", "export"}
+var userFlows = [...]string{"password", "mfa", "passkey", "verify", "bulk", "export"}
 
 // counterOf names the counter of flow for a user: "password" (password
-// confirmations), "mfa" (second-factor codes), "verify" (confirmation
+// confirmations), "mfa" (second-factor codes), "passkey" (passkey
+// sign-ins), "verify" (confirmation
 // emails), "bulk" (bulk creations meeting others' addresses), "export"
 // (data exports).
 func counterOf(flow string, userID uuid.UUID) string { return flow + ":user:" + userID.String() }

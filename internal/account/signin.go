@@ -12,7 +12,8 @@ import (
 
 // How a sign-in ends. Every way of signing in proves who is signing in, in
 // a file of its own (login.go: a password; mfa.go: a second factor;
-// register.go: a new account; password.go: an emailed setup link), and
+// register.go: a new account; password.go: an emailed setup link;
+// passkey.go: a passkey), and
 // then hands its proof to finishSignIn, the one step that applies the
 // account's state and the server's settings, starts the session, records
 // the audit event and issues the tokens. A new sign-in method is a new
@@ -29,6 +30,7 @@ const (
 	MethodRecoveryCode Method = "recovery_code"
 	MethodRegistration Method = "registration"
 	MethodSetupLink    Method = "setup_link"
+	MethodPasskey      Method = "passkey"
 )
 
 // proof is what a sign-in method established.

@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"encoding/base64"
 	"time"
 
 	"github.com/google/uuid"
@@ -39,6 +40,9 @@ func (accountData) UserTables() []userdata.Table {
 		{Name: "totp_secrets", Erasure: userdata.Delete, Reason: secret + "; profile.mfaEnabled shows the state"},
 		{Name: "recovery_codes", Erasure: userdata.Delete, Reason: secret},
 		{Name: "mfa_challenges", Erasure: userdata.Delete, Reason: secret},
+		{Name: "passkeys", Erasure: userdata.Delete, Export: []string{"passkeys"}},
+		{Name: "passkey_challenges", Erasure: userdata.Delete,
+			Reason: "ceremonies under way (5 minutes): a challenge, nothing about the person but whose it is"},
 		{Name: "approvals", Erasure: userdata.Keep,
 			Reason: "an admin's decision on a business customer's administrator belongs to the business's record; its outcome shows in profile.isApproved"},
 		{Name: "rate_limits", Erasure: userdata.Delete,
@@ -70,6 +74,13 @@ func (a accountData) EraseUser(ctx context.Context, tx bun.IDB, p userdata.Perso
 		}
 	}
 	if err := deleteMfa(ctx, tx, p.ID); err != nil {
+		return err
+	}
+	if err := deletePasskeys(ctx, tx, p.ID); err != nil {
+		return err
+	}
+	// Sign-ins started with the person's email name no user.
+	if _, err := tx.NewDelete().Model((*passkeyChallenge)(nil)).Where("email_key = ?", p.EmailKey).Exec(ctx); err != nil {
 		return err
 	}
 	if err := a.s.limiter.Forget(ctx, tx, personalCounters(p.EmailKey, p.ID)...); err != nil {
@@ -104,7 +115,32 @@ func (a accountData) ExportUser(ctx context.Context, idb bun.IDB, p userdata.Per
 			RevokedAt: x.RevokedAt, RevokeReason: x.RevokeReason, UserAgent: x.UserAgent, IP: x.IP}
 	}
 	out["sessions"] = list
+	keys, err := a.s.passkeysOf(ctx, idb, p.ID)
+	if err != nil {
+		return err
+	}
+	passkeys := make([]exportPasskey, len(keys))
+	for i, k := range keys {
+		passkeys[i] = exportPasskey{ID: k.ID, Name: k.Name, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt,
+			CredentialID: k.CredentialID, PublicKey: base64.RawURLEncoding.EncodeToString(k.PublicKey),
+			SignCount: k.SignCount, BackupEligible: k.BackupEligible, BackupState: k.BackupState}
+	}
+	out["passkeys"] = passkeys
 	return nil
+}
+
+// exportPasskey is a passkey as exported: its public parts (what a
+// relying party may publish), never anything that signs.
+type exportPasskey struct {
+	ID             uuid.UUID  `json:"id"`
+	Name           string     `json:"name"`
+	CreatedAt      time.Time  `json:"createdAt"`
+	LastUsedAt     *time.Time `json:"lastUsedAt"`
+	CredentialID   string     `json:"credentialId"`
+	PublicKey      string     `json:"publicKey"` // COSE, base64url
+	SignCount      int64      `json:"signCount"`
+	BackupEligible bool       `json:"backupEligible"`
+	BackupState    bool       `json:"backupState"`
 }
 
 type exportProfile struct {

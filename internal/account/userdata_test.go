@@ -9,6 +9,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/passkeytest"
 	"github.com/usergraph/usergraph/internal/testdb"
 	"github.com/usergraph/usergraph/internal/userdata"
 )
@@ -98,10 +99,12 @@ func tableExists(t *testing.T, f *fixture, name string) bool {
 // the row stays, anonymised, and the email is free again.
 func TestErasureLeavesNothingThatSignsInOrNames(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
-		f := newFixture(t, dbURL, nil)
-		in := f.register("erase@example.com", "+12025550109") // a session, a confirmation email pending
-		u := in.User
-		ctx := f.signedIn(in)
+		f := passkeyFixture(t, dbURL)
+		dev := passkeytest.New(rpID, rpOrigin)
+		u, ctx := f.addPasskey("erase@example.com", "+12025550109", dev)                  // a session, a passkey, emails pending
+		if _, _, err := f.s.StartPasskeySignIn(f.anon, "erase@example.com"); err != nil { // a challenge bound to the email
+			t.Fatal(err)
+		}
 		if _, err := f.s.EnrollTotp(ctx, password, ""); err != nil {
 			t.Fatal(err)
 		}
@@ -124,6 +127,7 @@ func TestErasureLeavesNothingThatSignsInOrNames(t *testing.T) {
 			"authenticators":   "SELECT count(*) FROM totp_secrets WHERE user_id = ?",
 			"recovery codes":   "SELECT count(*) FROM recovery_codes WHERE user_id = ?",
 			"mfa challenges":   "SELECT count(*) FROM mfa_challenges WHERE user_id = ?",
+			"passkeys":         "SELECT count(*) FROM passkeys WHERE user_id = ?",
 			"counters by id":   "SELECT count(*) FROM rate_limits WHERE key LIKE '%' || ?",
 			"names or contact": "SELECT count(*) FROM users WHERE id = ? AND (first_name <> '' OR last_name <> '' OR email LIKE '%example.com' OR password_hash IS NOT NULL OR is_active)",
 		} {
@@ -133,6 +137,9 @@ func TestErasureLeavesNothingThatSignsInOrNames(t *testing.T) {
 		}
 		if n := f.count("SELECT count(*) FROM refresh_tokens WHERE session_id IN (?)", bun.List(sessions)); n != 0 {
 			t.Errorf("after erasure: %d refresh tokens left", n)
+		}
+		if n := f.count("SELECT count(*) FROM passkey_challenges"); n != 0 {
+			t.Errorf("after erasure: %d passkey challenges left", n)
 		}
 		if n := f.count("SELECT count(*) FROM mail_outbox WHERE recipient = ?", "erase@example.com"); n != 0 {
 			t.Errorf("after erasure: %d emails to the address left", n)

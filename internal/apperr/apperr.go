@@ -37,6 +37,7 @@ const (
 	EmailNotVerified        Code = "EMAIL_NOT_VERIFIED"
 	MfaAlreadyEnabled       Code = "MFA_ALREADY_ENABLED"
 	MfaNotEnabled           Code = "MFA_NOT_ENABLED"
+	LastSignInMethod        Code = "LAST_SIGN_IN_METHOD"
 )
 
 // Request-level codes: they become top-level GraphQL errors.

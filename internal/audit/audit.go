@@ -56,6 +56,13 @@ const (
 	UserDeactivated        Action = "USER_DEACTIVATED"
 	UserReactivated        Action = "USER_REACTIVATED"
 	AccountDeleted         Action = "ACCOUNT_DELETED"
+
+	PasskeyRegistrationStarted Action = "PASSKEY_REGISTRATION_STARTED"
+	PasskeyAdded               Action = "PASSKEY_ADDED"
+	PasskeyRenamed             Action = "PASSKEY_RENAMED"
+	PasskeyRemoved             Action = "PASSKEY_REMOVED"
+	PasskeyFailed              Action = "PASSKEY_FAILED"
+	PasskeyCloneSuspected      Action = "PASSKEY_CLONE_SUSPECTED"
 )
 
 // Event is one entry of the audit log.

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -135,6 +136,13 @@ type Config struct {
 	ResendAPIKey     string        `env:"RESEND_API_KEY" validate:"required_if=MailDriver resend"`
 	ResendAPIURL     string        `env:"RESEND_API_URL" validate:"omitempty,http_url"`
 
+	// WebAuthnRPID is the domain passkeys belong to (they work on it and its
+	// subdomains); empty: APP_URL's host. WebAuthnRPOrigins are the origins
+	// whose pages may register and use them; empty: APP_URL's, and
+	// PUBLIC_URL's when set. See PasskeyRelyingParty.
+	WebAuthnRPID      string   `env:"WEBAUTHN_RP_ID" validate:"omitempty,hostname_rfc1123"`
+	WebAuthnRPOrigins []string `env:"WEBAUTHN_RP_ORIGINS" envSeparator:"," validate:"dive,origin"`
+
 	// PublicURL prefixes media URLs (avatars); empty: the origin each request
 	// came to (behind a proxy: its Host, and X-Forwarded-Proto from TRUSTED_PROXIES).
 	PublicURL      string `env:"PUBLIC_URL" validate:"omitempty,http_url"`
@@ -173,6 +181,52 @@ func (c Config) TrustedNetworks() []*net.IPNet {
 		}
 	}
 	return out
+}
+
+// PasskeyRelyingParty is the relying party of passkeys: its id
+// (WEBAUTHN_RP_ID, else APP_URL's host) and the origins that may use it
+// (WEBAUTHN_RP_ORIGINS, else APP_URL's origin, and PUBLIC_URL's when it is
+// on the id). The id is empty when APP_URL's host is an IP address, which
+// browsers refuse: passkeys are then off until WEBAUTHN_RP_ID is set.
+func (c Config) PasskeyRelyingParty() (id string, origins []string) {
+	id = c.WebAuthnRPID
+	if id == "" {
+		if u, err := url.Parse(c.AppURL); err == nil && net.ParseIP(u.Hostname()) == nil {
+			id = u.Hostname()
+		}
+	}
+	if len(c.WebAuthnRPOrigins) > 0 || id == "" {
+		return id, c.WebAuthnRPOrigins
+	}
+	for _, raw := range []string{c.AppURL, c.PublicURL} {
+		u, err := url.Parse(raw)
+		if err != nil || raw == "" || !onDomain(u.Hostname(), id) {
+			continue
+		}
+		if o := u.Scheme + "://" + u.Host; !slices.Contains(origins, o) {
+			origins = append(origins, o)
+		}
+	}
+	return id, origins
+}
+
+// onDomain reports whether host is domain or a subdomain of it.
+func onDomain(host, domain string) bool { return host == domain || strings.HasSuffix(host, "."+domain) }
+
+// checkPasskeys reports a relying party browsers would refuse: an IP
+// address for WEBAUTHN_RP_ID, or an origin not on the id or a subdomain.
+func (c Config) checkPasskeys() []string {
+	if net.ParseIP(c.WebAuthnRPID) != nil {
+		return []string{fmt.Sprintf("WEBAUTHN_RP_ID=%q: passkeys need a domain name, not an IP address (for local use: localhost)", c.WebAuthnRPID)}
+	}
+	id, origins := c.PasskeyRelyingParty()
+	var msgs []string
+	for _, o := range origins {
+		if u, err := url.Parse(o); err == nil && !onDomain(u.Hostname(), id) {
+			msgs = append(msgs, fmt.Sprintf("WEBAUTHN_RP_ORIGINS: %s is not on %s or a subdomain of it (WEBAUTHN_RP_ID, else APP_URL's host): set WEBAUTHN_RP_ID to a domain the origins share", o, id))
+		}
+	}
+	return msgs
 }
 
 // UsesSQLite reports whether the embedded SQLite database is selected.
@@ -298,12 +352,18 @@ var validate = func() *validator.Validate {
 func (c Config) validate() error {
 	err := validate.Struct(c)
 	var verrs validator.ValidationErrors
-	if !errors.As(err, &verrs) {
+	if err != nil && !errors.As(err, &verrs) {
 		return err
 	}
 	msgs := make([]string, 0, len(verrs))
 	for _, fe := range verrs {
 		msgs = append(msgs, fmt.Sprintf("%s=%q: %s", fe.Field(), fmt.Sprint(fe.Value()), explain(fe)))
+	}
+	if len(msgs) == 0 { // the rules across settings, once each setting is valid
+		msgs = c.checkPasskeys()
+	}
+	if len(msgs) == 0 {
+		return nil
 	}
 	return fmt.Errorf("config: invalid settings:\n  %s", strings.Join(msgs, "\n  "))
 }
@@ -336,6 +396,8 @@ func explain(fe validator.FieldError) string {
 		return "must be host:port to listen on, such as 127.0.0.1:9464 (port 0: any free one)"
 	case "cidr":
 		return "must be a network such as 10.0.0.0/8 or 2001:db8::/32"
+	case "hostname_rfc1123":
+		return "must be a domain name such as example.com (no scheme, port or path)"
 	}
 	return "is not valid (" + fe.Tag() + ")"
 }

@@ -69,7 +69,7 @@ func sorted(s []string) []string {
 
 // pgTypes maps PostgreSQL's types to how the SQLite migrations declare them.
 var pgTypes = map[string]string{"uuid": "TEXT", "text": "TEXT", "timestamp with time zone": "TEXT",
-	"boolean": "BOOLEAN", "integer": "INTEGER", "bigint": "INTEGER"}
+	"boolean": "BOOLEAN", "integer": "INTEGER", "bigint": "INTEGER", "bytea": "BLOB"}
 
 // normDefault drops PostgreSQL's casts: ”::text is ”.
 func normDefault(d *string) string {

@@ -26,6 +26,8 @@ const (
 	TemplateEmailVerify      = "email_verify"
 	TemplateMfaEnabled       = "mfa_enabled"
 	TemplateMfaDisabled      = "mfa_disabled"
+	TemplateSignInReset      = "sign_in_reset"
+	TemplatePasskeyAdded     = "passkey_added"
 )
 
 var subjects = map[string]string{
@@ -36,6 +38,8 @@ var subjects = map[string]string{
 	TemplateEmailVerify:      "Confirm your email address",
 	TemplateMfaEnabled:       "Two-factor sign-in is on",
 	TemplateMfaDisabled:      "Two-factor sign-in is off",
+	TemplateSignInReset:      "An administrator reset how you sign in",
+	TemplatePasskeyAdded:     "A passkey was added to your account",
 }
 
 type templates struct {
@@ -118,8 +122,19 @@ func (c Composer) MfaEnabled(to Recipient) (Message, error) {
 
 // MfaDisabled tells the owner that two-factor sign-in was turned off, by
 // itself or by an administrator.
-func (c Composer) MfaDisabled(to Recipient, byAdmin bool) (Message, error) {
-	return c.compose(TemplateMfaDisabled, to, map[string]any{"ByAdmin": byAdmin})
+func (c Composer) MfaDisabled(to Recipient) (Message, error) {
+	return c.compose(TemplateMfaDisabled, to, map[string]any{})
+}
+
+// SignInReset tells a user an administrator turned two-factor sign-in off
+// (totp) and removed passkeys (how many) for them (resetUserMfa).
+func (c Composer) SignInReset(to Recipient, totp bool, passkeys int) (Message, error) {
+	return c.compose(TemplateSignInReset, to, map[string]any{"Totp": totp, "Passkeys": passkeys})
+}
+
+// PasskeyAdded tells a user a passkey was added to their account.
+func (c Composer) PasskeyAdded(to Recipient, passkeyName string) (Message, error) {
+	return c.compose(TemplatePasskeyAdded, to, map[string]any{"PasskeyName": passkeyName})
 }
 
 // inWords says a lifetime as an email would: "24 hours", "1 hour", "90 minutes".

@@ -1,5 +1,6 @@
 // Package retention deletes what usergraph no longer needs: ended sessions
-// with their refresh tokens, spent or expired one-time tokens, delivered or
+// with their refresh tokens, spent or expired one-time tokens, expired
+// sign-in challenges (second factor, passkeys), delivered or
 // abandoned emails, and stale rate-limit counters; and it folds the
 // user-count deltas into their counter. It runs on a schedule;
 // of several replicas one runs each turn (a lease in the database).
@@ -27,7 +28,7 @@ type Policy struct {
 }
 
 // Counts are the rows one run deleted.
-type Counts struct{ Sessions, Tokens, Mail, RateLimits int64 }
+type Counts struct{ Sessions, Tokens, Challenges, Mail, RateLimits int64 }
 
 // Purger runs the purge.
 type Purger struct {
@@ -52,7 +53,7 @@ func (p *Purger) Run(ctx context.Context) {
 				p.log.Error("retention: purge failed", "error", err.Error())
 			}
 		} else if ran {
-			p.log.Info("retention: purged", "sessions", counts.Sessions, "tokens", counts.Tokens,
+			p.log.Info("retention: purged", "sessions", counts.Sessions, "tokens", counts.Tokens, "challenges", counts.Challenges,
 				"mail", counts.Mail, "rate_limits", counts.RateLimits)
 		}
 		select {
@@ -90,6 +91,10 @@ func (p *Purger) Once(ctx context.Context) (counts Counts, ran bool, err error) 
 			[]any{now.Add(-p.policy.Sessions), now.Add(-p.policy.Sessions)}},
 		{&counts.Tokens, "DELETE FROM one_time_tokens WHERE expires_at < ? OR used_at < ?",
 			[]any{now.Add(-p.policy.Tokens), now.Add(-p.policy.Tokens)}},
+		// Sign-in steps under way (second-factor and passkey challenges)
+		// are of no use once expired.
+		{&counts.Challenges, "DELETE FROM mfa_challenges WHERE expires_at < ?", []any{now}},
+		{&counts.Challenges, "DELETE FROM passkey_challenges WHERE expires_at < ?", []any{now}},
 		{&counts.Mail, "DELETE FROM mail_outbox WHERE status IN ('SENT', 'FAILED') AND created_at < ?",
 			[]any{now.Add(-p.policy.Mail)}},
 		{&counts.RateLimits, "DELETE FROM rate_limits WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)",
@@ -100,7 +105,8 @@ func (p *Purger) Once(ctx context.Context) (counts Counts, ran bool, err error) 
 		if res, err = p.db.NewRaw(s.stmt, s.args...).Exec(ctx); err != nil {
 			return counts, true, err
 		}
-		*s.n, _ = res.RowsAffected()
+		n, _ := res.RowsAffected()
+		*s.n += n
 	}
 	// Fold the user-count deltas into the counter (migration 0010). One
 	// statement: a delta appended meanwhile is neither lost nor added twice.

@@ -45,6 +45,10 @@ func TestPurgeDeletesOnlyWhatIsPastItsRetention(t *testing.T) {
 			(?, 't', 'r@x.io', 's', '', '', 'SENT', ?, ?), (?, 't', 'r@x.io', 's', 'x', 'x', 'PENDING', ?, ?)`,
 			uuid.New(), old, old, uuid.New(), old, old)
 		exec(`INSERT INTO rate_limits (key, window_start, hits, locks) VALUES ('old', ?, 3, 0), ('recent', ?, 1, 0)`, old, recent)
+		// Sign-in challenges: expired ones go, live ones stay.
+		exec(`INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ('m-old', ?, ?), ('m-live', ?, ?)`, user, recent, user, future)
+		exec(`INSERT INTO passkey_challenges (id, kind, user_id, challenge, session, expires_at) VALUES
+			(?, 'register', ?, 'c1', '{}', ?), (?, 'signin', NULL, 'c2', '{}', ?)`, uuid.New(), user, recent, uuid.New(), future)
 
 		p := New(conn, policy, slog.New(slog.NewTextHandler(io.Discard, nil)))
 		p.now = func() time.Time { return now } // the clock moves only when the test says
@@ -52,10 +56,11 @@ func TestPurgeDeletesOnlyWhatIsPastItsRetention(t *testing.T) {
 		if err != nil || !ran {
 			t.Fatalf("purge: ran %v, %v", ran, err)
 		}
-		if counts != (Counts{Sessions: 2, Tokens: 1, Mail: 1, RateLimits: 1}) {
+		if counts != (Counts{Sessions: 2, Tokens: 1, Challenges: 2, Mail: 1, RateLimits: 1}) {
 			t.Errorf("purged %+v", counts)
 		}
-		for table, want := range map[string]int{"sessions": 1, "refresh_tokens": 1, "one_time_tokens": 1, "mail_outbox": 1, "rate_limits": 1} {
+		for table, want := range map[string]int{"sessions": 1, "refresh_tokens": 1, "one_time_tokens": 1, "mail_outbox": 1, "rate_limits": 1,
+			"mfa_challenges": 1, "passkey_challenges": 1} {
 			var n int
 			if err := conn.NewRaw("SELECT count(*) FROM "+table).Scan(ctx, &n); err != nil || n != want {
 				t.Errorf("%s: %d rows left (%v), want %d", table, n, err, want)

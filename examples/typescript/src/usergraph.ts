@@ -1,5 +1,6 @@
 // A typed usergraph client for a single-page app: sign-in (with two-factor
-// sign-in), refresh, `me`, avatar upload and a B2B admin's staff listing.
+// sign-in; passkeys in passkeys.ts), refresh, `me`, avatar upload and a B2B
+// admin's staff listing.
 // The types come from the schema (npm run codegen), so a schema change that
 // breaks this code fails `npm run check`, which CI runs.
 import { Client, fetchExchange, type OperationResult } from "@urql/core";
@@ -107,7 +108,8 @@ export function connect(url: string, session: Session): Client {
 
 type Tokens = { accessToken?: string | null; refreshToken?: string | null; expiresIn?: number | null };
 
-function keep(session: Session, t: Tokens): void {
+/** Keeps a sign-in's tokens in the session. */
+export function keepTokens(session: Session, t: Tokens): void {
   session.accessToken = t.accessToken ?? undefined;
   session.refreshToken = t.refreshToken ?? undefined;
   session.expiresAt = t.expiresIn ? Date.now() + t.expiresIn * 1000 : undefined;
@@ -126,7 +128,7 @@ export async function signIn(
   const first = p.errors[0];
   if (first) throw new UsergraphError(first.code, first.message);
   if (p.mfaRequired && p.mfaToken) return { kind: "mfa", mfaToken: p.mfaToken };
-  keep(session, p);
+  keepTokens(session, p);
   return { kind: "signedIn", userId: p.user?.id ?? "" };
 }
 
@@ -135,7 +137,7 @@ export async function completeMfa(client: Client, session: Session, mfaToken: st
   const p = r.data?.verifyMfa;
   const first = p?.errors[0];
   if (!p || first) throw new UsergraphError(first?.code ?? "NETWORK", first?.message ?? "no answer");
-  keep(session, p);
+  keepTokens(session, p);
 }
 
 /** Rotates the token pair; a refresh token works once. */
@@ -145,10 +147,10 @@ export async function refresh(client: Client, session: Session): Promise<void> {
   const p = r.data?.refreshToken;
   const first = p?.errors[0];
   if (!p || first) {
-    keep(session, {});
+    keepTokens(session, {});
     throw new UsergraphError(first?.code ?? "NETWORK", first?.message ?? "no answer");
   }
-  keep(session, p);
+  keepTokens(session, p);
 }
 
 export async function me(client: Client) {

@@ -1,0 +1,3 @@
+DROP TABLE passkey_challenges;
+--bun:split
+DROP TABLE passkeys;
