@@ -32,6 +32,7 @@ import (
 	"github.com/usergraph/usergraph/internal/media"
 	"github.com/usergraph/usergraph/internal/metrics"
 	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/social"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
@@ -103,6 +104,8 @@ type app struct {
 	wallets  *wallet.Service
 	accounts *account.Service
 	batches  *batch.Service
+	// providers are the other identity providers people sign in with.
+	providers *social.Registry
 }
 
 func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) (*app, error) {
@@ -185,6 +188,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		database.Close()
 		return nil, fmt.Errorf("WEBAUTHN_RP_ID=%s, WEBAUTHN_RP_ORIGINS=%s: %w", rpID, strings.Join(origins, ","), err)
 	}
+	providers := social.NewRegistry(cfg.Providers, cfg.CallbackBase(), log, social.Options{})
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
 		Passwords: hasher,
@@ -197,7 +201,10 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Sealer:    sealer,
 		Limiter:   limiter,
 		Passkeys:  passkeys,
+		Providers: providers,
 	}, account.Policy{
+		SocialBase:                 cfg.CallbackBase(),
+		SocialRedirects:            append([]string{cfg.AppURL}, cfg.SigninRedirectURLs...),
 		RefreshTTL:                 cfg.RefreshTokenTTL,
 		LoginMaxFailures:           cfg.LoginMaxFailures,
 		LoginFailureWindow:         cfg.LoginFailureWindow,
@@ -218,7 +225,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	})
 	return &app{
 		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, limiter: limiter, playgroundAssets: playgroundAssets, tracing: tracing, outbox: outbox, audit: auditLog, media: store,
-		wallets: wallets, accounts: accounts, batches: batch.NewService(database, auditLog),
+		wallets: wallets, accounts: accounts, providers: providers, batches: batch.NewService(database, auditLog),
 	}, nil
 }
 

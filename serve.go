@@ -59,10 +59,12 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	}
 	m := a.newMetrics()
 	handler := a.handler(cfg, log, m)
-	// Background work: the mail outbox and the retention purge.
+	// Background work: the mail outbox, the retention purge, and discovery
+	// of sign-in providers until each answers.
 	workerCtx, stopWorker := context.WithCancel(context.WithoutCancel(ctx))
 	var workers sync.WaitGroup
 	workers.Go(func() { a.outbox.Run(workerCtx) })
+	workers.Go(func() { a.providers.Run(workerCtx) })
 	workers.Go(func() { reloadKeys(workerCtx, a.keys, cfg.KeysReloadInterval, log) })
 	workers.Go(func() {
 		retention.New(a.db, retention.Policy{

@@ -40,6 +40,7 @@ type ResolverRoot interface {
 	Approval() ApprovalResolver
 	AuditEvent() AuditEventResolver
 	Batch() BatchResolver
+	Identity() IdentityResolver
 	Mutation() MutationResolver
 	Query() QueryResolver
 	Session() SessionResolver
@@ -208,6 +209,15 @@ type ComplexityRoot struct {
 		Passkey func(childComplexity int) int
 	}
 
+	Identity struct {
+		CreatedAt    func(childComplexity int) int
+		Email        func(childComplexity int) int
+		ID           func(childComplexity int) int
+		LastUsedAt   func(childComplexity int) int
+		Provider     func(childComplexity int) int
+		ProviderName func(childComplexity int) int
+	}
+
 	LogoutPayload struct {
 		Errors func(childComplexity int) int
 		Ok     func(childComplexity int) int
@@ -217,6 +227,7 @@ type ComplexityRoot struct {
 		AdjustWallet              func(childComplexity int, input model.AdjustWalletInput) int
 		ApproveB2BAdmin           func(childComplexity int, input model.ApproveB2BAdminInput) int
 		ChangePassword            func(childComplexity int, input model.ChangePasswordInput) int
+		CompleteSocialSignIn      func(childComplexity int, input model.CompleteSocialSignInInput) int
 		ConfirmTotp               func(childComplexity int, input model.ConfirmTotpInput) int
 		CreateB2BAdmin            func(childComplexity int, input model.CreateB2BAdminInput) int
 		CreateB2BUser             func(childComplexity int, input model.CreateB2BUserInput) int
@@ -228,6 +239,7 @@ type ComplexityRoot struct {
 		EnrollTotp                func(childComplexity int, input model.EnrollTotpInput) int
 		FinishPasskeyRegistration func(childComplexity int, input model.FinishPasskeyRegistrationInput) int
 		FinishPasskeySignIn       func(childComplexity int, input model.FinishPasskeySignInInput) int
+		LinkIdentity              func(childComplexity int, input model.LinkIdentityInput) int
 		Login                     func(childComplexity int, input model.LoginInput) int
 		Logout                    func(childComplexity int, input model.LogoutInput) int
 		RefreshToken              func(childComplexity int, input model.RefreshTokenInput) int
@@ -245,6 +257,8 @@ type ComplexityRoot struct {
 		SetupPassword             func(childComplexity int, input model.SetupPasswordInput) int
 		StartPasskeyRegistration  func(childComplexity int, input model.StartPasskeyRegistrationInput) int
 		StartPasskeySignIn        func(childComplexity int, input model.StartPasskeySignInInput) int
+		StartSocialSignIn         func(childComplexity int, input model.StartSocialSignInInput) int
+		UnlinkIdentity            func(childComplexity int, input model.UnlinkIdentityInput) int
 		UpdateBatch               func(childComplexity int, input model.UpdateBatchInput) int
 		UpdateProfile             func(childComplexity int, input model.UpdateProfileInput) int
 		UploadAvatar              func(childComplexity int, input model.UploadAvatarInput) int
@@ -273,15 +287,16 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Approvals   func(childComplexity int, status *account.ApprovalStatus, first *int, after *string) int
-		AuditEvents func(childComplexity int, filter *model.AuditEventFilter, first *int, after *string) int
-		Batch       func(childComplexity int, id string) int
-		Batches     func(childComplexity int, search *string, first *int, after *string) int
-		Me          func(childComplexity int) int
-		MyData      func(childComplexity int) int
-		User        func(childComplexity int, id string) int
-		Users       func(childComplexity int, filter *model.UserFilter, orderBy *model.UserOrder, first *int, after *string) int
-		Wallet      func(childComplexity int) int
+		Approvals       func(childComplexity int, status *account.ApprovalStatus, first *int, after *string) int
+		AuditEvents     func(childComplexity int, filter *model.AuditEventFilter, first *int, after *string) int
+		Batch           func(childComplexity int, id string) int
+		Batches         func(childComplexity int, search *string, first *int, after *string) int
+		Me              func(childComplexity int) int
+		MyData          func(childComplexity int) int
+		SignInProviders func(childComplexity int) int
+		User            func(childComplexity int, id string) int
+		Users           func(childComplexity int, filter *model.UserFilter, orderBy *model.UserOrder, first *int, after *string) int
+		Wallet          func(childComplexity int) int
 	}
 
 	RejectB2BAdminPayload struct {
@@ -344,6 +359,11 @@ type ComplexityRoot struct {
 		User   func(childComplexity int) int
 	}
 
+	SignInProvider struct {
+		ID   func(childComplexity int) int
+		Name func(childComplexity int) int
+	}
+
 	StartPasskeyRegistrationPayload struct {
 		Errors  func(childComplexity int) int
 		Options func(childComplexity int) int
@@ -353,6 +373,16 @@ type ComplexityRoot struct {
 		ChallengeID func(childComplexity int) int
 		Errors      func(childComplexity int) int
 		Options     func(childComplexity int) int
+	}
+
+	StartSocialSignInPayload struct {
+		AuthorizationURL func(childComplexity int) int
+		Errors           func(childComplexity int) int
+	}
+
+	UnlinkIdentityPayload struct {
+		Errors func(childComplexity int) int
+		Ok     func(childComplexity int) int
 	}
 
 	UpdateBatchPayload struct {
@@ -380,6 +410,7 @@ type ComplexityRoot struct {
 		FirstName   func(childComplexity int) int
 		FullName    func(childComplexity int) int
 		ID          func(childComplexity int) int
+		Identities  func(childComplexity int) int
 		IsActive    func(childComplexity int) int
 		IsApproved  func(childComplexity int) int
 		IsVerified  func(childComplexity int) int
@@ -466,6 +497,9 @@ type BatchResolver interface {
 
 	Users(ctx context.Context, obj *batch.Batch, first *int, after *string) (*model.UserConnection, error)
 }
+type IdentityResolver interface {
+	ProviderName(ctx context.Context, obj *account.Identity) (string, error)
+}
 type MutationResolver interface {
 	Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error)
 	Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error)
@@ -496,6 +530,10 @@ type MutationResolver interface {
 	FinishPasskeyRegistration(ctx context.Context, input model.FinishPasskeyRegistrationInput) (*model.FinishPasskeyRegistrationPayload, error)
 	StartPasskeySignIn(ctx context.Context, input model.StartPasskeySignInInput) (*model.StartPasskeySignInPayload, error)
 	FinishPasskeySignIn(ctx context.Context, input model.FinishPasskeySignInInput) (*model.AuthPayload, error)
+	StartSocialSignIn(ctx context.Context, input model.StartSocialSignInInput) (*model.StartSocialSignInPayload, error)
+	CompleteSocialSignIn(ctx context.Context, input model.CompleteSocialSignInInput) (*model.AuthPayload, error)
+	LinkIdentity(ctx context.Context, input model.LinkIdentityInput) (*model.StartSocialSignInPayload, error)
+	UnlinkIdentity(ctx context.Context, input model.UnlinkIdentityInput) (*model.UnlinkIdentityPayload, error)
 	RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error)
 	RemovePasskey(ctx context.Context, input model.RemovePasskeyInput) (*model.RemovePasskeyPayload, error)
 	DisableTotp(ctx context.Context, input model.DisableTotpInput) (*model.DisableTotpPayload, error)
@@ -505,6 +543,7 @@ type MutationResolver interface {
 	DeleteMyAccount(ctx context.Context, input model.DeleteMyAccountInput) (*model.DeleteMyAccountPayload, error)
 }
 type QueryResolver interface {
+	SignInProviders(ctx context.Context) ([]*account.ProviderInfo, error)
 	Me(ctx context.Context) (*account.User, error)
 	MyData(ctx context.Context) (any, error)
 	User(ctx context.Context, id string) (*account.User, error)
@@ -527,6 +566,7 @@ type UserResolver interface {
 	Sessions(ctx context.Context, obj *account.User) ([]*account.Session, error)
 
 	Passkeys(ctx context.Context, obj *account.User) ([]*account.Passkey, error)
+	Identities(ctx context.Context, obj *account.User) ([]*account.Identity, error)
 }
 type WalletResolver interface {
 	Balance(ctx context.Context, obj *wallet.Wallet) (string, error)
@@ -1063,6 +1103,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FinishPasskeyRegistrationPayload.Passkey(childComplexity), true
 
+	case "Identity.createdAt":
+		if e.ComplexityRoot.Identity.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.CreatedAt(childComplexity), true
+	case "Identity.email":
+		if e.ComplexityRoot.Identity.Email == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.Email(childComplexity), true
+	case "Identity.id":
+		if e.ComplexityRoot.Identity.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.ID(childComplexity), true
+	case "Identity.lastUsedAt":
+		if e.ComplexityRoot.Identity.LastUsedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.LastUsedAt(childComplexity), true
+	case "Identity.provider":
+		if e.ComplexityRoot.Identity.Provider == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.Provider(childComplexity), true
+	case "Identity.providerName":
+		if e.ComplexityRoot.Identity.ProviderName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Identity.ProviderName(childComplexity), true
+
 	case "LogoutPayload.errors":
 		if e.ComplexityRoot.LogoutPayload.Errors == nil {
 			break
@@ -1109,6 +1186,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ChangePassword(childComplexity, args["input"].(model.ChangePasswordInput)), true
+	case "Mutation.completeSocialSignIn":
+		if e.ComplexityRoot.Mutation.CompleteSocialSignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_completeSocialSignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CompleteSocialSignIn(childComplexity, args["input"].(model.CompleteSocialSignInInput)), true
 	case "Mutation.confirmTotp":
 		if e.ComplexityRoot.Mutation.ConfirmTotp == nil {
 			break
@@ -1230,6 +1318,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FinishPasskeySignIn(childComplexity, args["input"].(model.FinishPasskeySignInInput)), true
+	case "Mutation.linkIdentity":
+		if e.ComplexityRoot.Mutation.LinkIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_linkIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.LinkIdentity(childComplexity, args["input"].(model.LinkIdentityInput)), true
 	case "Mutation.login":
 		if e.ComplexityRoot.Mutation.Login == nil {
 			break
@@ -1417,6 +1516,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StartPasskeySignIn(childComplexity, args["input"].(model.StartPasskeySignInInput)), true
+	case "Mutation.startSocialSignIn":
+		if e.ComplexityRoot.Mutation.StartSocialSignIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_startSocialSignIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StartSocialSignIn(childComplexity, args["input"].(model.StartSocialSignInInput)), true
+	case "Mutation.unlinkIdentity":
+		if e.ComplexityRoot.Mutation.UnlinkIdentity == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_unlinkIdentity_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.UnlinkIdentity(childComplexity, args["input"].(model.UnlinkIdentityInput)), true
 	case "Mutation.updateBatch":
 		if e.ComplexityRoot.Mutation.UpdateBatch == nil {
 			break
@@ -1599,6 +1720,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.MyData(childComplexity), true
+	case "Query.signInProviders":
+		if e.ComplexityRoot.Query.SignInProviders == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.SignInProviders(childComplexity), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -1801,6 +1928,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SetUserActivePayload.User(childComplexity), true
 
+	case "SignInProvider.id":
+		if e.ComplexityRoot.SignInProvider.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignInProvider.ID(childComplexity), true
+	case "SignInProvider.name":
+		if e.ComplexityRoot.SignInProvider.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SignInProvider.Name(childComplexity), true
+
 	case "StartPasskeyRegistrationPayload.errors":
 		if e.ComplexityRoot.StartPasskeyRegistrationPayload.Errors == nil {
 			break
@@ -1832,6 +1972,32 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.StartPasskeySignInPayload.Options(childComplexity), true
+
+	case "StartSocialSignInPayload.authorizationUrl":
+		if e.ComplexityRoot.StartSocialSignInPayload.AuthorizationURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartSocialSignInPayload.AuthorizationURL(childComplexity), true
+	case "StartSocialSignInPayload.errors":
+		if e.ComplexityRoot.StartSocialSignInPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StartSocialSignInPayload.Errors(childComplexity), true
+
+	case "UnlinkIdentityPayload.errors":
+		if e.ComplexityRoot.UnlinkIdentityPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnlinkIdentityPayload.Errors(childComplexity), true
+	case "UnlinkIdentityPayload.ok":
+		if e.ComplexityRoot.UnlinkIdentityPayload.Ok == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UnlinkIdentityPayload.Ok(childComplexity), true
 
 	case "UpdateBatchPayload.batch":
 		if e.ComplexityRoot.UpdateBatchPayload.Batch == nil {
@@ -1926,6 +2092,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.ID(childComplexity), true
+	case "User.identities":
+		if e.ComplexityRoot.User.Identities == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.Identities(childComplexity), true
 	case "User.isActive":
 		if e.ComplexityRoot.User.IsActive == nil {
 			break
@@ -2188,6 +2360,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuditEventFilter", ec.unmarshalInputAuditEventFilter),
 			graphql.NewInputUnmarshaler("B2BUserRowInput", ec.unmarshalInputB2BUserRowInput),
 			graphql.NewInputUnmarshaler("ChangePasswordInput", ec.unmarshalInputChangePasswordInput),
+			graphql.NewInputUnmarshaler("CompleteSocialSignInInput", ec.unmarshalInputCompleteSocialSignInInput),
 			graphql.NewInputUnmarshaler("ConfirmTotpInput", ec.unmarshalInputConfirmTotpInput),
 			graphql.NewInputUnmarshaler("CreateB2BAdminInput", ec.unmarshalInputCreateB2BAdminInput),
 			graphql.NewInputUnmarshaler("CreateB2BUserInput", ec.unmarshalInputCreateB2BUserInput),
@@ -2199,6 +2372,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("EnrollTotpInput", ec.unmarshalInputEnrollTotpInput),
 			graphql.NewInputUnmarshaler("FinishPasskeyRegistrationInput", ec.unmarshalInputFinishPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("FinishPasskeySignInInput", ec.unmarshalInputFinishPasskeySignInInput),
+			graphql.NewInputUnmarshaler("LinkIdentityInput", ec.unmarshalInputLinkIdentityInput),
 			graphql.NewInputUnmarshaler("LoginInput", ec.unmarshalInputLoginInput),
 			graphql.NewInputUnmarshaler("LogoutInput", ec.unmarshalInputLogoutInput),
 			graphql.NewInputUnmarshaler("RefreshTokenInput", ec.unmarshalInputRefreshTokenInput),
@@ -2216,6 +2390,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SetupPasswordInput", ec.unmarshalInputSetupPasswordInput),
 			graphql.NewInputUnmarshaler("StartPasskeyRegistrationInput", ec.unmarshalInputStartPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("StartPasskeySignInInput", ec.unmarshalInputStartPasskeySignInInput),
+			graphql.NewInputUnmarshaler("StartSocialSignInInput", ec.unmarshalInputStartSocialSignInInput),
+			graphql.NewInputUnmarshaler("UnlinkIdentityInput", ec.unmarshalInputUnlinkIdentityInput),
 			graphql.NewInputUnmarshaler("UpdateBatchInput", ec.unmarshalInputUpdateBatchInput),
 			graphql.NewInputUnmarshaler("UpdateProfileInput", ec.unmarshalInputUpdateProfileInput),
 			graphql.NewInputUnmarshaler("UploadAvatarInput", ec.unmarshalInputUploadAvatarInput),
@@ -2416,6 +2592,12 @@ enum UserErrorCode {
   MFA_NOT_ENABLED
   "This is the account's last way to sign in (no password, no other passkey or linked identity): it cannot be removed."
   LAST_SIGN_IN_METHOD
+  "The sign-in provider is not configured, or not reachable yet (its discovery failed; the server retries it)."
+  PROVIDER_UNAVAILABLE
+  "An account with the provider's email exists and was not linked automatically (the provider or the account has not verified the email): sign in to it another way, then ` + "`" + `linkIdentity` + "`" + `."
+  ACCOUNT_EXISTS
+  "The account at the provider is linked to another user."
+  IDENTITY_IN_USE
 }
 
 """
@@ -2475,6 +2657,32 @@ type User {
   mfaEnabled: Boolean! @private
   "The user's passkeys, oldest first."
   passkeys: [Passkey!]! @private
+  "Accounts at other identity providers linked to this user (sign-in with them), oldest first."
+  identities: [Identity!]! @private
+}
+
+"An account at another identity provider, linked to a user: signing in there signs the user in here."
+type Identity {
+  "Unique identifier (UUID), for ` + "`" + `unlinkIdentity` + "`" + `."
+  id: ID!
+  "The provider's id (` + "`" + `signInProviders` + "`" + `)."
+  provider: String!
+  "The provider's display name."
+  providerName: String!
+  "The email the provider last gave for the account."
+  email: String!
+  "When it was linked."
+  createdAt: Time!
+  "When it last signed the user in; null if never."
+  lastUsedAt: Time
+}
+
+"An identity provider people may sign in with (` + "`" + `startSocialSignIn` + "`" + `)."
+type SignInProvider {
+  "The provider's id, for ` + "`" + `startSocialSignIn` + "`" + ` and ` + "`" + `linkIdentity` + "`" + `."
+  id: ID!
+  "Its name, for a button."
+  name: String!
 }
 
 "A passkey: a device or password manager that signs its owner in without a password (WebAuthn). Only its public key is kept."
@@ -2656,6 +2864,12 @@ enum AuditAction {
   PASSKEY_FAILED
   "A passkey's signature counter went back or stood still: the authenticator may have been cloned; the sign-in was refused (details: the passkey and both counters)."
   PASSKEY_CLONE_SUSPECTED
+  "An account at another identity provider linked (details: the provider and identity)."
+  IDENTITY_LINKED
+  "A linked identity removed by its owner."
+  IDENTITY_UNLINKED
+  "A sign-in with another identity provider refused (details: the provider and why: an unknown or replayed state, another browser, the provider's refusal, an existing account not linked)."
+  SOCIAL_SIGN_IN_FAILED
 }
 
 "One security-relevant event."
@@ -2941,6 +3155,9 @@ input LogoutInput {
 
 "Read operations."
 type Query {
+  "The identity providers people may sign in with (SIGNIN_PROVIDERS), for the sign-in page's buttons. Public."
+  signInProviders: [SignInProvider!]!
+
   "The signed-in caller."
   me: User! @auth
 
@@ -3491,6 +3708,30 @@ type Mutation {
     input: FinishPasskeySignInInput!
   ): AuthPayload!
 
+  "Starts a sign-in with another identity provider: send the browser to ` + "`" + `authorizationUrl` + "`" + `. It comes back to ` + "`" + `redirectTo` + "`" + ` (a page under APP_URL or SIGNIN_REDIRECT_URLS) with ` + "`" + `?code=` + "`" + ` for ` + "`" + `completeSocialSignIn` + "`" + ` (valid 2 minutes, once), or with ` + "`" + `?error=` + "`" + ` and one of INVALID_STATE, ACCESS_DENIED, PROVIDER_REFUSED, PROVIDER_UNAVAILABLE, RATE_LIMITED, SERVER_ERROR. The whole flow must finish within 10 minutes in the browser that started it."
+  startSocialSignIn(
+    "The provider and where to come back to."
+    input: StartSocialSignInInput!
+  ): StartSocialSignInPayload!
+
+  "Redeems the code a social sign-in came back with. A person new to this server gets a consumer account (verified when the provider says the email is); an account with the same email is linked only when both the provider and the account have verified it (otherwise ` + "`" + `ACCOUNT_EXISTS` + "`" + `). Deactivated accounts are refused and a second factor is asked for where on, as for a password. For a ` + "`" + `linkIdentity` + "`" + ` flow, the caller must be the user who started it: the identity is linked and ` + "`" + `user` + "`" + ` answered, without new tokens."
+  completeSocialSignIn(
+    "The one-time code."
+    input: CompleteSocialSignInInput!
+  ): AuthPayload!
+
+  "Starts linking an account at another identity provider to the caller's: the same flow as ` + "`" + `startSocialSignIn` + "`" + `, finished with ` + "`" + `completeSocialSignIn` + "`" + ` by the same user. The password is asked for unless the session started within the last 5 minutes."
+  linkIdentity(
+    "The provider, where to come back to, and the password."
+    input: LinkIdentityInput!
+  ): StartSocialSignInPayload! @auth
+
+  "Removes one of the caller's linked identities; refused (` + "`" + `LAST_SIGN_IN_METHOD` + "`" + `) when the account would have no way left to sign in."
+  unlinkIdentity(
+    "Which identity."
+    input: UnlinkIdentityInput!
+  ): UnlinkIdentityPayload! @auth
+
   "Renames one of the caller's passkeys."
   renamePasskey(
     "Which passkey, and its new name."
@@ -3527,7 +3768,7 @@ type Mutation {
     input: DeleteUserInput!
   ): DeleteUserPayload! @hasRole(roles: [ADMIN])
 
-  "Erases the caller's personal data as ` + "`" + `deleteUser` + "`" + ` does, after checking the password."
+  "Erases the caller's personal data as ` + "`" + `deleteUser` + "`" + ` does, after checking the password. An account without a password (signed up with another provider) sends an empty one and must have signed in within the last 5 minutes."
   deleteMyAccount(
     "The caller's password."
     input: DeleteMyAccountInput!
@@ -3654,6 +3895,52 @@ input FinishPasskeySignInInput {
   challengeId: ID! @maxLength(max: 64)
   "What ` + "`" + `navigator.credentials.get` + "`" + ` returned, as JSON (` + "`" + `credential.toJSON()` + "`" + `)."
   credential: JSON!
+}
+
+"Input of ` + "`" + `startSocialSignIn` + "`" + `."
+input StartSocialSignInInput {
+  "A provider's id from ` + "`" + `signInProviders` + "`" + `."
+  provider: String! @maxLength(max: 64)
+  "The app's page to come back to, absolute: under APP_URL or SIGNIN_REDIRECT_URLS."
+  redirectTo: String! @maxLength(max: 2048)
+}
+
+"Result of ` + "`" + `startSocialSignIn` + "`" + ` and ` + "`" + `linkIdentity` + "`" + `."
+type StartSocialSignInPayload {
+  "Where to send the browser (` + "`" + `location.assign` + "`" + `); null when ` + "`" + `errors` + "`" + ` is not empty."
+  authorizationUrl: String
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
+}
+
+"Input of ` + "`" + `completeSocialSignIn` + "`" + `."
+input CompleteSocialSignInInput {
+  "The ` + "`" + `code` + "`" + ` query parameter the flow came back with."
+  code: String! @maxLength(max: 128)
+}
+
+"Input of ` + "`" + `linkIdentity` + "`" + `."
+input LinkIdentityInput {
+  "A provider's id from ` + "`" + `signInProviders` + "`" + `."
+  provider: String! @maxLength(max: 64)
+  "The app's page to come back to, absolute: under APP_URL or SIGNIN_REDIRECT_URLS."
+  redirectTo: String! @maxLength(max: 2048)
+  "The caller's password; needed unless the session started within the last 5 minutes."
+  password: String @maxLength(max: 1000)
+}
+
+"Input of ` + "`" + `unlinkIdentity` + "`" + `."
+input UnlinkIdentityInput {
+  "The identity's id (` + "`" + `User.identities` + "`" + `)."
+  id: ID! @maxLength(max: 64)
+}
+
+"Result of ` + "`" + `unlinkIdentity` + "`" + `."
+type UnlinkIdentityPayload {
+  "True when the identity was unlinked."
+  ok: Boolean!
+  "Problems with the input; empty on success."
+  errors: [UserError!]!
 }
 
 "Input of ` + "`" + `renamePasskey` + "`" + `."
@@ -4067,6 +4354,24 @@ func (ec *executionContext) childFields_FinishPasskeyRegistrationPayload(ctx con
 	return nil, fmt.Errorf("no field named %q was found under type FinishPasskeyRegistrationPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Identity(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Identity_id(ctx, field)
+	case "provider":
+		return ec.fieldContext_Identity_provider(ctx, field)
+	case "providerName":
+		return ec.fieldContext_Identity_providerName(ctx, field)
+	case "email":
+		return ec.fieldContext_Identity_email(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Identity_createdAt(ctx, field)
+	case "lastUsedAt":
+		return ec.fieldContext_Identity_lastUsedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Identity", field.Name)
+}
+
 func (ec *executionContext) childFields_LogoutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "ok":
@@ -4237,6 +4542,16 @@ func (ec *executionContext) childFields_SetUserActivePayload(ctx context.Context
 	return nil, fmt.Errorf("no field named %q was found under type SetUserActivePayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SignInProvider(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SignInProvider_id(ctx, field)
+	case "name":
+		return ec.fieldContext_SignInProvider_name(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SignInProvider", field.Name)
+}
+
 func (ec *executionContext) childFields_StartPasskeyRegistrationPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "options":
@@ -4257,6 +4572,26 @@ func (ec *executionContext) childFields_StartPasskeySignInPayload(ctx context.Co
 		return ec.fieldContext_StartPasskeySignInPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StartPasskeySignInPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_StartSocialSignInPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "authorizationUrl":
+		return ec.fieldContext_StartSocialSignInPayload_authorizationUrl(ctx, field)
+	case "errors":
+		return ec.fieldContext_StartSocialSignInPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StartSocialSignInPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UnlinkIdentityPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "ok":
+		return ec.fieldContext_UnlinkIdentityPayload_ok(ctx, field)
+	case "errors":
+		return ec.fieldContext_UnlinkIdentityPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UnlinkIdentityPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_UpdateBatchPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4333,6 +4668,8 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_mfaEnabled(ctx, field)
 	case "passkeys":
 		return ec.fieldContext_User_passkeys(ctx, field)
+	case "identities":
+		return ec.fieldContext_User_identities(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -4710,6 +5047,20 @@ func (ec *executionContext) field_Mutation_changePassword_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_completeSocialSignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CompleteSocialSignInInput, error) {
+			return ec.unmarshalNCompleteSocialSignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐCompleteSocialSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_confirmTotp_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -4856,6 +5207,20 @@ func (ec *executionContext) field_Mutation_finishPasskeySignIn_args(ctx context.
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.FinishPasskeySignInInput, error) {
 			return ec.unmarshalNFinishPasskeySignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐFinishPasskeySignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_linkIdentity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.LinkIdentityInput, error) {
+			return ec.unmarshalNLinkIdentityInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐLinkIdentityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -5094,6 +5459,34 @@ func (ec *executionContext) field_Mutation_startPasskeySignIn_args(ctx context.C
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.StartPasskeySignInInput, error) {
 			return ec.unmarshalNStartPasskeySignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeySignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_startSocialSignIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StartSocialSignInInput, error) {
+			return ec.unmarshalNStartSocialSignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartSocialSignInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_unlinkIdentity_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.UnlinkIdentityInput, error) {
+			return ec.unmarshalNUnlinkIdentityInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUnlinkIdentityInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -7949,6 +8342,144 @@ func (ec *executionContext) fieldContext_FinishPasskeyRegistrationPayload_errors
 	return fc, nil
 }
 
+func (ec *executionContext) _Identity_id(ctx context.Context, field graphql.CollectedField, obj *account.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v uuid.UUID) graphql.Marshaler {
+			return ec.marshalNID2githubᚗcomᚋgoogleᚋuuidᚐUUID(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, false, false, "ID")
+}
+
+func (ec *executionContext) _Identity_provider(ctx context.Context, field graphql.CollectedField, obj *account.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_provider(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Provider, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, false, false, "String")
+}
+
+func (ec *executionContext) _Identity_providerName(ctx context.Context, field graphql.CollectedField, obj *account.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_providerName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Identity().ProviderName(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_providerName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, true, true, "String")
+}
+
+func (ec *executionContext) _Identity_email(ctx context.Context, field graphql.CollectedField, obj *account.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_email(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Email, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, false, false, "String")
+}
+
+func (ec *executionContext) _Identity_createdAt(ctx context.Context, field graphql.CollectedField, obj *account.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Identity_lastUsedAt(ctx context.Context, field graphql.CollectedField, obj *account.Identity) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Identity_lastUsedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastUsedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Identity_lastUsedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Identity", field, false, false, "Time")
+}
+
 func (ec *executionContext) _LogoutPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.LogoutPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9567,6 +10098,208 @@ func (ec *executionContext) fieldContext_Mutation_finishPasskeySignIn(ctx contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_startSocialSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_startSocialSignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StartSocialSignIn(ctx, fc.Args["input"].(model.StartSocialSignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartSocialSignInPayload) graphql.Marshaler {
+			return ec.marshalNStartSocialSignInPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartSocialSignInPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_startSocialSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartSocialSignInPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_startSocialSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_completeSocialSignIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_completeSocialSignIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CompleteSocialSignIn(ctx, fc.Args["input"].(model.CompleteSocialSignInInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
+			return ec.marshalNAuthPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐAuthPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_completeSocialSignIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuthPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_completeSocialSignIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_linkIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().LinkIdentity(ctx, fc.Args["input"].(model.LinkIdentityInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.StartSocialSignInPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StartSocialSignInPayload) graphql.Marshaler {
+			return ec.marshalNStartSocialSignInPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartSocialSignInPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StartSocialSignInPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_linkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_unlinkIdentity(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().UnlinkIdentity(ctx, fc.Args["input"].(model.UnlinkIdentityInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.UnlinkIdentityPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.UnlinkIdentityPayload) graphql.Marshaler {
+			return ec.marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUnlinkIdentityPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UnlinkIdentityPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_unlinkIdentity_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_renamePasskey(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -10232,6 +10965,38 @@ func (ec *executionContext) _Profile_city(ctx context.Context, field graphql.Col
 }
 func (ec *executionContext) fieldContext_Profile_city(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Profile", field, false, false, "String")
+}
+
+func (ec *executionContext) _Query_signInProviders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_signInProviders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().SignInProviders(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*account.ProviderInfo) graphql.Marshaler {
+			return ec.marshalNSignInProvider2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐProviderInfoᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_signInProviders(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SignInProvider(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Query_me(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -11576,6 +12341,52 @@ func (ec *executionContext) fieldContext_SetUserActivePayload_errors(_ context.C
 	return fc, nil
 }
 
+func (ec *executionContext) _SignInProvider_id(ctx context.Context, field graphql.CollectedField, obj *account.ProviderInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignInProvider_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignInProvider_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignInProvider", field, false, false, "ID")
+}
+
+func (ec *executionContext) _SignInProvider_name(ctx context.Context, field graphql.CollectedField, obj *account.ProviderInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SignInProvider_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SignInProvider_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SignInProvider", field, false, false, "String")
+}
+
 func (ec *executionContext) _StartPasskeyRegistrationPayload_options(ctx context.Context, field graphql.CollectedField, obj *model.StartPasskeyRegistrationPayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11699,6 +12510,116 @@ func (ec *executionContext) _StartPasskeySignInPayload_errors(ctx context.Contex
 func (ec *executionContext) fieldContext_StartPasskeySignInPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "StartPasskeySignInPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StartSocialSignInPayload_authorizationUrl(ctx context.Context, field graphql.CollectedField, obj *model.StartSocialSignInPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartSocialSignInPayload_authorizationUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AuthorizationURL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_StartSocialSignInPayload_authorizationUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StartSocialSignInPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _StartSocialSignInPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.StartSocialSignInPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StartSocialSignInPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StartSocialSignInPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StartSocialSignInPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _UnlinkIdentityPayload_ok(ctx context.Context, field graphql.CollectedField, obj *model.UnlinkIdentityPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnlinkIdentityPayload_ok(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Ok, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnlinkIdentityPayload_ok(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UnlinkIdentityPayload", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _UnlinkIdentityPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.UnlinkIdentityPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UnlinkIdentityPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UnlinkIdentityPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "UnlinkIdentityPayload",
 		Field:      field,
 		IsMethod:   false,
 		IsResolver: false,
@@ -12559,6 +13480,51 @@ func (ec *executionContext) fieldContext_User_passkeys(_ context.Context, field 
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Passkey(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _User_identities(ctx context.Context, field graphql.CollectedField, obj *account.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_identities(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().Identities(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Private == nil {
+					var zeroVal []*account.Identity
+					return zeroVal, errors.New("directive private is not implemented")
+				}
+				return ec.Directives.Private(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []*account.Identity) graphql.Marshaler {
+			return ec.marshalNIdentity2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐIdentityᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_identities(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "User",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Identity(ctx, field)
 		},
 	}
 	return fc, nil
@@ -14951,6 +15917,68 @@ func UnmarshalChangePasswordInput(ctx context.Context, raw any) (model.ChangePas
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCompleteSocialSignInInput(ctx context.Context, obj any) (model.CompleteSocialSignInInput, error) {
+	var it model.CompleteSocialSignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 128)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Code = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCompleteSocialSignInInput unmarshals raw into the CompleteSocialSignInInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCompleteSocialSignInInput(ctx context.Context, raw any) (model.CompleteSocialSignInInput, error) {
+	var out model.CompleteSocialSignInInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CompleteSocialSignInInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputConfirmTotpInput(ctx context.Context, obj any) (model.ConfirmTotpInput, error) {
 	var it model.ConfirmTotpInput
 	if obj == nil {
@@ -15952,6 +16980,124 @@ func (ec *executionContext) unmarshalInputFinishPasskeySignInInput(ctx context.C
 func UnmarshalFinishPasskeySignInInput(ctx context.Context, raw any) (model.FinishPasskeySignInInput, error) {
 	var out model.FinishPasskeySignInInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "FinishPasskeySignInInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputLinkIdentityInput(ctx context.Context, obj any) (model.LinkIdentityInput, error) {
+	var it model.LinkIdentityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"provider", "redirectTo", "password"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "provider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Provider = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "redirectTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redirectTo"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 2048)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.RedirectTo = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "password":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("password"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalOString2ᚖstring(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 1000)
+				if err != nil {
+					var zeroVal *string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal *string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(*string); ok {
+				it.Password = data
+			} else if tmp == nil {
+				it.Password = nil
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be *string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalLinkIdentityInput unmarshals raw into the LinkIdentityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalLinkIdentityInput(ctx context.Context, raw any) (model.LinkIdentityInput, error) {
+	var out model.LinkIdentityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "LinkIdentityInput", raw, &out)
 	return out, err
 }
 
@@ -17356,6 +18502,157 @@ func (ec *executionContext) unmarshalInputStartPasskeySignInInput(ctx context.Co
 func UnmarshalStartPasskeySignInInput(ctx context.Context, raw any) (model.StartPasskeySignInInput, error) {
 	var out model.StartPasskeySignInInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartPasskeySignInInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStartSocialSignInInput(ctx context.Context, obj any) (model.StartSocialSignInInput, error) {
+	var it model.StartSocialSignInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"provider", "redirectTo"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "provider":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("provider"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.Provider = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "redirectTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("redirectTo"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNString2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 2048)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.RedirectTo = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStartSocialSignInInput unmarshals raw into the StartSocialSignInInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStartSocialSignInInput(ctx context.Context, raw any) (model.StartSocialSignInInput, error) {
+	var out model.StartSocialSignInInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StartSocialSignInInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputUnlinkIdentityInput(ctx context.Context, obj any) (model.UnlinkIdentityInput, error) {
+	var it model.UnlinkIdentityInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"id"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "id":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("id"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNID2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.ID = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalUnlinkIdentityInput unmarshals raw into the UnlinkIdentityInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalUnlinkIdentityInput(ctx context.Context, raw any) (model.UnlinkIdentityInput, error) {
+	var out model.UnlinkIdentityInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "UnlinkIdentityInput", raw, &out)
 	return out, err
 }
 
@@ -19119,6 +20416,65 @@ func (ec *executionContext) _FinishPasskeyRegistrationPayload(ctx context.Contex
 	return out
 }
 
+var identityImplementors = []string{"Identity"}
+
+func (ec *executionContext) _Identity(ctx context.Context, sel ast.SelectionSet, obj *account.Identity) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, identityImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Identity")
+		case "id":
+			out.Values[i] = ec._Identity_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "provider":
+			out.Values[i] = ec._Identity_provider(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "providerName":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Identity_providerName(ctx, field, obj)
+				})
+		case "email":
+			out.Values[i] = ec._Identity_email(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Identity_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastUsedAt":
+			out.Values[i] = ec._Identity_lastUsedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var logoutPayloadImplementors = []string{"LogoutPayload"}
 
 func (ec *executionContext) _LogoutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.LogoutPayload) graphql.Marshaler {
@@ -19379,6 +20735,34 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "startSocialSignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_startSocialSignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "completeSocialSignIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_completeSocialSignIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "linkIdentity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_linkIdentity(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "unlinkIdentity":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_unlinkIdentity(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "renamePasskey":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_renamePasskey(ctx, field)
@@ -19603,6 +20987,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Query")
+		case "signInProviders":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_signInProviders(ctx, field)
+				})
 		case "me":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -20132,6 +21522,44 @@ func (ec *executionContext) _SetUserActivePayload(ctx context.Context, sel ast.S
 	return out
 }
 
+var signInProviderImplementors = []string{"SignInProvider"}
+
+func (ec *executionContext) _SignInProvider(ctx context.Context, sel ast.SelectionSet, obj *account.ProviderInfo) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, signInProviderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SignInProvider")
+		case "id":
+			out.Values[i] = ec._SignInProvider_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._SignInProvider_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var startPasskeyRegistrationPayloadImplementors = []string{"StartPasskeyRegistrationPayload"}
 
 func (ec *executionContext) _StartPasskeyRegistrationPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartPasskeyRegistrationPayload) graphql.Marshaler {
@@ -20193,6 +21621,82 @@ func (ec *executionContext) _StartPasskeySignInPayload(ctx context.Context, sel 
 			}
 		case "errors":
 			out.Values[i] = ec._StartPasskeySignInPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var startSocialSignInPayloadImplementors = []string{"StartSocialSignInPayload"}
+
+func (ec *executionContext) _StartSocialSignInPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StartSocialSignInPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, startSocialSignInPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StartSocialSignInPayload")
+		case "authorizationUrl":
+			out.Values[i] = ec._StartSocialSignInPayload_authorizationUrl(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._StartSocialSignInPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var unlinkIdentityPayloadImplementors = []string{"UnlinkIdentityPayload"}
+
+func (ec *executionContext) _UnlinkIdentityPayload(ctx context.Context, sel ast.SelectionSet, obj *model.UnlinkIdentityPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, unlinkIdentityPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UnlinkIdentityPayload")
+		case "ok":
+			out.Values[i] = ec._UnlinkIdentityPayload_ok(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._UnlinkIdentityPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20449,6 +21953,12 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_passkeys(ctx, field, obj)
+				})
+		case "identities":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_identities(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21333,6 +22843,9 @@ var (
 		"PASSKEY_REMOVED":              audit.PasskeyRemoved,
 		"PASSKEY_FAILED":               audit.PasskeyFailed,
 		"PASSKEY_CLONE_SUSPECTED":      audit.PasskeyCloneSuspected,
+		"IDENTITY_LINKED":              audit.IdentityLinked,
+		"IDENTITY_UNLINKED":            audit.IdentityUnlinked,
+		"SOCIAL_SIGN_IN_FAILED":        audit.SocialSignInFailed,
 	}
 	marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:             "LOGIN_SUCCEEDED",
@@ -21370,6 +22883,9 @@ var (
 		audit.PasskeyRemoved:             "PASSKEY_REMOVED",
 		audit.PasskeyFailed:              "PASSKEY_FAILED",
 		audit.PasskeyCloneSuspected:      "PASSKEY_CLONE_SUSPECTED",
+		audit.IdentityLinked:             "IDENTITY_LINKED",
+		audit.IdentityUnlinked:           "IDENTITY_UNLINKED",
+		audit.SocialSignInFailed:         "SOCIAL_SIGN_IN_FAILED",
 	}
 )
 
@@ -21489,6 +23005,11 @@ func (ec *executionContext) marshalNChangePasswordPayload2ᚖgithubᚗcomᚋuser
 		return graphql.Null
 	}
 	return ec._ChangePasswordPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCompleteSocialSignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐCompleteSocialSignInInput(ctx context.Context, v any) (model.CompleteSocialSignInInput, error) {
+	res, err := ec.unmarshalInputCompleteSocialSignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNConfirmTotpInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐConfirmTotpInput(ctx context.Context, v any) (model.ConfirmTotpInput, error) {
@@ -21678,6 +23199,30 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
+func (ec *executionContext) marshalNIdentity2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐIdentityᚄ(ctx context.Context, sel ast.SelectionSet, v []*account.Identity) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNIdentity2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐIdentity(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNIdentity2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐIdentity(ctx context.Context, sel ast.SelectionSet, v *account.Identity) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Identity!")
+		return graphql.Null
+	}
+	return ec._Identity(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
 	res, err := graphql.UnmarshalInt(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -21708,6 +23253,11 @@ func (ec *executionContext) marshalNJSON2interface(ctx context.Context, sel ast.
 		graphql.AddInvalidNullFromMarshaler(ctx, "JSON!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNLinkIdentityInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐLinkIdentityInput(ctx context.Context, v any) (model.LinkIdentityInput, error) {
+	res, err := ec.unmarshalInputLinkIdentityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNLoginInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐLoginInput(ctx context.Context, v any) (model.LoginInput, error) {
@@ -21997,6 +23547,30 @@ func (ec *executionContext) unmarshalNSetupPasswordInput2githubᚗcomᚋusergrap
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSignInProvider2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐProviderInfoᚄ(ctx context.Context, sel ast.SelectionSet, v []*account.ProviderInfo) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSignInProvider2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐProviderInfo(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSignInProvider2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐProviderInfo(ctx context.Context, sel ast.SelectionSet, v *account.ProviderInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SignInProvider!")
+		return graphql.Null
+	}
+	return ec._SignInProvider(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNStartPasskeyRegistrationInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartPasskeyRegistrationInput(ctx context.Context, v any) (model.StartPasskeyRegistrationInput, error) {
 	res, err := ec.unmarshalInputStartPasskeyRegistrationInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22021,6 +23595,19 @@ func (ec *executionContext) marshalNStartPasskeySignInPayload2ᚖgithubᚗcomᚋ
 		return graphql.Null
 	}
 	return ec._StartPasskeySignInPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStartSocialSignInInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartSocialSignInInput(ctx context.Context, v any) (model.StartSocialSignInInput, error) {
+	res, err := ec.unmarshalInputStartSocialSignInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStartSocialSignInPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐStartSocialSignInPayload(ctx context.Context, sel ast.SelectionSet, v *model.StartSocialSignInPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StartSocialSignInPayload!")
+		return graphql.Null
+	}
+	return ec._StartSocialSignInPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
@@ -22078,6 +23665,19 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 		graphql.AddInvalidNullFromMarshaler(ctx, "Time!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNUnlinkIdentityInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUnlinkIdentityInput(ctx context.Context, v any) (model.UnlinkIdentityInput, error) {
+	res, err := ec.unmarshalInputUnlinkIdentityInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNUnlinkIdentityPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUnlinkIdentityPayload(ctx context.Context, sel ast.SelectionSet, v *model.UnlinkIdentityPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "UnlinkIdentityPayload!")
+		return graphql.Null
+	}
+	return ec._UnlinkIdentityPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNUpdateBatchInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUpdateBatchInput(ctx context.Context, v any) (model.UpdateBatchInput, error) {
@@ -22237,6 +23837,9 @@ var (
 		"MFA_ALREADY_ENABLED":       apperr.MfaAlreadyEnabled,
 		"MFA_NOT_ENABLED":           apperr.MfaNotEnabled,
 		"LAST_SIGN_IN_METHOD":       apperr.LastSignInMethod,
+		"PROVIDER_UNAVAILABLE":      apperr.ProviderUnavailable,
+		"ACCOUNT_EXISTS":            apperr.AccountExists,
+		"IDENTITY_IN_USE":           apperr.IdentityInUse,
 	}
 	marshalNUserErrorCode2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋapperrᚐCode = map[apperr.Code]string{
 		apperr.Invalid:                 "INVALID",
@@ -22262,6 +23865,9 @@ var (
 		apperr.MfaAlreadyEnabled:       "MFA_ALREADY_ENABLED",
 		apperr.MfaNotEnabled:           "MFA_NOT_ENABLED",
 		apperr.LastSignInMethod:        "LAST_SIGN_IN_METHOD",
+		apperr.ProviderUnavailable:     "PROVIDER_UNAVAILABLE",
+		apperr.AccountExists:           "ACCOUNT_EXISTS",
+		apperr.IdentityInUse:           "IDENTITY_IN_USE",
 	}
 )
 
@@ -22633,6 +24239,9 @@ var (
 		"PASSKEY_REMOVED":              audit.PasskeyRemoved,
 		"PASSKEY_FAILED":               audit.PasskeyFailed,
 		"PASSKEY_CLONE_SUSPECTED":      audit.PasskeyCloneSuspected,
+		"IDENTITY_LINKED":              audit.IdentityLinked,
+		"IDENTITY_UNLINKED":            audit.IdentityUnlinked,
+		"SOCIAL_SIGN_IN_FAILED":        audit.SocialSignInFailed,
 	}
 	marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:             "LOGIN_SUCCEEDED",
@@ -22670,6 +24279,9 @@ var (
 		audit.PasskeyRemoved:             "PASSKEY_REMOVED",
 		audit.PasskeyFailed:              "PASSKEY_FAILED",
 		audit.PasskeyCloneSuspected:      "PASSKEY_CLONE_SUSPECTED",
+		audit.IdentityLinked:             "IDENTITY_LINKED",
+		audit.IdentityUnlinked:           "IDENTITY_UNLINKED",
+		audit.SocialSignInFailed:         "SOCIAL_SIGN_IN_FAILED",
 	}
 )
 

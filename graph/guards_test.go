@@ -32,11 +32,16 @@ var guards = map[string]string{
 	"Mutation.startPasskeyRegistration": "@auth", "Mutation.finishPasskeyRegistration": "@auth",
 	"Mutation.startPasskeySignIn": "", "Mutation.finishPasskeySignIn": "",
 	"Mutation.renamePasskey": "@auth", "Mutation.removePasskey": "@auth",
+	// Social sign-in: anyone starts and completes one (a link flow is
+	// redeemed only by the user who started it, in the service).
+	"Mutation.startSocialSignIn": "", "Mutation.completeSocialSignIn": "", "Query.signInProviders": "",
+	"Mutation.linkIdentity": "@auth", "Mutation.unlinkIdentity": "@auth",
 	"Mutation.deleteUser": "@hasRole([ADMIN])", "Mutation.setUserActive": "@hasRole([ADMIN,B2B_ADMIN])",
 
 	"User.email": "@private", "User.mobile": "@private", "User.createdBy": "@private", "User.approval": "@private",
 	"User.profile": "@private", "User.wallet": "@private", "User.sessions": "@private", "User.mfaEnabled": "@private",
-	"User.passkeys": "@private",
+	"User.passkeys":   "@private",
+	"User.identities": "@private",
 }
 
 func TestEveryFieldHasItsGuard(t *testing.T) {

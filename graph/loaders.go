@@ -20,13 +20,14 @@ import (
 // Loaders batch the look-ups of related objects within one request, so a
 // list of N users costs a fixed number of queries, not N per field.
 type Loaders struct {
-	UserByID         *loader[*account.User]
-	BatchByID        *loader[*batch.Batch]
-	ApprovalByUserID *loader[*account.Approval]
-	BatchUserCount   *loader[int]
-	WalletByUserID   *loader[*wallet.Wallet]
-	SessionsByUserID *loader[[]*account.Session]
-	PasskeysByUserID *loader[[]*account.Passkey]
+	UserByID           *loader[*account.User]
+	BatchByID          *loader[*batch.Batch]
+	ApprovalByUserID   *loader[*account.Approval]
+	BatchUserCount     *loader[int]
+	WalletByUserID     *loader[*wallet.Wallet]
+	SessionsByUserID   *loader[[]*account.Session]
+	PasskeysByUserID   *loader[[]*account.Passkey]
+	IdentitiesByUserID *loader[[]*account.Identity]
 
 	accounts   *account.Service
 	window     time.Duration
@@ -111,16 +112,17 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error), id func(
 func newLoaders(res *Resolver) *Loaders {
 	accounts, w := res.Accounts, res.BatchWindow
 	return &Loaders{
-		UserByID:         newLoader(byID(accounts.UsersByIDs, func(u *account.User) uuid.UUID { return u.ID }), w),
-		BatchByID:        newLoader(byID(res.BatchService.ByIDs, func(b *batch.Batch) uuid.UUID { return b.ID }), w),
-		ApprovalByUserID: newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID }), w),
-		BatchUserCount:   newLoader(res.BatchService.UserCounts, w),
-		WalletByUserID:   newLoader(byID(res.Wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID }), w),
-		SessionsByUserID: newLoader(accounts.LiveSessions, w),
-		PasskeysByUserID: newLoader(accounts.PasskeysOf, w),
-		accounts:         accounts,
-		window:           w,
-		batchUsers:       map[int]*loader[page.Page[*account.User]]{},
+		UserByID:           newLoader(byID(accounts.UsersByIDs, func(u *account.User) uuid.UUID { return u.ID }), w),
+		BatchByID:          newLoader(byID(res.BatchService.ByIDs, func(b *batch.Batch) uuid.UUID { return b.ID }), w),
+		ApprovalByUserID:   newLoader(byID(accounts.ApprovalsByUserIDs, func(a *account.Approval) uuid.UUID { return a.UserID }), w),
+		BatchUserCount:     newLoader(res.BatchService.UserCounts, w),
+		WalletByUserID:     newLoader(byID(res.Wallets.ByUserIDs, func(w *wallet.Wallet) uuid.UUID { return w.UserID }), w),
+		SessionsByUserID:   newLoader(accounts.LiveSessions, w),
+		PasskeysByUserID:   newLoader(accounts.PasskeysOf, w),
+		IdentitiesByUserID: newLoader(accounts.IdentitiesOf, w),
+		accounts:           accounts,
+		window:             w,
+		batchUsers:         map[int]*loader[page.Page[*account.User]]{},
 	}
 }
 

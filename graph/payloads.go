@@ -74,3 +74,11 @@ func jsonBytes(v any) []byte {
 	b, _ := json.Marshal(v) // decoded from JSON: it encodes again
 	return b
 }
+
+// socialPayload is the answer of startSocialSignIn and linkIdentity.
+func socialPayload(url string, errs []*model.UserError) *model.StartSocialSignInPayload {
+	if url == "" {
+		return &model.StartSocialSignInPayload{Errors: errs}
+	}
+	return &model.StartSocialSignInPayload{AuthorizationURL: &url, Errors: errs}
+}

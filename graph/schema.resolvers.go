@@ -85,6 +85,11 @@ func (r *batchResolver) Users(ctx context.Context, obj *batch.Batch, first *int,
 	return userConnection(p, args), nil
 }
 
+// ProviderName is the resolver for the providerName field.
+func (r *identityResolver) ProviderName(ctx context.Context, obj *account.Identity) (string, error) {
+	return r.Accounts.ProviderName(obj.Provider), nil
+}
+
 // Register is the resolver for the register field.
 func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInput) (*model.AuthPayload, error) {
 	return authPayload(ctx)(r.Accounts.Register(ctx, account.RegisterInput(input)))
@@ -400,6 +405,38 @@ func (r *mutationResolver) FinishPasskeySignIn(ctx context.Context, input model.
 	return authPayload(ctx)(r.Accounts.FinishPasskeySignIn(ctx, id, jsonBytes(input.Credential)))
 }
 
+// StartSocialSignIn is the resolver for the startSocialSignIn field.
+func (r *mutationResolver) StartSocialSignIn(ctx context.Context, input model.StartSocialSignInInput) (*model.StartSocialSignInPayload, error) {
+	url, err := r.Accounts.StartSocialSignIn(ctx, input.Provider, input.RedirectTo)
+	return result(url, err, socialPayload)
+}
+
+// CompleteSocialSignIn is the resolver for the completeSocialSignIn field.
+func (r *mutationResolver) CompleteSocialSignIn(ctx context.Context, input model.CompleteSocialSignInInput) (*model.AuthPayload, error) {
+	return authPayload(ctx)(r.Accounts.CompleteSocialSignIn(ctx, input.Code))
+}
+
+// LinkIdentity is the resolver for the linkIdentity field.
+func (r *mutationResolver) LinkIdentity(ctx context.Context, input model.LinkIdentityInput) (*model.StartSocialSignInPayload, error) {
+	password := ""
+	if input.Password != nil {
+		password = *input.Password
+	}
+	url, err := r.Accounts.LinkIdentity(ctx, input.Provider, input.RedirectTo, password)
+	return result(url, err, socialPayload)
+}
+
+// UnlinkIdentity is the resolver for the unlinkIdentity field.
+func (r *mutationResolver) UnlinkIdentity(ctx context.Context, input model.UnlinkIdentityInput) (*model.UnlinkIdentityPayload, error) {
+	id, err := parseID(input.ID, "id")
+	if err == nil {
+		err = r.Accounts.UnlinkIdentity(ctx, id)
+	}
+	return okResult(err, func(ok bool, errs []*model.UserError) *model.UnlinkIdentityPayload {
+		return &model.UnlinkIdentityPayload{Ok: ok, Errors: errs}
+	})
+}
+
 // RenamePasskey is the resolver for the renamePasskey field.
 func (r *mutationResolver) RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error) {
 	var key *account.Passkey
@@ -470,6 +507,15 @@ func (r *mutationResolver) DeleteMyAccount(ctx context.Context, input model.Dele
 	return okResult(r.Accounts.DeleteMyAccount(ctx, input.Password), func(ok bool, errs []*model.UserError) *model.DeleteMyAccountPayload {
 		return &model.DeleteMyAccountPayload{Ok: ok, Errors: errs}
 	})
+}
+
+// SignInProviders is the resolver for the signInProviders field.
+func (r *queryResolver) SignInProviders(ctx context.Context) ([]*account.ProviderInfo, error) {
+	out := []*account.ProviderInfo{}
+	for _, p := range r.Accounts.SignInProviders() {
+		out = append(out, &p)
+	}
+	return out, nil
 }
 
 // Me is the resolver for the me field.
@@ -641,6 +687,18 @@ func (r *userResolver) Passkeys(ctx context.Context, obj *account.User) ([]*acco
 	return keys, err
 }
 
+// Identities is the resolver for the identities field.
+func (r *userResolver) Identities(ctx context.Context, obj *account.User) ([]*account.Identity, error) {
+	if err := maySeePrivate(ctx, obj); err != nil {
+		return nil, err
+	}
+	ids, _, err := loaders(ctx).IdentitiesByUserID.load(ctx, obj.ID)
+	if ids == nil {
+		ids = []*account.Identity{}
+	}
+	return ids, err
+}
+
 // Balance is the resolver for the balance field.
 func (r *walletResolver) Balance(ctx context.Context, obj *wallet.Wallet) (string, error) {
 	return wallet.FormatAmount(obj.Balance), nil
@@ -690,6 +748,9 @@ func (r *Resolver) AuditEvent() AuditEventResolver { return &auditEventResolver{
 // Batch returns BatchResolver implementation.
 func (r *Resolver) Batch() BatchResolver { return &batchResolver{r} }
 
+// Identity returns IdentityResolver implementation.
+func (r *Resolver) Identity() IdentityResolver { return &identityResolver{r} }
+
 // Mutation returns MutationResolver implementation.
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }
 
@@ -714,6 +775,7 @@ type (
 	approvalResolver          struct{ *Resolver }
 	auditEventResolver        struct{ *Resolver }
 	batchResolver             struct{ *Resolver }
+	identityResolver          struct{ *Resolver }
 	mutationResolver          struct{ *Resolver }
 	queryResolver             struct{ *Resolver }
 	sessionResolver           struct{ *Resolver }

@@ -172,6 +172,12 @@ type ChangePasswordPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `completeSocialSignIn`.
+type CompleteSocialSignInInput struct {
+	// The `code` query parameter the flow came back with.
+	Code string `json:"code"`
+}
+
 // Input of `confirmTotp`.
 type ConfirmTotpInput struct {
 	// A current 6-digit code from the authenticator app.
@@ -360,6 +366,16 @@ type FinishPasskeySignInInput struct {
 	ChallengeID string `json:"challengeId"`
 	// What `navigator.credentials.get` returned, as JSON (`credential.toJSON()`).
 	Credential any `json:"credential"`
+}
+
+// Input of `linkIdentity`.
+type LinkIdentityInput struct {
+	// A provider's id from `signInProviders`.
+	Provider string `json:"provider"`
+	// The app's page to come back to, absolute: under APP_URL or SIGNIN_REDIRECT_URLS.
+	RedirectTo string `json:"redirectTo"`
+	// The caller's password; needed unless the session started within the last 5 minutes.
+	Password *string `json:"password,omitempty"`
 }
 
 // Input of `login`.
@@ -624,6 +640,36 @@ type StartPasskeySignInPayload struct {
 	Options any `json:"options,omitempty"`
 	// The sign-in's id, for `finishPasskeySignIn`; null when `errors` is not empty.
 	ChallengeID *string `json:"challengeId,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `startSocialSignIn`.
+type StartSocialSignInInput struct {
+	// A provider's id from `signInProviders`.
+	Provider string `json:"provider"`
+	// The app's page to come back to, absolute: under APP_URL or SIGNIN_REDIRECT_URLS.
+	RedirectTo string `json:"redirectTo"`
+}
+
+// Result of `startSocialSignIn` and `linkIdentity`.
+type StartSocialSignInPayload struct {
+	// Where to send the browser (`location.assign`); null when `errors` is not empty.
+	AuthorizationURL *string `json:"authorizationUrl,omitempty"`
+	// Problems with the input; empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
+// Input of `unlinkIdentity`.
+type UnlinkIdentityInput struct {
+	// The identity's id (`User.identities`).
+	ID string `json:"id"`
+}
+
+// Result of `unlinkIdentity`.
+type UnlinkIdentityPayload struct {
+	// True when the identity was unlinked.
+	Ok bool `json:"ok"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
 }

@@ -96,12 +96,31 @@ func (s *Service) DeleteUser(ctx context.Context, userID uuid.UUID) error {
 }
 
 // DeleteMyAccount erases the caller's personal data after checking the
-// password (guesses counted like changePassword's).
+// password (guesses counted like changePassword's). An account without a
+// password (signed up with another provider) confirms by a fresh session
+// instead: signed in within FreshSignIn.
 //
-// Errors: INVALID_CREDENTIALS password, UNAUTHENTICATED, RateLimited.
+// Errors: INVALID_CREDENTIALS or REQUIRED password, UNAUTHENTICATED,
+// RateLimited.
 func (s *Service) DeleteMyAccount(ctx context.Context, password string) error {
-	u, err := s.confirmPassword(ctx, password)
+	v, err := auth.SignedIn(ctx)
 	if err != nil {
+		return err
+	}
+	u, err := s.UserByID(ctx, v.UserID)
+	if err != nil {
+		return err
+	}
+	if u.PasswordHash == nil {
+		fresh, err := s.freshSession(ctx, v)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			return apperr.List{apperr.OnField("password", apperr.Required,
+				"Your account has no password: sign in again, then delete it within 5 minutes.")}
+		}
+	} else if u, err = s.confirmPassword(ctx, password); err != nil {
 		return err
 	}
 	return s.erase(ctx, u, u.ID)

@@ -188,20 +188,7 @@ func (s *Service) StartPasskeyRegistration(ctx context.Context, password string)
 	if _, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP); err != nil {
 		return nil, err
 	}
-	var u *User
-	fresh, err := s.db.NewSelect().Model((*Session)(nil)).
-		Where("id = ? AND created_at > ?", v.SessionID, s.now().Add(-FreshSignIn)).Exists(ctx)
-	switch {
-	case err != nil:
-		return nil, err
-	case fresh:
-		u, err = s.UserByID(ctx, v.UserID)
-	case password == "":
-		return nil, apperr.List{apperr.OnField("password", apperr.Required,
-			"Enter your password to add a passkey (or sign in again: within 5 minutes of signing in it is not asked for).")}
-	default:
-		u, err = s.checkPassword(ctx, v, password, "password", "Your password was entered incorrectly.")
-	}
+	u, err := s.recentOrPassword(ctx, v, password, "add a passkey")
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +538,8 @@ func (s *Service) RemovePasskey(ctx context.Context, id uuid.UUID) error {
 }
 
 // keepsAWayIn fails with LAST_SIGN_IN_METHOD when, inside tx after a
-// removal, the user has no way left to sign in: no password, no passkey.
+// removal, the user has no way left to sign in: no password, no passkey,
+// no linked identity.
 // The user's row is locked first, so two removals racing cannot both see
 // the other's passkey left.
 func (s *Service) keepsAWayIn(ctx context.Context, tx bun.Tx, userID uuid.UUID) error {
@@ -562,12 +550,14 @@ func (s *Service) keepsAWayIn(ctx context.Context, tx bun.Tx, userID uuid.UUID) 
 	if u.PasswordHash != nil {
 		return nil
 	}
-	n, err := tx.NewSelect().Model((*Passkey)(nil)).Where("user_id = ?", userID).Count(ctx)
-	if err != nil || n > 0 {
-		return err
+	for _, model := range []any{(*Passkey)(nil), (*Identity)(nil)} {
+		n, err := tx.NewSelect().Model(model).Where("user_id = ?", userID).Count(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
 	}
 	return apperr.List{apperr.OnField("id", apperr.LastSignInMethod,
-		"This is your last way to sign in: set a password or add another passkey first.")}
+		"This is your last way to sign in: set a password, add a passkey or link another account first.")}
 }
 
 // deletePasskeys removes userID's passkeys and its ceremonies under way
@@ -644,4 +634,29 @@ func passkeyName(name string) (string, error) {
 		return "", apperr.List{apperr.OnField("name", apperr.Invalid, "No control characters.")}
 	}
 	return name, nil
+}
+
+// recentOrPassword is the signed-in user of v when its session started
+// within FreshSignIn, or when password is theirs (guesses counted like
+// changePassword's): a stolen access token alone must not add a way in.
+//
+// Errors: REQUIRED or INVALID_CREDENTIALS password, RateLimited.
+func (s *Service) recentOrPassword(ctx context.Context, v auth.Viewer, password, what string) (*User, error) {
+	fresh, err := s.freshSession(ctx, v)
+	switch {
+	case err != nil:
+		return nil, err
+	case fresh:
+		return s.UserByID(ctx, v.UserID)
+	case password == "":
+		return nil, apperr.List{apperr.OnField("password", apperr.Required,
+			"Enter your password to "+what+" (or sign in again: within 5 minutes of signing in it is not asked for).")}
+	}
+	return s.checkPassword(ctx, v, password, "password", "Your password was entered incorrectly.")
+}
+
+// freshSession reports whether v's session started within FreshSignIn.
+func (s *Service) freshSession(ctx context.Context, v auth.Viewer) (bool, error) {
+	return s.db.NewSelect().Model((*Session)(nil)).
+		Where("id = ? AND created_at > ?", v.SessionID, s.now().Add(-FreshSignIn)).Exists(ctx)
 }

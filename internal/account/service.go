@@ -18,6 +18,7 @@ import (
 	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/media"
 	"github.com/usergraph/usergraph/internal/ratelimit"
+	"github.com/usergraph/usergraph/internal/social"
 	"github.com/usergraph/usergraph/internal/wallet"
 )
 
@@ -39,7 +40,13 @@ type limits struct {
 // Policy is the account settings (config.Config fills it; .env.example
 // says what each limit counts).
 type Policy struct {
-	RefreshTTL time.Duration
+	// SocialBase is this server's origin as identity providers and
+	// browsers reach it (PUBLIC_URL): /auth/start and /auth/callback hang
+	// below it. SocialRedirects are where a social sign-in may return to:
+	// APP_URL first, then SIGNIN_REDIRECT_URLS.
+	SocialBase      string
+	SocialRedirects []string
+	RefreshTTL      time.Duration
 	// LoginMaxFailures password checks per email (and second-factor codes
 	// and password confirmations per user) in LoginFailureWindow before a
 	// lock of LoginLockout, which doubles on repeated locks.
@@ -105,6 +112,8 @@ type Deps struct {
 	Limiter *ratelimit.Limiter
 	// Passkeys is the relying party of passkeys (NewWebAuthn).
 	Passkeys *webauthn.WebAuthn
+	// Providers are the other identity providers people may sign in with.
+	Providers *social.Registry
 	// Now is the clock (time.Now when nil); tests move it.
 	Now func() time.Time
 }
@@ -126,6 +135,7 @@ type Service struct {
 	media     media.Store
 	sealer    *auth.Sealer
 	passkeys  *webauthn.WebAuthn
+	providers *social.Registry
 	// passkeyChecked, in tests, runs between a passkey answer's check and
 	// the sign-in's writes: where a racing sign-in would slip in.
 	passkeyChecked func()
@@ -142,7 +152,7 @@ func NewService(database *bun.DB, deps Deps, policy Policy) *Service {
 	return &Service{
 		db: database, limiter: deps.Limiter, now: func() time.Time { return now().UTC() },
 		tokens: deps.Tokens, passwords: deps.Passwords, mail: deps.Mail, outbox: deps.Outbox, log: deps.Log,
-		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, passkeys: deps.Passkeys, policy: policy, limits: policy.limits(),
+		audit: deps.Audit, wallets: deps.Wallets, media: deps.Media, sealer: deps.Sealer, passkeys: deps.Passkeys, providers: deps.Providers, policy: policy, limits: policy.limits(),
 	}
 }
 
@@ -241,12 +251,19 @@ func (s *Service) refundIfBusy(ctx context.Context, err error, keys ...string) e
 	if !busy && ctx.Err() == nil {
 		return err
 	}
-	// The request's own context may have ended; the refund must still land.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	// The request's own context may have ended; the refund should still
+	// land. It is bookkeeping: one that fails (behind a transaction pooler
+	// a connection cut with the request can fail the first try) is tried
+	// once more, then logged, and the attempt stays counted, the safe side.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, k := range keys {
-		if rerr := s.limiter.Refund(ctx, k); rerr != nil {
-			return errors.Join(err, rerr)
+		rerr := s.limiter.Refund(rctx, k)
+		if rerr != nil {
+			rerr = s.limiter.Refund(rctx, k)
+		}
+		if rerr != nil {
+			s.log.WarnContext(ctx, "an attempt could not be refunded; it stays counted", "error", rerr)
 		}
 	}
 	return err

@@ -43,6 +43,9 @@ func (accountData) UserTables() []userdata.Table {
 		{Name: "passkeys", Erasure: userdata.Delete, Export: []string{"passkeys"}},
 		{Name: "passkey_challenges", Erasure: userdata.Delete,
 			Reason: "ceremonies under way (5 minutes): a challenge, nothing about the person but whose it is"},
+		{Name: "identities", Erasure: userdata.Delete, Export: []string{"identities"}},
+		{Name: "social_flows", Erasure: userdata.Delete,
+			Reason: "sign-ins at other providers under way (10 minutes, then 2 for the code): hashes, a sealed verifier, and what the provider said until the app redeems it"},
 		{Name: "approvals", Erasure: userdata.Keep,
 			Reason: "an admin's decision on a business customer's administrator belongs to the business's record; its outcome shows in profile.isApproved"},
 		{Name: "rate_limits", Erasure: userdata.Delete,
@@ -78,6 +81,11 @@ func (a accountData) EraseUser(ctx context.Context, tx bun.IDB, p userdata.Perso
 	}
 	if err := deletePasskeys(ctx, tx, p.ID); err != nil {
 		return err
+	}
+	for _, model := range []any{(*Identity)(nil), (*socialFlow)(nil)} {
+		if _, err := tx.NewDelete().Model(model).Where("user_id = ?", p.ID).Exec(ctx); err != nil {
+			return err
+		}
 	}
 	// Sign-ins started with the person's email name no user.
 	if _, err := tx.NewDelete().Model((*passkeyChallenge)(nil)).Where("email_key = ?", p.EmailKey).Exec(ctx); err != nil {
@@ -126,7 +134,27 @@ func (a accountData) ExportUser(ctx context.Context, idb bun.IDB, p userdata.Per
 			SignCount: k.SignCount, BackupEligible: k.BackupEligible, BackupState: k.BackupState}
 	}
 	out["passkeys"] = passkeys
+	var identities []Identity
+	if err := idb.NewSelect().Model(&identities).Where("user_id = ?", p.ID).Order("created_at").Scan(ctx); err != nil {
+		return err
+	}
+	linked := make([]exportIdentity, len(identities))
+	for i, x := range identities {
+		linked[i] = exportIdentity{ID: x.ID, Provider: x.Provider, Subject: x.Subject, Email: x.Email,
+			CreatedAt: x.CreatedAt, LastUsedAt: x.LastUsedAt}
+	}
+	out["identities"] = linked
 	return nil
+}
+
+// exportIdentity is an account at another provider linked to the person.
+type exportIdentity struct {
+	ID         uuid.UUID  `json:"id"`
+	Provider   string     `json:"provider"`
+	Subject    string     `json:"subject"`
+	Email      string     `json:"email"`
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt"`
 }
 
 // exportPasskey is a passkey as exported: its public parts (what a

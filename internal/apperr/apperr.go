@@ -38,6 +38,9 @@ const (
 	MfaAlreadyEnabled       Code = "MFA_ALREADY_ENABLED"
 	MfaNotEnabled           Code = "MFA_NOT_ENABLED"
 	LastSignInMethod        Code = "LAST_SIGN_IN_METHOD"
+	ProviderUnavailable     Code = "PROVIDER_UNAVAILABLE"
+	AccountExists           Code = "ACCOUNT_EXISTS"
+	IdentityInUse           Code = "IDENTITY_IN_USE"
 )
 
 // Request-level codes: they become top-level GraphQL errors.

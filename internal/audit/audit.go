@@ -63,6 +63,9 @@ const (
 	PasskeyRemoved             Action = "PASSKEY_REMOVED"
 	PasskeyFailed              Action = "PASSKEY_FAILED"
 	PasskeyCloneSuspected      Action = "PASSKEY_CLONE_SUSPECTED"
+	IdentityLinked             Action = "IDENTITY_LINKED"
+	IdentityUnlinked           Action = "IDENTITY_UNLINKED"
+	SocialSignInFailed         Action = "SOCIAL_SIGN_IN_FAILED"
 )
 
 // Event is one entry of the audit log.

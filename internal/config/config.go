@@ -143,6 +143,16 @@ type Config struct {
 	WebAuthnRPID      string   `env:"WEBAUTHN_RP_ID" validate:"omitempty,hostname_rfc1123"`
 	WebAuthnRPOrigins []string `env:"WEBAUTHN_RP_ORIGINS" envSeparator:"," validate:"dive,origin"`
 
+	// SigninProviders lists the ids of other identity providers people may
+	// sign in with; each is described by SIGNIN_PROVIDER_<ID>_* settings,
+	// read into Providers by Load.
+	SigninProviders []string `env:"SIGNIN_PROVIDERS" envSeparator:"," validate:"dive,alphanum,max=32"`
+	// SigninRedirectURLs are the places, besides APP_URL, a social sign-in
+	// may return to: a redirectTo must start with one of them (or APP_URL).
+	SigninRedirectURLs []string `env:"SIGNIN_REDIRECT_URLS" envSeparator:"," validate:"dive,http_url"`
+	// Providers are the SIGNIN_PROVIDERS, in their order.
+	Providers []Provider
+
 	// PublicURL prefixes media URLs (avatars); empty: the origin each request
 	// came to (behind a proxy: its Host, and X-Forwarded-Proto from TRUSTED_PROXIES).
 	PublicURL      string `env:"PUBLIC_URL" validate:"omitempty,http_url"`
@@ -306,7 +316,92 @@ func Load(getenv func(string) string, envFile string) (Config, error) {
 		return Config{}, fmt.Errorf("config: invalid settings:\n  %s", parseErrors(err))
 	}
 	c.AppURL = strings.TrimRight(c.AppURL, "/")
-	return c, c.validate()
+	lookup := func(k string) string {
+		if v := getenv(k); v != "" {
+			return v
+		}
+		return fileVars[k]
+	}
+	var msgs []string
+	for _, id := range c.SigninProviders {
+		p, problems := readProvider(strings.TrimSpace(id), lookup)
+		c.Providers = append(c.Providers, p)
+		msgs = append(msgs, problems...)
+	}
+	if err := c.validate(); err != nil || len(msgs) == 0 {
+		return c, err
+	}
+	return c, fmt.Errorf("config: invalid settings:\n  %s", strings.Join(msgs, "\n  "))
+}
+
+// Provider is another identity provider people may sign in with: an
+// OpenID Connect provider (discovery from Issuer), or GitHub's OAuth 2.0.
+type Provider struct {
+	ID, Name, Type string
+	Issuer         string
+	ClientID       string
+	ClientSecret   string
+	Scopes         []string
+}
+
+// The provider types.
+const (
+	ProviderOIDC   = "oidc"
+	ProviderGitHub = "github"
+)
+
+// readProvider reads SIGNIN_PROVIDER_<ID>_* for id.
+func readProvider(id string, lookup func(string) string) (Provider, []string) {
+	prefix := "SIGNIN_PROVIDER_" + strings.ToUpper(id) + "_"
+	get := func(k string) string { return strings.TrimSpace(lookup(prefix + k)) }
+	p := Provider{ID: strings.ToLower(id), Name: get("NAME"), Type: get("TYPE"), Issuer: get("ISSUER"),
+		ClientID: get("CLIENT_ID"), ClientSecret: get("CLIENT_SECRET")}
+	if p.Type == "" {
+		p.Type = ProviderOIDC
+	}
+	if p.Name == "" {
+		p.Name = id
+	}
+	for _, sc := range strings.FieldsFunc(get("SCOPES"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		p.Scopes = append(p.Scopes, sc)
+	}
+	var msgs []string
+	need := func(k, v string) {
+		if v == "" {
+			msgs = append(msgs, fmt.Sprintf("%s%s: must be set (provider %s in SIGNIN_PROVIDERS)", prefix, k, id))
+		}
+	}
+	need("CLIENT_ID", p.ClientID)
+	need("CLIENT_SECRET", p.ClientSecret)
+	switch p.Type {
+	case ProviderOIDC:
+		need("ISSUER", p.Issuer)
+		if u, err := url.Parse(p.Issuer); p.Issuer != "" && (err != nil || u.Host == "" || u.Scheme != "https" && u.Scheme != "http") {
+			msgs = append(msgs, fmt.Sprintf("%sISSUER=%q: must be an absolute URL", prefix, p.Issuer))
+		}
+		if len(p.Scopes) == 0 {
+			p.Scopes = []string{"openid", "email", "profile"}
+		}
+		if !slices.Contains(p.Scopes, "openid") {
+			p.Scopes = append([]string{"openid"}, p.Scopes...)
+		}
+	case ProviderGitHub:
+		if len(p.Scopes) == 0 {
+			p.Scopes = []string{"read:user", "user:email"}
+		}
+	default:
+		msgs = append(msgs, fmt.Sprintf("%sTYPE=%q: must be oidc (the default) or github", prefix, p.Type))
+	}
+	return p, msgs
+}
+
+// CallbackBase is the origin (and path prefix) identity providers return
+// people to: PUBLIC_URL, else http://localhost:PORT.
+func (c Config) CallbackBase() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	return "http://localhost:" + strconv.Itoa(c.Port)
 }
 
 // parseErrors names each unparsable setting by its variable, not its Go field.

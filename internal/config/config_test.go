@@ -103,3 +103,43 @@ func TestOriginsAndNetworksAreValidated(t *testing.T) {
 		t.Errorf("valid settings: %v %v %s", err, c.TrustedNetworks(), c.Addr())
 	}
 }
+
+// Sign-in providers are read from SIGNIN_PROVIDER_<ID>_*, with defaults
+// for what may be left out, and every missing setting is named at once.
+func TestSignInProviders(t *testing.T) {
+	vars := map[string]string{
+		"SIGNIN_PROVIDERS":                     "acme,github",
+		"SIGNIN_PROVIDER_ACME_ISSUER":          "https://login.acme.example",
+		"SIGNIN_PROVIDER_ACME_CLIENT_ID":       "usergraph",
+		"SIGNIN_PROVIDER_ACME_CLIENT_SECRET":   "s1",
+		"SIGNIN_PROVIDER_ACME_SCOPES":          "email,profile",
+		"SIGNIN_PROVIDER_GITHUB_TYPE":          "github",
+		"SIGNIN_PROVIDER_GITHUB_CLIENT_ID":     "Iv1.x",
+		"SIGNIN_PROVIDER_GITHUB_CLIENT_SECRET": "s2",
+		"SIGNIN_PROVIDER_GITHUB_NAME":          "GitHub",
+	}
+	c, err := Load(func(k string) string { return vars[k] }, "/nonexistent.env")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Providers) != 2 {
+		t.Fatalf("providers %+v", c.Providers)
+	}
+	acme, gh := c.Providers[0], c.Providers[1]
+	if acme.Type != ProviderOIDC || acme.Name != "acme" || strings.Join(acme.Scopes, " ") != "openid email profile" {
+		t.Errorf("acme %+v: want oidc, named by its id, openid added to its scopes", acme)
+	}
+	if gh.Type != ProviderGitHub || gh.Name != "GitHub" || strings.Join(gh.Scopes, " ") != "read:user user:email" {
+		t.Errorf("github %+v", gh)
+	}
+	delete(vars, "SIGNIN_PROVIDER_ACME_ISSUER")
+	delete(vars, "SIGNIN_PROVIDER_GITHUB_CLIENT_SECRET")
+	vars["SIGNIN_PROVIDERS"] = "acme,github,odd"
+	vars["SIGNIN_PROVIDER_ODD_TYPE"] = "saml"
+	_, err = Load(func(k string) string { return vars[k] }, "/nonexistent.env")
+	for _, want := range []string{"SIGNIN_PROVIDER_ACME_ISSUER: must be set", "SIGNIN_PROVIDER_GITHUB_CLIENT_SECRET: must be set", `SIGNIN_PROVIDER_ODD_TYPE="saml"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error %v, want it to name %s", err, want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/cors"
@@ -58,6 +59,9 @@ func NewServer(d Deps) http.Handler {
 	mux.HandleFunc("GET /.well-known/jwks.json", jwksHandler(d.Keys, d.Config.KeysReloadInterval))
 	mux.HandleFunc("GET /.well-known/openid-configuration", discoveryHandler(d.Config))
 	mux.Handle("GET /media/{name...}", media.Handler(d.Media))
+	secure := strings.HasPrefix(d.Config.CallbackBase(), "https:")
+	mux.HandleFunc("GET /auth/start/{flow}", socialStart(d.Accounts, d.Config.AppURL, secure))
+	mux.HandleFunc("GET /auth/callback/{provider}", socialCallback(d.Accounts, secure))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})

@@ -95,6 +95,7 @@ func (p *Purger) Once(ctx context.Context) (counts Counts, ran bool, err error) 
 		// are of no use once expired.
 		{&counts.Challenges, "DELETE FROM mfa_challenges WHERE expires_at < ?", []any{now}},
 		{&counts.Challenges, "DELETE FROM passkey_challenges WHERE expires_at < ?", []any{now}},
+		{&counts.Challenges, "DELETE FROM social_flows WHERE expires_at < ?", []any{now}},
 		{&counts.Mail, "DELETE FROM mail_outbox WHERE status IN ('SENT', 'FAILED') AND created_at < ?",
 			[]any{now.Add(-p.policy.Mail)}},
 		{&counts.RateLimits, "DELETE FROM rate_limits WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)",
