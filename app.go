@@ -178,6 +178,11 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 			return nil, err
 		}
 	}
+	composer, err := composerFor(cfg)
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
 	hasher := auth.NewHasher(cfg.PasswordHashConcurrency, cfg.PasswordHashQueue, cfg.PasswordHashWait)
 	limiter := ratelimit.New(database, nil)
 	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
@@ -192,7 +197,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	accounts := account.NewService(database, account.Deps{
 		Tokens:    tokens,
 		Passwords: hasher,
-		Mail:      mail.NewComposer(cfg.AppURL, links),
+		Mail:      composer,
 		Outbox:    outbox,
 		Log:       log,
 		Audit:     auditLog,
@@ -322,4 +327,20 @@ func mailDriver(cfg config.Config) (mail.Driver, error) {
 		return mail.NewResendDriver(cfg.ResendAPIKey, cfg.ResendAPIURL)
 	}
 	return mail.FileDriver{Dir: cfg.MailPath()}, nil
+}
+
+// composerFor composes the emails with the built-in templates, or with the
+// app's own from MAIL_TEMPLATES_DIR (checked now: a broken one stops the
+// start with its file and line).
+func composerFor(cfg config.Config) (mail.Composer, error) {
+	links := mail.LinkLifetimes{Setup: cfg.SetupLinkTTL, Reset: cfg.ResetLinkTTL, Verify: cfg.VerifyLinkTTL}
+	c := mail.NewComposer(cfg.AppURL, links)
+	if cfg.MailTemplatesDir == "" {
+		return c, nil
+	}
+	t, err := mail.LoadTemplates(cfg.MailTemplatesDir)
+	if err != nil {
+		return c, err
+	}
+	return c.WithTemplates(t), nil
 }

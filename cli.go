@@ -30,6 +30,7 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/config"
 	"github.com/usergraph/usergraph/internal/db"
+	"github.com/usergraph/usergraph/internal/mail"
 	"github.com/usergraph/usergraph/internal/seed"
 )
 
@@ -41,6 +42,7 @@ type env struct {
 	getenv        func(string) string
 	stdin         io.Reader
 	stdout        io.Writer
+	arg           string // the command's one argument, when it names one
 }
 
 // command is one subcommand.
@@ -51,6 +53,8 @@ type command struct {
 	setup func(fs *flag.FlagSet) func(ctx context.Context, e *env) error
 	// config is false for commands that need no settings (version).
 	config bool
+	// arg names the one argument the command takes, if any (TEMPLATE).
+	arg string
 }
 
 // help is the command's --help: its name, summary and flags.
@@ -59,6 +63,9 @@ func (c command) help(name string, fs *flag.FlagSet) string {
 	fmt.Fprintf(&b, "usage: usergraph %s", name)
 	if hasFlags(fs) {
 		b.WriteString(" [flags]")
+	}
+	if c.arg != "" {
+		b.WriteString(" " + c.arg)
 	}
 	fmt.Fprintf(&b, "\n\n%s\n", c.summary)
 	if hasFlags(fs) {
@@ -97,6 +104,9 @@ var commands = map[string]command{
 	"keys list":  {summary: "The signing keys and their state.", config: true, setup: noFlags(keysList)},
 	"keys prune": {summary: "Remove signing keys retired long enough that no valid token names them.", config: true, setup: keysPrune},
 	"version":    {summary: "Print the version and commit of this binary.", setup: noFlags(version)},
+	"mail preview": {summary: "Render the email TEMPLATE (" + strings.Join(mail.Names(), ", ") +
+		") with sample data, from MAIL_TEMPLATES_DIR or built in, without sending it.",
+		config: true, arg: "TEMPLATE", setup: mailPreview},
 }
 
 // commandOf splits args into the command's name (one or two words) and its
@@ -397,4 +407,31 @@ func healthcheck(ctx context.Context, e *env) error {
 	}
 	fmt.Fprintln(e.stdout, "ready")
 	return nil
+}
+
+// mailPreview renders one email with sample data: its subject and text, or
+// its HTML (--html), to stdout or a file (--out), so a designer checks a
+// template without sending it.
+func mailPreview(fs *flag.FlagSet) func(ctx context.Context, e *env) error {
+	html := fs.Bool("html", false, "print the HTML part instead of the subject and text")
+	out := fs.String("out", "", "write to this file instead of stdout")
+	return func(_ context.Context, e *env) error {
+		c, err := composerFor(e.cfg)
+		if err != nil {
+			return err
+		}
+		m, err := c.Sample(e.arg)
+		if err != nil {
+			return err
+		}
+		doc := "Subject: " + m.Subject + "\n\n" + m.Text
+		if *html {
+			doc = m.HTML
+		}
+		if *out != "" {
+			return os.WriteFile(*out, []byte(doc), 0o644)
+		}
+		_, err = io.WriteString(e.stdout, doc)
+		return err
+	}
 }

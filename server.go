@@ -74,10 +74,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	} else if err != nil {
 		return fmt.Errorf("%s: %w (usergraph %s --help)", name, err, name)
 	}
-	if fs.NArg() > 0 {
+	switch {
+	case cmd.arg != "" && fs.NArg() != 1:
+		return fmt.Errorf("%s: give one %s (usergraph %s --help)", name, cmd.arg, name)
+	case cmd.arg == "" && fs.NArg() > 0:
 		return fmt.Errorf("%s: unexpected argument %q (usergraph %s --help)", name, fs.Arg(0), name)
 	}
-	e := &env{getenv: getenv, stdin: stdin, stdout: stdout}
+	e := &env{getenv: getenv, stdin: stdin, stdout: stdout, arg: fs.Arg(0)}
 	if cmd.config {
 		privateFiles()
 		envFile := getenv("ENV_FILE")

@@ -121,9 +121,12 @@ type Config struct {
 	// PasswordHashWait is the longest a request waits in that queue.
 	PasswordHashWait time.Duration `env:"PASSWORD_HASH_WAIT" envDefault:"3s" validate:"min=1ms"`
 
-	MailDriver       string        `env:"MAIL_DRIVER" envDefault:"file" validate:"oneof=file smtp resend"`
-	MailFrom         string        `env:"MAIL_FROM" envDefault:"usergraph <no-reply@localhost>" validate:"required"`
-	MailDir          string        `env:"MAIL_DIR"` // empty: DATA_DIR/mail
+	MailDriver string `env:"MAIL_DRIVER" envDefault:"file" validate:"oneof=file smtp resend"`
+	MailFrom   string `env:"MAIL_FROM" envDefault:"usergraph <no-reply@localhost>" validate:"required"`
+	MailDir    string `env:"MAIL_DIR"` // empty: DATA_DIR/mail
+	// MailTemplatesDir holds the app's own email templates, replacing the
+	// built-in ones by name (mail.LoadTemplates); empty: the built-in ones.
+	MailTemplatesDir string        `env:"MAIL_TEMPLATES_DIR" validate:"omitempty,dir"`
 	MailMaxAttempts  int           `env:"MAIL_MAX_ATTEMPTS" envDefault:"8" validate:"min=1"`
 	MailRetryBase    time.Duration `env:"MAIL_RETRY_BASE" envDefault:"30s" validate:"min=1ms"`
 	MailPollInterval time.Duration `env:"MAIL_POLL_INTERVAL" envDefault:"5s" validate:"min=10ms"`
@@ -483,6 +486,8 @@ func explain(fe validator.FieldError) string {
 		return "must be an email address"
 	case "file":
 		return "must name a readable file"
+	case "dir":
+		return "must name a folder"
 	case "url", "http_url":
 		return "must be an absolute URL"
 	case "origin":

@@ -7,9 +7,16 @@ package mail
 import (
 	"bytes"
 	"embed"
+	"fmt"
 	htmltemplate "html/template"
+	"io/fs"
+	"maps"
 	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	texttemplate "text/template"
 	"time"
 )
@@ -43,20 +50,140 @@ var subjects = map[string]string{
 }
 
 type templates struct {
-	html *htmltemplate.Template
-	text *texttemplate.Template
+	subject *texttemplate.Template
+	html    *htmltemplate.Template
+	text    *texttemplate.Template
 }
 
-var parsed = func() map[string]templates {
-	out := map[string]templates{}
-	for name := range subjects {
-		out[name] = templates{
-			html: htmltemplate.Must(htmltemplate.ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")),
-			text: texttemplate.Must(texttemplate.ParseFS(templateFS, "templates/"+name+".txt")),
+// Templates are every email's subject, text and HTML: the built-in ones,
+// each of which a file in a folder of the app's own may replace.
+type Templates struct{ byName map[string]templates }
+
+// builtIn are the templates compiled into usergraph.
+var builtIn *Templates
+
+func init() {
+	t, err := LoadTemplates("")
+	if err != nil {
+		panic(err)
+	}
+	builtIn = t
+}
+
+// LoadTemplates reads the templates: the built-in ones, with any of
+// NAME.subject.txt, NAME.txt, NAME.html (and layout.html, which wraps every
+// HTML body) in dir ("" for none) in their place. Every email is then
+// composed once with sample data (Samples), with unknown fields an error,
+// so a template that does not parse or names a field its email does not
+// have is reported here, with its file and line, not when it is sent.
+func LoadTemplates(dir string) (*Templates, error) {
+	var fsys fs.FS = templateFS
+	own := map[string]bool{}
+	if dir != "" {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: %w", err)
+		}
+		for _, e := range entries {
+			name := e.Name()
+			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".subject.txt"), ".txt"), ".html")
+			if _, ok := subjects[base]; !ok && name != "layout.html" && !e.IsDir() && !strings.HasPrefix(name, ".") {
+				return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: %s names no email; the emails are %s (each NAME.subject.txt, NAME.txt, NAME.html), and layout.html",
+					filepath.Join(dir, name), strings.Join(slices.Sorted(maps.Keys(subjects)), ", "))
+			}
+			own[name] = true
 		}
 	}
-	return out
-}()
+	// source is the file of that name: the folder's when it has one.
+	source := func(name string) (fs.FS, string) {
+		if own[name] {
+			return os.DirFS(dir), name
+		}
+		return fsys, "templates/" + name
+	}
+	read := func(name string) (string, string, error) {
+		f, path := source(name)
+		b, err := fs.ReadFile(f, path)
+		if own[name] {
+			path = filepath.Join(dir, name)
+		}
+		return string(b), path, err
+	}
+	out := &Templates{byName: map[string]templates{}}
+	layout, layoutPath, err := read("layout.html")
+	if err != nil {
+		return nil, err
+	}
+	for name, subject := range subjects {
+		var t templates
+		var body, path string
+		t.subject = texttemplate.New(name + ".subject.txt").Option("missingkey=error")
+		if own[name+".subject.txt"] {
+			if body, path, err = read(name + ".subject.txt"); err == nil {
+				t.subject, err = t.subject.New(path).Parse(strings.TrimSpace(body))
+			}
+		} else {
+			t.subject, err = t.subject.Parse(subject)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if body, path, err = read(name + ".txt"); err == nil {
+			t.text, err = texttemplate.New(path).Option("missingkey=error").Parse(body)
+		}
+		if err != nil {
+			return nil, err
+		}
+		t.html, err = htmltemplate.New(layoutPath).Option("missingkey=error").Parse(layout)
+		if err == nil {
+			if body, path, err = read(name + ".html"); err == nil {
+				_, err = t.html.New(path).Parse(body)
+			}
+		}
+		if err != nil {
+			return nil, err
+		}
+		out.byName[name] = t
+	}
+	c := Composer{appURL: "https://app.example.com", links: LinkLifetimes{Setup: 24 * time.Hour, Reset: time.Hour, Verify: 24 * time.Hour}, t: out}
+	for _, name := range Names() {
+		if _, err := c.Sample(name); err != nil {
+			return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: the %s email: %w", name, err)
+		}
+	}
+	return out, nil
+}
+
+// Names are the emails usergraph sends, sorted.
+func Names() []string { return slices.Sorted(maps.Keys(subjects)) }
+
+// Sample composes the email name with sample data, as LoadTemplates checks
+// it and `usergraph mail preview` shows it.
+func (c Composer) Sample(name string) (Message, error) {
+	to := Recipient{Email: "ada@example.com", Name: "Ada Lovelace", Company: "Analytical Engines Ltd"}
+	const token = "sample-token"
+	switch name {
+	case TemplatePasswordSetup:
+		return c.PasswordSetup(to, token)
+	case TemplatePasswordReset:
+		return c.PasswordReset(to, token)
+	case TemplateEmailVerify:
+		return c.EmailVerify(to, token)
+	case TemplateB2BAdminApproved:
+		return c.B2BAdminApproved(to)
+	case TemplateB2BAdminRejected:
+		return c.B2BAdminRejected(to, "The company could not be verified.")
+	case TemplateMfaEnabled:
+		return c.MfaEnabled(to)
+	case TemplateMfaDisabled:
+		return c.MfaDisabled(to)
+	case TemplateSignInReset:
+		return c.SignInReset(to, true, 2)
+	case TemplatePasskeyAdded:
+		return c.PasskeyAdded(to, "MacBook")
+	}
+	return Message{}, fmt.Errorf("no email is named %q; the emails are %s", name, strings.Join(Names(), ", "))
+}
 
 // Message is one composed email.
 type Message struct {
@@ -71,6 +198,13 @@ type Message struct {
 type Composer struct {
 	appURL string
 	links  LinkLifetimes
+	t      *Templates // nil: the built-in ones
+}
+
+// WithTemplates returns c composing with t (LoadTemplates).
+func (c Composer) WithTemplates(t *Templates) Composer {
+	c.t = t
+	return c
 }
 
 // LinkLifetimes are how long emailed links work; the emails say so.
@@ -154,14 +288,22 @@ func (c Composer) link(path, token string) string {
 }
 
 func (c Composer) compose(name string, to Recipient, data map[string]any) (Message, error) {
-	data["Name"], data["Company"], data["AppURL"], data["Subject"] = to.Name, to.Company, c.appURL, subjects[name]
-	t := parsed[name]
-	var html, text bytes.Buffer
+	data["Name"], data["Company"], data["AppURL"] = to.Name, to.Company, c.appURL
+	all := c.t
+	if all == nil {
+		all = builtIn
+	}
+	t := all.byName[name]
+	var subject, html, text bytes.Buffer
+	if err := t.subject.Execute(&subject, data); err != nil {
+		return Message{}, err
+	}
+	data["Subject"] = strings.TrimSpace(subject.String())
 	if err := t.html.ExecuteTemplate(&html, "layout", data); err != nil {
 		return Message{}, err
 	}
 	if err := t.text.Execute(&text, data); err != nil {
 		return Message{}, err
 	}
-	return Message{Template: name, To: to.Email, Subject: subjects[name], Text: text.String(), HTML: html.String()}, nil
+	return Message{Template: name, To: to.Email, Subject: data["Subject"].(string), Text: text.String(), HTML: html.String()}, nil
 }

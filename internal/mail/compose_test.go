@@ -1,6 +1,8 @@
 package mail
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,60 @@ func TestLifetimesInWords(t *testing.T) {
 	for d, want := range map[time.Duration]string{24 * time.Hour: "24 hours", time.Hour: "1 hour", 90 * time.Minute: "90 minutes", time.Minute: "1 minute"} {
 		if got := inWords(d); got != want {
 			t.Errorf("inWords(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+// A folder of the app's own replaces templates by name, part by part; the
+// others stay built in.
+func TestTemplatesOfTheAppsOwn(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("password_reset.subject.txt", "{{.Name}}, your Acme password\n")
+	write("password_reset.txt", "Hi {{.Name}}! Acme link: {{.Link}} ({{.Valid}})\n")
+	write("layout.html", `{{define "layout"}}<main class="acme">{{template "content" .}}</main>{{end}}`)
+	tpl, err := LoadTemplates(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := NewComposer("https://app.example.com", LinkLifetimes{Setup: time.Hour, Reset: time.Hour, Verify: time.Hour}).WithTemplates(tpl)
+	m, err := c.PasswordReset(Recipient{Email: "a@example.com", Name: "Ada"}, "tok")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "Ada, your Acme password" || m.Text != "Hi Ada! Acme link: https://app.example.com/reset-password?token=tok (1 hour)\n" {
+		t.Errorf("custom subject and text: %q %q", m.Subject, m.Text)
+	}
+	if !strings.HasPrefix(m.HTML, `<main class="acme"><h1`) || !strings.Contains(m.HTML, "Choose a new password") {
+		t.Errorf("custom layout around the built-in body: %s", m.HTML)
+	}
+	v, err := c.EmailVerify(Recipient{Email: "a@example.com", Name: "Ada"}, "tok")
+	if err != nil || v.Subject != "Confirm your email address" || !strings.Contains(v.Text, "verify-email?token=tok") {
+		t.Errorf("a built-in email: %+v %v", v, err)
+	}
+}
+
+// A template that does not parse, names a field its email does not have,
+// or names no email stops the start: the error names the file and line.
+func TestBrokenTemplatesAreRefusedWithTheirFileAndLine(t *testing.T) {
+	for name, c := range map[string]struct{ file, body, want string }{
+		"syntax":        {"mfa_enabled.txt", "Hello\n{{.Name}\n", "mfa_enabled.txt:2"},
+		"unknown field": {"passkey_added.html", "{{define \"content\"}}\n<p>{{.PasskeyName}} {{.Device}}</p>{{end}}", "passkey_added.html:2"},
+		"subject field": {"email_verify.subject.txt", "Confirm {{.Token}}", "email_verify.subject.txt:1"},
+		"no such email": {"welcome.txt", "Hi", "welcome.txt names no email"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, c.file), []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := LoadTemplates(dir)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, c.want)
 		}
 	}
 }
