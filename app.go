@@ -209,6 +209,8 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 		Providers: providers,
 	}, account.Policy{
 		SocialBase:                 cfg.CallbackBase(),
+		MetadataMaxBytes:           cfg.MetadataMaxBytes,
+		MetadataInToken:            cfg.MetadataInToken,
 		SocialRedirects:            append([]string{cfg.AppURL}, cfg.SigninRedirectURLs...),
 		RefreshTTL:                 cfg.RefreshTokenTTL,
 		LoginMaxFailures:           cfg.LoginMaxFailures,

@@ -253,7 +253,9 @@ type ComplexityRoot struct {
 		ResetPassword             func(childComplexity int, input model.ResetPasswordInput) int
 		ResetUserMfa              func(childComplexity int, input model.ResetUserMfaInput) int
 		RevokeSession             func(childComplexity int, input model.RevokeSessionInput) int
+		SetAppMetadata            func(childComplexity int, input model.SetAppMetadataInput) int
 		SetUserActive             func(childComplexity int, input model.SetUserActiveInput) int
+		SetUserMetadata           func(childComplexity int, input model.SetUserMetadataInput) int
 		SetupPassword             func(childComplexity int, input model.SetupPasswordInput) int
 		StartPasskeyRegistration  func(childComplexity int, input model.StartPasskeyRegistrationInput) int
 		StartPasskeySignIn        func(childComplexity int, input model.StartPasskeySignInInput) int
@@ -354,6 +356,11 @@ type ComplexityRoot struct {
 		UserAgent  func(childComplexity int) int
 	}
 
+	SetMetadataPayload struct {
+		Errors func(childComplexity int) int
+		User   func(childComplexity int) int
+	}
+
 	SetUserActivePayload struct {
 		Errors func(childComplexity int) int
 		User   func(childComplexity int) int
@@ -401,28 +408,30 @@ type ComplexityRoot struct {
 	}
 
 	User struct {
-		Approval    func(childComplexity int) int
-		Batch       func(childComplexity int) int
-		CompanyName func(childComplexity int) int
-		CreatedBy   func(childComplexity int) int
-		DateJoined  func(childComplexity int) int
-		Email       func(childComplexity int) int
-		FirstName   func(childComplexity int) int
-		FullName    func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Identities  func(childComplexity int) int
-		IsActive    func(childComplexity int) int
-		IsApproved  func(childComplexity int) int
-		IsVerified  func(childComplexity int) int
-		LastLogin   func(childComplexity int) int
-		LastName    func(childComplexity int) int
-		MfaEnabled  func(childComplexity int) int
-		Mobile      func(childComplexity int) int
-		Passkeys    func(childComplexity int) int
-		Profile     func(childComplexity int) int
-		Role        func(childComplexity int) int
-		Sessions    func(childComplexity int) int
-		Wallet      func(childComplexity int) int
+		AppMetadata  func(childComplexity int) int
+		Approval     func(childComplexity int) int
+		Batch        func(childComplexity int) int
+		CompanyName  func(childComplexity int) int
+		CreatedBy    func(childComplexity int) int
+		DateJoined   func(childComplexity int) int
+		Email        func(childComplexity int) int
+		FirstName    func(childComplexity int) int
+		FullName     func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Identities   func(childComplexity int) int
+		IsActive     func(childComplexity int) int
+		IsApproved   func(childComplexity int) int
+		IsVerified   func(childComplexity int) int
+		LastLogin    func(childComplexity int) int
+		LastName     func(childComplexity int) int
+		MfaEnabled   func(childComplexity int) int
+		Mobile       func(childComplexity int) int
+		Passkeys     func(childComplexity int) int
+		Profile      func(childComplexity int) int
+		Role         func(childComplexity int) int
+		Sessions     func(childComplexity int) int
+		UserMetadata func(childComplexity int) int
+		Wallet       func(childComplexity int) int
 	}
 
 	UserConnection struct {
@@ -533,6 +542,8 @@ type MutationResolver interface {
 	StartSocialSignIn(ctx context.Context, input model.StartSocialSignInInput) (*model.StartSocialSignInPayload, error)
 	CompleteSocialSignIn(ctx context.Context, input model.CompleteSocialSignInInput) (*model.AuthPayload, error)
 	LinkIdentity(ctx context.Context, input model.LinkIdentityInput) (*model.StartSocialSignInPayload, error)
+	SetAppMetadata(ctx context.Context, input model.SetAppMetadataInput) (*model.SetMetadataPayload, error)
+	SetUserMetadata(ctx context.Context, input model.SetUserMetadataInput) (*model.SetMetadataPayload, error)
 	UnlinkIdentity(ctx context.Context, input model.UnlinkIdentityInput) (*model.UnlinkIdentityPayload, error)
 	RenamePasskey(ctx context.Context, input model.RenamePasskeyInput) (*model.RenamePasskeyPayload, error)
 	RemovePasskey(ctx context.Context, input model.RemovePasskeyInput) (*model.RemovePasskeyPayload, error)
@@ -567,6 +578,8 @@ type UserResolver interface {
 
 	Passkeys(ctx context.Context, obj *account.User) ([]*account.Passkey, error)
 	Identities(ctx context.Context, obj *account.User) ([]*account.Identity, error)
+	AppMetadata(ctx context.Context, obj *account.User) (any, error)
+	UserMetadata(ctx context.Context, obj *account.User) (any, error)
 }
 type WalletResolver interface {
 	Balance(ctx context.Context, obj *wallet.Wallet) (string, error)
@@ -1472,6 +1485,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.RevokeSession(childComplexity, args["input"].(model.RevokeSessionInput)), true
+	case "Mutation.setAppMetadata":
+		if e.ComplexityRoot.Mutation.SetAppMetadata == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setAppMetadata_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetAppMetadata(childComplexity, args["input"].(model.SetAppMetadataInput)), true
 	case "Mutation.setUserActive":
 		if e.ComplexityRoot.Mutation.SetUserActive == nil {
 			break
@@ -1483,6 +1507,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SetUserActive(childComplexity, args["input"].(model.SetUserActiveInput)), true
+	case "Mutation.setUserMetadata":
+		if e.ComplexityRoot.Mutation.SetUserMetadata == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_setUserMetadata_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SetUserMetadata(childComplexity, args["input"].(model.SetUserMetadataInput)), true
 	case "Mutation.setupPassword":
 		if e.ComplexityRoot.Mutation.SetupPassword == nil {
 			break
@@ -1915,6 +1950,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Session.UserAgent(childComplexity), true
 
+	case "SetMetadataPayload.errors":
+		if e.ComplexityRoot.SetMetadataPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetMetadataPayload.Errors(childComplexity), true
+	case "SetMetadataPayload.user":
+		if e.ComplexityRoot.SetMetadataPayload.User == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SetMetadataPayload.User(childComplexity), true
+
 	case "SetUserActivePayload.errors":
 		if e.ComplexityRoot.SetUserActivePayload.Errors == nil {
 			break
@@ -2038,6 +2086,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.UploadAvatarPayload.User(childComplexity), true
 
+	case "User.appMetadata":
+		if e.ComplexityRoot.User.AppMetadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.AppMetadata(childComplexity), true
 	case "User.approval":
 		if e.ComplexityRoot.User.Approval == nil {
 			break
@@ -2164,6 +2218,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.User.Sessions(childComplexity), true
+	case "User.userMetadata":
+		if e.ComplexityRoot.User.UserMetadata == nil {
+			break
+		}
+
+		return e.ComplexityRoot.User.UserMetadata(childComplexity), true
 	case "User.wallet":
 		if e.ComplexityRoot.User.Wallet == nil {
 			break
@@ -2386,7 +2446,9 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("ResetPasswordInput", ec.unmarshalInputResetPasswordInput),
 			graphql.NewInputUnmarshaler("ResetUserMfaInput", ec.unmarshalInputResetUserMfaInput),
 			graphql.NewInputUnmarshaler("RevokeSessionInput", ec.unmarshalInputRevokeSessionInput),
+			graphql.NewInputUnmarshaler("SetAppMetadataInput", ec.unmarshalInputSetAppMetadataInput),
 			graphql.NewInputUnmarshaler("SetUserActiveInput", ec.unmarshalInputSetUserActiveInput),
+			graphql.NewInputUnmarshaler("SetUserMetadataInput", ec.unmarshalInputSetUserMetadataInput),
 			graphql.NewInputUnmarshaler("SetupPasswordInput", ec.unmarshalInputSetupPasswordInput),
 			graphql.NewInputUnmarshaler("StartPasskeyRegistrationInput", ec.unmarshalInputStartPasskeyRegistrationInput),
 			graphql.NewInputUnmarshaler("StartPasskeySignInInput", ec.unmarshalInputStartPasskeySignInInput),
@@ -2659,6 +2721,10 @@ type User {
   passkeys: [Passkey!]! @private
   "Accounts at other identity providers linked to this user (sign-in with them), oldest first."
   identities: [Identity!]! @private
+  "The app's own data on this user, a JSON object: written by administrators and the user's business administrator (` + "`" + `setAppMetadata` + "`" + `), readable by the user; in access tokens as ` + "`" + `app_metadata` + "`" + ` when the server's METADATA_IN_TOKEN is on."
+  appMetadata: JSON! @private
+  "The user's own data for the app (preferences), a JSON object written by the user (` + "`" + `setUserMetadata` + "`" + `)."
+  userMetadata: JSON! @private
 }
 
 "An account at another identity provider, linked to a user: signing in there signs the user in here."
@@ -2870,6 +2936,8 @@ enum AuditAction {
   IDENTITY_UNLINKED
   "A sign-in with another identity provider refused (details: the provider and why: an unknown or replayed state, another browser, the provider's refusal, an existing account not linked)."
   SOCIAL_SIGN_IN_FAILED
+  "A user's app or user metadata replaced (details: which, and its size)."
+  METADATA_CHANGED
 }
 
 "One security-relevant event."
@@ -3726,6 +3794,18 @@ type Mutation {
     input: LinkIdentityInput!
   ): StartSocialSignInPayload! @auth
 
+  "Replaces a user's app metadata (a JSON object of at most the server's METADATA_MAX_BYTES as compact JSON; 1,024 when METADATA_IN_TOKEN is on). Administrators, and the business administrator who manages the user."
+  setAppMetadata(
+    "The user and the new metadata."
+    input: SetAppMetadataInput!
+  ): SetMetadataPayload! @auth
+
+  "Replaces the caller's user metadata (a JSON object of at most the server's METADATA_MAX_BYTES as compact JSON)."
+  setUserMetadata(
+    "The new metadata."
+    input: SetUserMetadataInput!
+  ): SetMetadataPayload! @auth
+
   "Removes one of the caller's linked identities; refused (` + "`" + `LAST_SIGN_IN_METHOD` + "`" + `) when the account would have no way left to sign in."
   unlinkIdentity(
     "Which identity."
@@ -3927,6 +4007,28 @@ input LinkIdentityInput {
   redirectTo: String! @maxLength(max: 2048)
   "The caller's password; needed unless the session started within the last 5 minutes."
   password: String @maxLength(max: 1000)
+}
+
+"Input of ` + "`" + `setAppMetadata` + "`" + `."
+input SetAppMetadataInput {
+  "The user's id."
+  userId: ID! @maxLength(max: 64)
+  "The whole new metadata, a JSON object (` + "`" + `{}` + "`" + ` to clear)."
+  metadata: JSON!
+}
+
+"Input of ` + "`" + `setUserMetadata` + "`" + `."
+input SetUserMetadataInput {
+  "The whole new metadata, a JSON object (` + "`" + `{}` + "`" + ` to clear)."
+  metadata: JSON!
+}
+
+"Result of ` + "`" + `setAppMetadata` + "`" + ` and ` + "`" + `setUserMetadata` + "`" + `."
+type SetMetadataPayload {
+  "The user, with its new metadata; null when ` + "`" + `errors` + "`" + ` is not empty."
+  user: User
+  "Problems with the input (` + "`" + `INVALID` + "`" + `: not a JSON object; ` + "`" + `TOO_LONG` + "`" + `: over the bound); empty on success."
+  errors: [UserError!]!
 }
 
 "Input of ` + "`" + `unlinkIdentity` + "`" + `."
@@ -4532,6 +4634,16 @@ func (ec *executionContext) childFields_Session(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Session", field.Name)
 }
 
+func (ec *executionContext) childFields_SetMetadataPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "user":
+		return ec.fieldContext_SetMetadataPayload_user(ctx, field)
+	case "errors":
+		return ec.fieldContext_SetMetadataPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SetMetadataPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_SetUserActivePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "user":
@@ -4670,6 +4782,10 @@ func (ec *executionContext) childFields_User(ctx context.Context, field graphql.
 		return ec.fieldContext_User_passkeys(ctx, field)
 	case "identities":
 		return ec.fieldContext_User_identities(ctx, field)
+	case "appMetadata":
+		return ec.fieldContext_User_appMetadata(ctx, field)
+	case "userMetadata":
+		return ec.fieldContext_User_userMetadata(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type User", field.Name)
 }
@@ -5411,12 +5527,40 @@ func (ec *executionContext) field_Mutation_revokeSession_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_setAppMetadata_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetAppMetadataInput, error) {
+			return ec.unmarshalNSetAppMetadataInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetAppMetadataInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_setUserActive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.SetUserActiveInput, error) {
 			return ec.unmarshalNSetUserActiveInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserActiveInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_setUserMetadata_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SetUserMetadataInput, error) {
+			return ec.unmarshalNSetUserMetadataInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserMetadataInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -10243,6 +10387,120 @@ func (ec *executionContext) fieldContext_Mutation_linkIdentity(ctx context.Conte
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_setAppMetadata(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setAppMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetAppMetadata(ctx, fc.Args["input"].(model.SetAppMetadataInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.SetMetadataPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetMetadataPayload) graphql.Marshaler {
+			return ec.marshalNSetMetadataPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetMetadataPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setAppMetadata(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetMetadataPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setAppMetadata_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_setUserMetadata(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_setUserMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SetUserMetadata(ctx, fc.Args["input"].(model.SetUserMetadataInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Auth == nil {
+					var zeroVal *model.SetMetadataPayload
+					return zeroVal, errors.New("directive auth is not implemented")
+				}
+				return ec.Directives.Auth(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SetMetadataPayload) graphql.Marshaler {
+			return ec.marshalNSetMetadataPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetMetadataPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_setUserMetadata(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SetMetadataPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_setUserMetadata_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_unlinkIdentity(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12277,6 +12535,70 @@ func (ec *executionContext) fieldContext_Session_current(_ context.Context, fiel
 	return graphql.NewScalarFieldContext("Session", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _SetMetadataPayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetMetadataPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetMetadataPayload_user(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.User, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *account.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋaccountᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SetMetadataPayload_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetMetadataPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SetMetadataPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.SetMetadataPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SetMetadataPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.UserError) graphql.Marshaler {
+			return ec.marshalNUserError2ᚕᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐUserErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SetMetadataPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SetMetadataPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UserError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SetUserActivePayload_user(ctx context.Context, field graphql.CollectedField, obj *model.SetUserActivePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -13528,6 +13850,78 @@ func (ec *executionContext) fieldContext_User_identities(_ context.Context, fiel
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _User_appMetadata(ctx context.Context, field graphql.CollectedField, obj *account.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_appMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().AppMetadata(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Private == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive private is not implemented")
+				}
+				return ec.Directives.Private(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_appMetadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "JSON")
+}
+
+func (ec *executionContext) _User_userMetadata(ctx context.Context, field graphql.CollectedField, obj *account.User) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_User_userMetadata(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.User().UserMetadata(ctx, obj)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Private == nil {
+					var zeroVal any
+					return zeroVal, errors.New("directive private is not implemented")
+				}
+				return ec.Directives.Private(ctx, obj, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v any) graphql.Marshaler {
+			return ec.marshalNJSON2interface(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_User_userMetadata(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("User", field, true, true, "JSON")
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
@@ -18192,6 +18586,75 @@ func UnmarshalRevokeSessionInput(ctx context.Context, raw any) (model.RevokeSess
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSetAppMetadataInput(ctx context.Context, obj any) (model.SetAppMetadataInput, error) {
+	var it model.SetAppMetadataInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"userId", "metadata"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "userId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("userId"))
+			directive0 := func(ctx context.Context) (any, error) { return ec.unmarshalNID2string(ctx, v) }
+
+			directive1 := func(ctx context.Context) (any, error) {
+				max, err := ec.unmarshalNInt2int(ctx, 64)
+				if err != nil {
+					var zeroVal string
+					return zeroVal, err
+				}
+				if ec.Directives.MaxLength == nil {
+					var zeroVal string
+					return zeroVal, errors.New("directive maxLength is not implemented")
+				}
+				return ec.Directives.MaxLength(ctx, obj, directive0, max)
+			}
+
+			tmp, err := directive1(ctx)
+			if err != nil {
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+			if data, ok := tmp.(string); ok {
+				it.UserID = data
+			} else {
+				err := fmt.Errorf(`unexpected type %T from directive, should be string`, tmp)
+				return it, graphql.ErrorOnPath(ctx, err)
+			}
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalNJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetAppMetadataInput unmarshals raw into the SetAppMetadataInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetAppMetadataInput(ctx context.Context, raw any) (model.SetAppMetadataInput, error) {
+	var out model.SetAppMetadataInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetAppMetadataInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSetUserActiveInput(ctx context.Context, obj any) (model.SetUserActiveInput, error) {
 	var it model.SetUserActiveInput
 	if obj == nil {
@@ -18258,6 +18721,48 @@ func (ec *executionContext) unmarshalInputSetUserActiveInput(ctx context.Context
 func UnmarshalSetUserActiveInput(ctx context.Context, raw any) (model.SetUserActiveInput, error) {
 	var out model.SetUserActiveInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetUserActiveInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSetUserMetadataInput(ctx context.Context, obj any) (model.SetUserMetadataInput, error) {
+	var it model.SetUserMetadataInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"metadata"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "metadata":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("metadata"))
+			data, err := ec.unmarshalNJSON2interface(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Metadata = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSetUserMetadataInput unmarshals raw into the SetUserMetadataInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSetUserMetadataInput(ctx context.Context, raw any) (model.SetUserMetadataInput, error) {
+	var out model.SetUserMetadataInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SetUserMetadataInput", raw, &out)
 	return out, err
 }
 
@@ -20756,6 +21261,20 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "setAppMetadata":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setAppMetadata(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "setUserMetadata":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_setUserMetadata(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "unlinkIdentity":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_unlinkIdentity(ctx, field)
@@ -21484,6 +22003,44 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 	return out
 }
 
+var setMetadataPayloadImplementors = []string{"SetMetadataPayload"}
+
+func (ec *executionContext) _SetMetadataPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetMetadataPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, setMetadataPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SetMetadataPayload")
+		case "user":
+			out.Values[i] = ec._SetMetadataPayload_user(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SetMetadataPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var setUserActivePayloadImplementors = []string{"SetUserActivePayload"}
 
 func (ec *executionContext) _SetUserActivePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SetUserActivePayload) graphql.Marshaler {
@@ -21959,6 +22516,18 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_identities(ctx, field, obj)
+				})
+		case "appMetadata":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_appMetadata(ctx, field, obj)
+				})
+		case "userMetadata":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_userMetadata(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -22846,6 +23415,7 @@ var (
 		"IDENTITY_LINKED":              audit.IdentityLinked,
 		"IDENTITY_UNLINKED":            audit.IdentityUnlinked,
 		"SOCIAL_SIGN_IN_FAILED":        audit.SocialSignInFailed,
+		"METADATA_CHANGED":             audit.MetadataChanged,
 	}
 	marshalNAuditAction2githubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:             "LOGIN_SUCCEEDED",
@@ -22886,6 +23456,7 @@ var (
 		audit.IdentityLinked:             "IDENTITY_LINKED",
 		audit.IdentityUnlinked:           "IDENTITY_UNLINKED",
 		audit.SocialSignInFailed:         "SOCIAL_SIGN_IN_FAILED",
+		audit.MetadataChanged:            "METADATA_CHANGED",
 	}
 )
 
@@ -23529,6 +24100,19 @@ func (ec *executionContext) marshalNSession2ᚖgithubᚗcomᚋusergraphᚋusergr
 	return ec._Session(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalNSetAppMetadataInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetAppMetadataInput(ctx context.Context, v any) (model.SetAppMetadataInput, error) {
+	res, err := ec.unmarshalInputSetAppMetadataInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSetMetadataPayload2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetMetadataPayload(ctx context.Context, sel ast.SelectionSet, v *model.SetMetadataPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SetMetadataPayload!")
+		return graphql.Null
+	}
+	return ec._SetMetadataPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNSetUserActiveInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserActiveInput(ctx context.Context, v any) (model.SetUserActiveInput, error) {
 	res, err := ec.unmarshalInputSetUserActiveInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23540,6 +24124,11 @@ func (ec *executionContext) marshalNSetUserActivePayload2ᚖgithubᚗcomᚋuserg
 		return graphql.Null
 	}
 	return ec._SetUserActivePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSetUserMetadataInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetUserMetadataInput(ctx context.Context, v any) (model.SetUserMetadataInput, error) {
+	res, err := ec.unmarshalInputSetUserMetadataInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNSetupPasswordInput2githubᚗcomᚋusergraphᚋusergraphᚋgraphᚋmodelᚐSetupPasswordInput(ctx context.Context, v any) (model.SetupPasswordInput, error) {
@@ -24242,6 +24831,7 @@ var (
 		"IDENTITY_LINKED":              audit.IdentityLinked,
 		"IDENTITY_UNLINKED":            audit.IdentityUnlinked,
 		"SOCIAL_SIGN_IN_FAILED":        audit.SocialSignInFailed,
+		"METADATA_CHANGED":             audit.MetadataChanged,
 	}
 	marshalOAuditAction2ᚖgithubᚗcomᚋusergraphᚋusergraphᚋinternalᚋauditᚐAction = map[audit.Action]string{
 		audit.LoginSucceeded:             "LOGIN_SUCCEEDED",
@@ -24282,6 +24872,7 @@ var (
 		audit.IdentityLinked:             "IDENTITY_LINKED",
 		audit.IdentityUnlinked:           "IDENTITY_UNLINKED",
 		audit.SocialSignInFailed:         "SOCIAL_SIGN_IN_FAILED",
+		audit.MetadataChanged:            "METADATA_CHANGED",
 	}
 )
 

@@ -82,3 +82,8 @@ func socialPayload(url string, errs []*model.UserError) *model.StartSocialSignIn
 	}
 	return &model.StartSocialSignInPayload{AuthorizationURL: &url, Errors: errs}
 }
+
+// metadataPayload is the answer of setAppMetadata and setUserMetadata.
+func metadataPayload(u *account.User, errs []*model.UserError) *model.SetMetadataPayload {
+	return &model.SetMetadataPayload{User: u, Errors: errs}
+}

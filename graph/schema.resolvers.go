@@ -7,6 +7,7 @@ package graph
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 
 	"github.com/go-webauthn/webauthn/protocol"
@@ -426,6 +427,22 @@ func (r *mutationResolver) LinkIdentity(ctx context.Context, input model.LinkIde
 	return result(url, err, socialPayload)
 }
 
+// SetAppMetadata is the resolver for the setAppMetadata field.
+func (r *mutationResolver) SetAppMetadata(ctx context.Context, input model.SetAppMetadataInput) (*model.SetMetadataPayload, error) {
+	var u *account.User
+	id, err := parseID(input.UserID, "userId")
+	if err == nil {
+		u, err = r.Accounts.SetAppMetadata(ctx, id, jsonBytes(input.Metadata))
+	}
+	return result(u, err, metadataPayload)
+}
+
+// SetUserMetadata is the resolver for the setUserMetadata field.
+func (r *mutationResolver) SetUserMetadata(ctx context.Context, input model.SetUserMetadataInput) (*model.SetMetadataPayload, error) {
+	u, err := r.Accounts.SetUserMetadata(ctx, jsonBytes(input.Metadata))
+	return result(u, err, metadataPayload)
+}
+
 // UnlinkIdentity is the resolver for the unlinkIdentity field.
 func (r *mutationResolver) UnlinkIdentity(ctx context.Context, input model.UnlinkIdentityInput) (*model.UnlinkIdentityPayload, error) {
 	id, err := parseID(input.ID, "id")
@@ -697,6 +714,22 @@ func (r *userResolver) Identities(ctx context.Context, obj *account.User) ([]*ac
 		ids = []*account.Identity{}
 	}
 	return ids, err
+}
+
+// AppMetadata is the resolver for the appMetadata field.
+func (r *userResolver) AppMetadata(ctx context.Context, obj *account.User) (any, error) {
+	if err := maySeePrivate(ctx, obj); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(obj.AppMetadata), nil
+}
+
+// UserMetadata is the resolver for the userMetadata field.
+func (r *userResolver) UserMetadata(ctx context.Context, obj *account.User) (any, error) {
+	if err := maySeePrivate(ctx, obj); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(obj.UserMetadata), nil
 }
 
 // Balance is the resolver for the balance field.

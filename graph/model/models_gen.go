@@ -588,6 +588,22 @@ type RevokeSessionPayload struct {
 	Errors []*UserError `json:"errors"`
 }
 
+// Input of `setAppMetadata`.
+type SetAppMetadataInput struct {
+	// The user's id.
+	UserID string `json:"userId"`
+	// The whole new metadata, a JSON object (`{}` to clear).
+	Metadata any `json:"metadata"`
+}
+
+// Result of `setAppMetadata` and `setUserMetadata`.
+type SetMetadataPayload struct {
+	// The user, with its new metadata; null when `errors` is not empty.
+	User *account.User `json:"user,omitempty"`
+	// Problems with the input (`INVALID`: not a JSON object; `TOO_LONG`: over the bound); empty on success.
+	Errors []*UserError `json:"errors"`
+}
+
 // Input of `setUserActive`.
 type SetUserActiveInput struct {
 	// The user's id.
@@ -602,6 +618,12 @@ type SetUserActivePayload struct {
 	User *account.User `json:"user,omitempty"`
 	// Problems with the input; empty on success.
 	Errors []*UserError `json:"errors"`
+}
+
+// Input of `setUserMetadata`.
+type SetUserMetadataInput struct {
+	// The whole new metadata, a JSON object (`{}` to clear).
+	Metadata any `json:"metadata"`
 }
 
 // Input of `setupPassword`.

@@ -46,7 +46,11 @@ type Policy struct {
 	// APP_URL first, then SIGNIN_REDIRECT_URLS.
 	SocialBase      string
 	SocialRedirects []string
-	RefreshTTL      time.Duration
+	// MetadataMaxBytes bounds each of a user's app and user metadata;
+	// MetadataInToken copies app metadata into access tokens.
+	MetadataMaxBytes int
+	MetadataInToken  bool
+	RefreshTTL       time.Duration
 	// LoginMaxFailures password checks per email (and second-factor codes
 	// and password confirmations per user) in LoginFailureWindow before a
 	// lock of LoginLockout, which doubles on repeated locks.

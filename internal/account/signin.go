@@ -2,6 +2,7 @@ package account
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -125,7 +126,11 @@ func (s *Service) finishSignIn(ctx context.Context, p proof) (*SignIn, error) {
 // tokensFor signs an access token for the session and assembles the
 // answer of a sign-in or a refresh.
 func (s *Service) tokensFor(u *User, sessionID uuid.UUID, refresh string) (*SignIn, error) {
-	access, err := s.tokens.Sign(u.ID, string(u.Role), sessionID)
+	var claims map[string]any
+	if s.policy.MetadataInToken && u.AppMetadata != "" && u.AppMetadata != "{}" {
+		claims = map[string]any{"app_metadata": json.RawMessage(u.AppMetadata)}
+	}
+	access, err := s.tokens.SignWith(u.ID, string(u.Role), sessionID, claims)
 	if err != nil {
 		return nil, err
 	}

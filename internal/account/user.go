@@ -43,6 +43,10 @@ type User struct {
 	UpdatedAt    time.Time  `bun:"updated_at"`
 	MfaEnabled   bool       `bun:"mfa_enabled"`
 	DeletedAt    *time.Time `bun:"deleted_at"` // personal data erased
+	// AppMetadata and UserMetadata are the app's own data on the user, JSON
+	// objects (metadata.go).
+	AppMetadata  string `bun:"app_metadata"`
+	UserMetadata string `bun:"user_metadata"`
 }
 
 // FullName is the first and last name joined by a space.

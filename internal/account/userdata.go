@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"time"
 
 	"github.com/google/uuid"
@@ -33,7 +34,7 @@ const secret = "secrets (stored as hashes or sealed): never exported"
 func (accountData) UserTables() []userdata.Table {
 	return []userdata.Table{
 		{Name: "users", Erasure: userdata.Anonymise, Export: []string{"profile"},
-			Reason: "the row stays, deactivated, so the ledger adds up and the audit trail reads: names, email, mobile, address, company, avatar, password and last sign-in are removed, and the email and mobile are free again at once"},
+			Reason: "the row stays, deactivated, so the ledger adds up and the audit trail reads: names, email, mobile, address, company, avatar, password, last sign-in and the app's metadata are removed, and the email and mobile are free again at once"},
 		{Name: "sessions", Erasure: userdata.Delete, Export: []string{"sessions"}},
 		{Name: "refresh_tokens", Erasure: userdata.Delete, Reason: secret},
 		{Name: "one_time_tokens", Erasure: userdata.Delete, Reason: secret},
@@ -65,6 +66,7 @@ func (a accountData) EraseUser(ctx context.Context, tx bun.IDB, p userdata.Perso
 		Set("email = ?, email_key = ?, mobile = ?", p.Anonymous, p.Anonymous, "deleted:"+p.ID.String()).
 		Set("first_name = '', last_name = '', address = '', city = ''").
 		Set("company_name = NULL, avatar = NULL, password_hash = NULL, last_login = NULL").
+		Set("app_metadata = '{}', user_metadata = '{}'").
 		Set("is_active = FALSE, is_verified = FALSE, mfa_enabled = FALSE").
 		Set("updated_at = ?, deleted_at = ?", now, now).Exec(ctx)
 	if err != nil {
@@ -111,7 +113,8 @@ func (a accountData) ExportUser(ctx context.Context, idb bun.IDB, p userdata.Per
 		FirstName: u.FirstName, LastName: u.LastName, Role: u.Role, CompanyName: u.CompanyName, Address: u.Address,
 		City: u.City, HasAvatar: u.Avatar != nil, IsActive: u.IsActive, IsVerified: u.IsVerified,
 		IsApproved: u.IsApproved, MfaEnabled: u.MfaEnabled, CreatedByID: u.CreatedByID, BatchID: u.BatchID,
-		DateJoined: u.DateJoined, LastLogin: u.LastLogin}
+		DateJoined: u.DateJoined, LastLogin: u.LastLogin,
+		AppMetadata: json.RawMessage(orEmptyObject(u.AppMetadata)), UserMetadata: json.RawMessage(orEmptyObject(u.UserMetadata))}
 	var sessions []Session
 	if err := idb.NewSelect().Model(&sessions).Where("user_id = ?", p.ID).Order("created_at DESC").
 		Limit(userdata.ExportLimit).Scan(ctx); err != nil {
@@ -190,6 +193,17 @@ type exportProfile struct {
 	BatchID     *uuid.UUID `json:"batchId"`
 	DateJoined  time.Time  `json:"dateJoined"`
 	LastLogin   *time.Time `json:"lastLogin"`
+	// The app's own data on the person (metadata.go).
+	AppMetadata  json.RawMessage `json:"appMetadata"`
+	UserMetadata json.RawMessage `json:"userMetadata"`
+}
+
+// orEmptyObject is raw, or {} when raw is empty.
+func orEmptyObject(raw string) string {
+	if raw == "" {
+		return "{}"
+	}
+	return raw
 }
 
 type exportSession struct {

@@ -66,6 +66,7 @@ const (
 	IdentityLinked             Action = "IDENTITY_LINKED"
 	IdentityUnlinked           Action = "IDENTITY_UNLINKED"
 	SocialSignInFailed         Action = "SOCIAL_SIGN_IN_FAILED"
+	MetadataChanged            Action = "METADATA_CHANGED"
 )
 
 // Event is one entry of the audit log.

@@ -63,8 +63,17 @@ func (i *Issuer) TTL() time.Duration { return i.ttl }
 
 // Sign returns a signed access token (EdDSA, header kid) for the user's session.
 func (i *Issuer) Sign(userID uuid.UUID, role string, sessionID uuid.UUID) (string, error) {
+	return i.SignWith(userID, role, sessionID, nil)
+}
+
+// SignWith is Sign with more claims (names the standard ones do not use).
+func (i *Issuer) SignWith(userID uuid.UUID, role string, sessionID uuid.UUID, claims map[string]any) (string, error) {
 	now := i.now()
-	tok, err := jwt.NewBuilder().
+	b := jwt.NewBuilder()
+	for k, v := range claims {
+		b = b.Claim(k, v)
+	}
+	tok, err := b.
 		Subject(userID.String()).
 		Issuer(i.issuer).
 		Audience([]string{i.audience}).

@@ -153,6 +153,11 @@ type Config struct {
 	// SigninRedirectURLs are the places, besides APP_URL, a social sign-in
 	// may return to: a redirectTo must start with one of them (or APP_URL).
 	SigninRedirectURLs []string `env:"SIGNIN_REDIRECT_URLS" envSeparator:"," validate:"dive,http_url"`
+	// MetadataMaxBytes bounds each user's app and user metadata (compact
+	// JSON); MetadataInToken copies app metadata into access tokens (then
+	// at most 1,024 bytes).
+	MetadataMaxBytes int  `env:"METADATA_MAX_BYTES" envDefault:"4096" validate:"min=2,max=65536"`
+	MetadataInToken  bool `env:"METADATA_IN_TOKEN" envDefault:"false"`
 	// Providers are the SIGNIN_PROVIDERS, in their order.
 	Providers []Provider
 
