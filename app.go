@@ -34,6 +34,7 @@ import (
 	"github.com/usergraph/usergraph/internal/ratelimit"
 	"github.com/usergraph/usergraph/internal/social"
 	"github.com/usergraph/usergraph/internal/wallet"
+	"github.com/usergraph/usergraph/internal/webhook"
 )
 
 // keyEncryptionKey is KEY_ENCRYPTION_KEY. Without it, the embedded
@@ -106,6 +107,8 @@ type app struct {
 	batches  *batch.Service
 	// providers are the other identity providers people sign in with.
 	providers *social.Registry
+	// webhooks delivers events to the app's backend (WEBHOOKS).
+	webhooks *webhook.Hooks
 }
 
 func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) (*app, error) {
@@ -178,6 +181,12 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 			return nil, err
 		}
 	}
+	webhooks, err := webhooksFor(cfg, database, log)
+	if err != nil {
+		database.Close()
+		return nil, err
+	}
+	auditLog.SetSink(webhooks)
 	composer, err := composerFor(cfg)
 	if err != nil {
 		database.Close()
@@ -232,7 +241,7 @@ func newApp(ctx context.Context, cfg config.Config, log, security *slog.Logger) 
 	})
 	return &app{
 		db: database, keys: keys, keyStore: keyStore, tokens: tokens, hasher: hasher, limiter: limiter, playgroundAssets: playgroundAssets, tracing: tracing, outbox: outbox, audit: auditLog, media: store,
-		wallets: wallets, accounts: accounts, providers: providers, batches: batch.NewService(database, auditLog),
+		wallets: wallets, accounts: accounts, providers: providers, webhooks: webhooks, batches: batch.NewService(database, auditLog),
 	}, nil
 }
 
@@ -241,6 +250,7 @@ func (a *app) newMetrics() *metrics.Metrics {
 	return metrics.New(metrics.Sources{
 		DB: a.db.DB, HashesRunning: a.hasher.Running, HashesWaiting: a.hasher.Waiting,
 		HashesTotal: a.hasher.Computed, HashesRefused: a.hasher.Refused, LimitRefusals: a.limiter.Refusals,
+		Webhooks: a.webhooks.Counts,
 		Outbox: func(ctx context.Context) (map[string]int, error) {
 			var rows []struct {
 				Status string `bun:"status"`
@@ -262,7 +272,7 @@ func (a *app) newMetrics() *metrics.Metrics {
 // on METRICS_ADDR only, never on the public port.
 func (a *app) handler(cfg config.Config, log *slog.Logger, m *metrics.Metrics) http.Handler {
 	res := &graph.Resolver{
-		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit,
+		Accounts: a.accounts, BatchService: a.batches, Wallets: a.wallets, Audit: a.audit, Webhooks: a.webhooks,
 		MediaURL: strings.TrimRight(cfg.PublicURL, "/") + "/media/", BatchWindow: cfg.GraphQLBatchWindow,
 	}
 	gql := graph.NewHandler(res, graph.HandlerConfig{
@@ -345,4 +355,16 @@ func composerFor(cfg config.Config) (mail.Composer, error) {
 		return c, err
 	}
 	return c.WithTemplates(t), nil
+}
+
+// webhooksFor prepares the WEBHOOKS endpoints (checked now: a bad URL,
+// secret or event type stops the start).
+func webhooksFor(cfg config.Config, database *bun.DB, log *slog.Logger) (*webhook.Hooks, error) {
+	endpoints := make([]webhook.Endpoint, len(cfg.WebhookEndpoints))
+	for i, e := range cfg.WebhookEndpoints {
+		endpoints[i] = webhook.Endpoint{ID: e.ID, URL: e.URL, Secret: e.Secret, Events: e.Events}
+	}
+	return webhook.New(database, webhook.Config{Endpoints: endpoints, Timeout: cfg.WebhookTimeout,
+		MaxAttempts: cfg.WebhookMaxAttempts, RetryBase: cfg.WebhookRetryBase, PollInterval: cfg.WebhookPollInterval,
+		AllowLocal: cfg.WebhookAllowLocal}, log)
 }

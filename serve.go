@@ -65,6 +65,8 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	var workers sync.WaitGroup
 	workers.Go(func() { a.outbox.Run(workerCtx) })
 	workers.Go(func() { a.providers.Run(workerCtx) })
+	a.webhooks.Outcome = m.WebhookOutcome
+	workers.Go(func() { a.webhooks.Run(workerCtx) })
 	workers.Go(func() { reloadKeys(workerCtx, a.keys, cfg.KeysReloadInterval, log) })
 	workers.Go(func() {
 		retention.New(a.db, retention.Policy{

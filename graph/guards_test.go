@@ -38,7 +38,8 @@ var guards = map[string]string{
 	"Mutation.linkIdentity": "@auth", "Mutation.unlinkIdentity": "@auth",
 	// Who may write app metadata is ManagesUser, in the service.
 	"Mutation.setAppMetadata": "@auth", "Mutation.setUserMetadata": "@auth",
-	"User.appMetadata": "@private", "User.userMetadata": "@private",
+	"Query.webhookDeliveries": "@hasRole([ADMIN])",
+	"User.appMetadata":        "@private", "User.userMetadata": "@private",
 	"Mutation.deleteUser": "@hasRole([ADMIN])", "Mutation.setUserActive": "@hasRole([ADMIN,B2B_ADMIN])",
 
 	"User.email": "@private", "User.mobile": "@private", "User.createdBy": "@private", "User.approval": "@private",

@@ -12,6 +12,7 @@ import (
 	"github.com/usergraph/usergraph/internal/audit"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/wallet"
+	"github.com/usergraph/usergraph/internal/webhook"
 )
 
 // Resolver holds the services the resolvers call.
@@ -20,6 +21,7 @@ type Resolver struct {
 	BatchService *batch.Service
 	Wallets      *wallet.Service
 	Audit        *audit.Log
+	Webhooks     *webhook.Hooks
 	// MediaURL is put before media file names: PUBLIC_URL + "/media/".
 	MediaURL string
 	// BatchWindow is how long a list's loaders collect keys before they

@@ -19,6 +19,7 @@ import (
 	"github.com/usergraph/usergraph/internal/auth"
 	"github.com/usergraph/usergraph/internal/batch"
 	"github.com/usergraph/usergraph/internal/wallet"
+	"github.com/usergraph/usergraph/internal/webhook"
 )
 
 // User is the resolver for the user field.
@@ -524,6 +525,19 @@ func (r *mutationResolver) DeleteMyAccount(ctx context.Context, input model.Dele
 	return okResult(r.Accounts.DeleteMyAccount(ctx, input.Password), func(ok bool, errs []*model.UserError) *model.DeleteMyAccountPayload {
 		return &model.DeleteMyAccountPayload{Ok: ok, Errors: errs}
 	})
+}
+
+// WebhookDeliveries is the resolver for the webhookDeliveries field.
+func (r *queryResolver) WebhookDeliveries(ctx context.Context, status *webhook.Status, first *int) ([]*webhook.Delivery, error) {
+	var want webhook.Status
+	if status != nil {
+		want = *status
+	}
+	rows, err := r.Webhooks.Deliveries(ctx, want, *first)
+	if rows == nil {
+		rows = []*webhook.Delivery{}
+	}
+	return rows, err
 }
 
 // SignInProviders is the resolver for the signInProviders field.

@@ -97,7 +97,17 @@ type Entry struct {
 type Log struct {
 	db       *bun.DB
 	security *slog.Logger
+	sink     Sink
 }
+
+// Sink is told of every recorded event inside the transaction that records
+// it (package webhook queues its events so).
+type Sink interface {
+	Record(ctx context.Context, idb bun.IDB, events []Event) error
+}
+
+// SetSink makes Record tell s of every event; call it before serving.
+func (l *Log) SetSink(s Sink) { l.sink = s }
 
 // New returns a Log over database that also writes each event to security.
 func New(database *bun.DB, security *slog.Logger) *Log { return &Log{db: database, security: security} }
@@ -130,6 +140,11 @@ func (l *Log) Record(ctx context.Context, idb bun.IDB, entries ...Entry) error {
 	}
 	if _, err := idb.NewInsert().Model(&events).Exec(ctx); err != nil {
 		return err
+	}
+	if l.sink != nil {
+		if err := l.sink.Record(ctx, idb, events); err != nil {
+			return err
+		}
 	}
 	db.AfterCommit(ctx, func() {
 		for _, ev := range events {

@@ -158,6 +158,19 @@ type Config struct {
 	// at most 1,024 bytes).
 	MetadataMaxBytes int  `env:"METADATA_MAX_BYTES" envDefault:"4096" validate:"min=2,max=65536"`
 	MetadataInToken  bool `env:"METADATA_IN_TOKEN" envDefault:"false"`
+	// Webhooks lists the ids of endpoints that receive events, each
+	// described by WEBHOOK_<ID>_URL, _SECRET and _EVENTS, read into
+	// WebhookEndpoints by Load.
+	Webhooks            []string      `env:"WEBHOOKS" envSeparator:"," validate:"dive,alphanum,max=32"`
+	WebhookTimeout      time.Duration `env:"WEBHOOK_TIMEOUT" envDefault:"10s" validate:"min=1s,max=1m"`
+	WebhookMaxAttempts  int           `env:"WEBHOOK_MAX_ATTEMPTS" envDefault:"10" validate:"min=1,max=50"`
+	WebhookRetryBase    time.Duration `env:"WEBHOOK_RETRY_BASE" envDefault:"30s" validate:"min=10ms"`
+	WebhookPollInterval time.Duration `env:"WEBHOOK_POLL_INTERVAL" envDefault:"5s" validate:"min=10ms"`
+	// WebhookAllowLocal lets endpoints be this machine or link-local
+	// addresses (cloud metadata services): refused otherwise.
+	WebhookAllowLocal bool `env:"WEBHOOK_ALLOW_LOCAL" envDefault:"false"`
+	// WebhookEndpoints are the WEBHOOKS, in their order.
+	WebhookEndpoints []WebhookEndpoint
 	// Providers are the SIGNIN_PROVIDERS, in their order.
 	Providers []Provider
 
@@ -336,6 +349,11 @@ func Load(getenv func(string) string, envFile string) (Config, error) {
 		c.Providers = append(c.Providers, p)
 		msgs = append(msgs, problems...)
 	}
+	for _, id := range c.Webhooks {
+		e, problems := readWebhook(strings.TrimSpace(id), lookup, c)
+		c.WebhookEndpoints = append(c.WebhookEndpoints, e)
+		msgs = append(msgs, problems...)
+	}
 	if err := c.validate(); err != nil || len(msgs) == 0 {
 		return c, err
 	}
@@ -401,6 +419,36 @@ func readProvider(id string, lookup func(string) string) (Provider, []string) {
 		msgs = append(msgs, fmt.Sprintf("%sTYPE=%q: must be oidc (the default) or github", prefix, p.Type))
 	}
 	return p, msgs
+}
+
+// WebhookEndpoint is where some events go (package webhook).
+type WebhookEndpoint struct {
+	ID, URL, Secret string
+	Events          []string // empty: all
+}
+
+// readWebhook reads WEBHOOK_<ID>_* for id.
+func readWebhook(id string, lookup func(string) string, c Config) (WebhookEndpoint, []string) {
+	prefix := "WEBHOOK_" + strings.ToUpper(id) + "_"
+	get := func(k string) string { return strings.TrimSpace(lookup(prefix + k)) }
+	e := WebhookEndpoint{ID: strings.ToLower(id), URL: get("URL"), Secret: get("SECRET")}
+	for _, t := range strings.FieldsFunc(get("EVENTS"), func(r rune) bool { return r == ',' || r == ' ' }) {
+		if t != "*" {
+			e.Events = append(e.Events, t)
+		}
+	}
+	var msgs []string
+	for k, v := range map[string]string{"URL": e.URL, "SECRET": e.Secret} {
+		if v == "" {
+			msgs = append(msgs, fmt.Sprintf("%s%s: must be set (endpoint %s in WEBHOOKS)", prefix, k, id))
+		}
+	}
+	if u, err := url.Parse(e.URL); e.URL != "" && c.PublicURL != "" && !c.WebhookAllowLocal && err == nil {
+		if p, perr := url.Parse(c.PublicURL); perr == nil && strings.EqualFold(p.Hostname(), u.Hostname()) {
+			msgs = append(msgs, fmt.Sprintf("%sURL=%q: is this server (PUBLIC_URL); WEBHOOK_ALLOW_LOCAL=true allows it", prefix, e.URL))
+		}
+	}
+	return e, msgs
 }
 
 // CallbackBase is the origin (and path prefix) identity providers return

@@ -26,6 +26,8 @@ type Sources struct {
 	LimitRefusals func() int64
 	// Outbox counts the mail outbox's rows by status (PENDING, SENT, FAILED).
 	Outbox func(ctx context.Context) (map[string]int, error)
+	// Webhooks counts webhook deliveries by status (PENDING, DELIVERED, DEAD).
+	Webhooks func(ctx context.Context) (map[string]int, error)
 }
 
 // Metrics holds the registry and the instruments requests update.
@@ -34,6 +36,7 @@ type Metrics struct {
 	operations *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	http       *prometheus.CounterVec
+	webhooks   *prometheus.CounterVec
 }
 
 // New registers every metric.
@@ -54,8 +57,12 @@ func New(src Sources) *Metrics {
 			Name: "usergraph_http_responses_total",
 			Help: "HTTP responses by status code.",
 		}, []string{"code"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "usergraph_webhook_attempts_total",
+			Help: "Webhook delivery attempts by endpoint and outcome: delivered, failed (retried later), dead (the last attempt failed).",
+		}, []string{"endpoint", "outcome"}),
 	}
-	r.MustRegister(m.operations, m.latency, m.http,
+	r.MustRegister(m.operations, m.latency, m.http, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		gauge("usergraph_db_connections_open", "Database connections open.", func() float64 { return float64(src.DB.Stats().OpenConnections) }),
 		gauge("usergraph_db_connections_in_use", "Database connections in use.", func() float64 { return float64(src.DB.Stats().InUse) }),
@@ -66,8 +73,10 @@ func New(src Sources) *Metrics {
 		counter("usergraph_password_hashes_total", "argon2id hashes computed.", func() float64 { return float64(src.HashesTotal()) }),
 		counter("usergraph_password_hash_refusals_total", "Password checks refused because every slot and the queue were taken.", func() float64 { return float64(src.HashesRefused()) }),
 		counter("usergraph_rate_limit_refusals_total", "Attempts refused by a rate limit or lockout.", func() float64 { return float64(src.LimitRefusals()) }),
-		outboxCollector{count: src.Outbox, desc: prometheus.NewDesc("usergraph_mail_outbox_emails",
+		statusCollector{count: src.Outbox, statuses: []string{"PENDING", "SENT", "FAILED"}, desc: prometheus.NewDesc("usergraph_mail_outbox_emails",
 			"Emails in the outbox by status: PENDING is the backlog, FAILED gave up after every retry.", []string{"status"}, nil)},
+		statusCollector{count: src.Webhooks, statuses: []string{"PENDING", "DELIVERED", "DEAD"}, desc: prometheus.NewDesc("usergraph_webhook_deliveries",
+			"Webhook deliveries by status: PENDING is the backlog, DEAD gave up after every retry (webhookDeliveries lists them).", []string{"status"}, nil)},
 	)
 	return m
 }
@@ -100,16 +109,17 @@ func (m *Metrics) CountResponse(status int) {
 	m.http.WithLabelValues(strconv.Itoa(status)).Inc()
 }
 
-// outboxCollector reads the outbox's counts at each scrape (one indexed
+// statusCollector reads rows counted by status (outbox, webhooks) at each scrape (one indexed
 // query, bounded by a short deadline).
-type outboxCollector struct {
-	count func(ctx context.Context) (map[string]int, error)
-	desc  *prometheus.Desc
+type statusCollector struct {
+	count    func(ctx context.Context) (map[string]int, error)
+	statuses []string
+	desc     *prometheus.Desc
 }
 
-func (c outboxCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c statusCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
 
-func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
+func (c statusCollector) Collect(ch chan<- prometheus.Metric) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	counts, err := c.count(ctx)
@@ -117,7 +127,12 @@ func (c outboxCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.NewInvalidMetric(c.desc, err)
 		return
 	}
-	for _, status := range []string{"PENDING", "SENT", "FAILED"} {
+	for _, status := range c.statuses {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[status]), status)
 	}
+}
+
+// WebhookOutcome counts one webhook delivery attempt.
+func (m *Metrics) WebhookOutcome(endpoint, outcome string) {
+	m.webhooks.WithLabelValues(endpoint, outcome).Inc()
 }

@@ -98,6 +98,9 @@ func (p *Purger) Once(ctx context.Context) (counts Counts, ran bool, err error) 
 		{&counts.Challenges, "DELETE FROM social_flows WHERE expires_at < ?", []any{now}},
 		{&counts.Mail, "DELETE FROM mail_outbox WHERE status IN ('SENT', 'FAILED') AND created_at < ?",
 			[]any{now.Add(-p.policy.Mail)}},
+		// Webhook deliveries done with are kept as long as sent emails.
+		{&counts.Mail, "DELETE FROM webhook_deliveries WHERE status IN ('DELIVERED', 'DEAD') AND created_at < ?",
+			[]any{now.Add(-p.policy.Mail)}},
 		{&counts.RateLimits, "DELETE FROM rate_limits WHERE window_start < ? AND (blocked_until IS NULL OR blocked_until < ?)",
 			[]any{now.Add(-p.policy.RateLimits), now.Add(-p.policy.RateLimits)}},
 	}
