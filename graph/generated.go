@@ -3033,6 +3033,8 @@ enum AuditAction {
   ACCOUNT_DELETED
   "A passkey registration started (startPasskeyRegistration)."
   PASSKEY_REGISTRATION_STARTED
+  "A passkey sign-in started (startPasskeySignIn): anonymous, without the request's address (details: the challenge and whether an email was given); the finish names the account."
+  PASSKEY_SIGN_IN_STARTED
   "A passkey added (finishPasskeyRegistration)."
   PASSKEY_ADDED
   "A passkey renamed."
@@ -23922,6 +23924,7 @@ var (
 		"USER_REACTIVATED":             audit.UserReactivated,
 		"ACCOUNT_DELETED":              audit.AccountDeleted,
 		"PASSKEY_REGISTRATION_STARTED": audit.PasskeyRegistrationStarted,
+		"PASSKEY_SIGN_IN_STARTED":      audit.PasskeySignInStarted,
 		"PASSKEY_ADDED":                audit.PasskeyAdded,
 		"PASSKEY_RENAMED":              audit.PasskeyRenamed,
 		"PASSKEY_REMOVED":              audit.PasskeyRemoved,
@@ -23963,6 +23966,7 @@ var (
 		audit.UserReactivated:            "USER_REACTIVATED",
 		audit.AccountDeleted:             "ACCOUNT_DELETED",
 		audit.PasskeyRegistrationStarted: "PASSKEY_REGISTRATION_STARTED",
+		audit.PasskeySignInStarted:       "PASSKEY_SIGN_IN_STARTED",
 		audit.PasskeyAdded:               "PASSKEY_ADDED",
 		audit.PasskeyRenamed:             "PASSKEY_RENAMED",
 		audit.PasskeyRemoved:             "PASSKEY_REMOVED",
@@ -25390,6 +25394,7 @@ var (
 		"USER_REACTIVATED":             audit.UserReactivated,
 		"ACCOUNT_DELETED":              audit.AccountDeleted,
 		"PASSKEY_REGISTRATION_STARTED": audit.PasskeyRegistrationStarted,
+		"PASSKEY_SIGN_IN_STARTED":      audit.PasskeySignInStarted,
 		"PASSKEY_ADDED":                audit.PasskeyAdded,
 		"PASSKEY_RENAMED":              audit.PasskeyRenamed,
 		"PASSKEY_REMOVED":              audit.PasskeyRemoved,
@@ -25431,6 +25436,7 @@ var (
 		audit.UserReactivated:            "USER_REACTIVATED",
 		audit.AccountDeleted:             "ACCOUNT_DELETED",
 		audit.PasskeyRegistrationStarted: "PASSKEY_REGISTRATION_STARTED",
+		audit.PasskeySignInStarted:       "PASSKEY_SIGN_IN_STARTED",
 		audit.PasskeyAdded:               "PASSKEY_ADDED",
 		audit.PasskeyRenamed:             "PASSKEY_RENAMED",
 		audit.PasskeyRemoved:             "PASSKEY_REMOVED",

@@ -340,8 +340,18 @@ func (s *Service) StartPasskeySignIn(ctx context.Context, email string) (uuid.UU
 		key := EmailKey(email)
 		emailKey = &key
 	}
-	// Not audited: nothing is known yet about who asks (the finish is).
-	id, err := s.storeCeremony(ctx, s.db, ceremonySignIn, nil, emailKey, session)
+	var id uuid.UUID
+	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
+		var err error
+		if id, err = s.storeCeremony(ctx, tx, ceremonySignIn, nil, emailKey, session); err != nil {
+			return err
+		}
+		// Nothing is known yet about who asks: the event names no one and
+		// keeps no address, so it holds nothing erasure would have to find
+		// (the finish's event names the account).
+		return s.audit.Record(auth.WithClient(ctx, auth.Client{}), tx, audit.Entry{Action: audit.PasskeySignInStarted,
+			Details: map[string]any{"challengeId": id.String(), "withEmail": emailKey != nil}})
+	})
 	if err != nil {
 		return uuid.Nil, nil, err
 	}

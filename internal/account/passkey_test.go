@@ -82,6 +82,10 @@ func TestPasskeySignsInAsBothFactors(t *testing.T) {
 		if n := f.count("SELECT count(*) FROM audit_events WHERE action = 'LOGIN_SUCCEEDED' AND details LIKE '%passkey%'"); n != 2 {
 			t.Errorf("%d passkey sign-ins audited, want 2", n)
 		}
+		// Each start is audited too, naming no one and keeping no address.
+		if n := f.count("SELECT count(*) FROM audit_events WHERE action = 'PASSKEY_SIGN_IN_STARTED' AND ip = '' AND user_agent = '' AND actor_id IS NULL AND target_id IS NULL"); n != 2 {
+			t.Errorf("%d anonymous sign-in starts audited, want 2", n)
+		}
 		// Two-factor sign-in on: the passkey (user-verified) asks for no code.
 		f.withTotpFor(u)
 		in, err := f.passkeySignIn("", dev)

@@ -58,6 +58,7 @@ const (
 	AccountDeleted         Action = "ACCOUNT_DELETED"
 
 	PasskeyRegistrationStarted Action = "PASSKEY_REGISTRATION_STARTED"
+	PasskeySignInStarted       Action = "PASSKEY_SIGN_IN_STARTED"
 	PasskeyAdded               Action = "PASSKEY_ADDED"
 	PasskeyRenamed             Action = "PASSKEY_RENAMED"
 	PasskeyRemoved             Action = "PASSKEY_REMOVED"
