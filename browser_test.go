@@ -99,25 +99,12 @@ func playgroundAssetsFromNPM(t *testing.T) string {
 // installs) loads it under its Content-Security-Policy, runs `me` with a
 // bearer header, and the answer appears on the page.
 func TestPlaygroundInARealBrowser(t *testing.T) {
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run the browser test: install Debian's chromium (.ci/run does)")
-		}
-		t.Skip("chromium is not installed")
-	}
 	env := testEnv(t, "")
 	env["PLAYGROUND_ASSETS_DIR"] = playgroundAssetsFromNPM(t)
 	srv := startServer(t, env)
 	p := mustSignIn(t, srv.Client().register(registerInput("browser@example.com", "+4945000001")))
 
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless)
-	alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancel()
-	ctx, cancel := chromedp.NewContext(alloc)
-	defer cancel()
-	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-	defer cancel()
+	ctx := headlessChromium(t, 90*time.Second)
 
 	// GraphiQL 4 edits with CodeMirror 5: each editor element carries its
 	// instance. Query, then the headers tab's editor, then the run button.
@@ -289,4 +276,24 @@ func TestPlaygroundInARealBrowser(t *testing.T) {
 		t.Fatal("the browser never asked the hanging CDN: the test proves nothing")
 	}
 	t.Logf("with a hanging CDN the page explained after %v", time.Since(start).Round(100*time.Millisecond))
+}
+
+// headlessChromium starts Debian's chromium (which .ci/run installs) for a
+// browser test, for at most timeout, and stops it when the test ends. CI
+// must run browser tests; elsewhere they are skipped without chromium.
+func headlessChromium(t *testing.T, timeout time.Duration) context.Context {
+	t.Helper()
+	chrome, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("CI must run the browser test: install Debian's chromium (.ci/run does)")
+		}
+		t.Skip("chromium is not installed")
+	}
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless)
+	alloc, stopAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, stopBrowser := chromedp.NewContext(alloc)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	t.Cleanup(func() { cancel(); stopBrowser(); stopAlloc() })
+	return ctx
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"os"
-	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,13 +204,6 @@ func mustMeID(t *testing.T, c *client) string {
 // with it with an email and discoverably, calling navigator.credentials
 // around the GraphQL mutations as an app's page does (README's snippet).
 func TestPasskeysInARealBrowser(t *testing.T) {
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run the browser test: install Debian's chromium (.ci/run does)")
-		}
-		t.Skip("chromium is not installed")
-	}
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		// The origin must be known before the server starts: take a free port.
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -227,13 +218,7 @@ func TestPasskeysInARealBrowser(t *testing.T) {
 		srv := startServer(t, env)
 		p := mustSignIn(t, srv.Client().register(registerInput("browser-pk@example.com", "+4915120000003")))
 
-		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless)
-		alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-		defer cancel()
-		ctx, cancel := chromedp.NewContext(alloc)
-		defer cancel()
-		ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
-		defer cancel()
+		ctx := headlessChromium(t, 90*time.Second)
 		err = chromedp.Do(ctx,
 			chromedp.Navigate("http://localhost:"+port+"/healthz"), // any page of the origin
 			chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -10,8 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -513,13 +510,6 @@ if (q.get("code")) {
 // /auth/start, the provider, usergraph's callback, and the app's page again,
 // which completes the sign-in.
 func TestSocialSignInInARealBrowser(t *testing.T) {
-	chrome, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("CI must run the browser test: install Debian's chromium (.ci/run does)")
-		}
-		t.Skip("chromium is not installed")
-	}
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		var api string
 		app := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -531,13 +521,7 @@ func TestSocialSignInInARealBrowser(t *testing.T) {
 		api = s.URL + "/graphql"
 		s.oidc.QueueUser(&mockoidc.MockUser{Subject: "browser-1", Email: "browser@example.com", EmailVerified: true})
 
-		opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chrome), chromedp.NoSandbox, chromedp.Headless)
-		alloc, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
-		defer cancel()
-		ctx, cancel := chromedp.NewContext(alloc)
-		defer cancel()
-		ctx, cancel = context.WithTimeout(ctx, 60*time.Second)
-		defer cancel()
+		ctx := headlessChromium(t, 60*time.Second)
 		if err := chromedp.Do(ctx, chromedp.Navigate(app.URL)); err != nil {
 			t.Fatal(err)
 		}

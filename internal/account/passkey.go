@@ -182,10 +182,7 @@ func (s *Service) StartPasskeyRegistration(ctx context.Context, password string)
 	if err != nil {
 		return nil, err
 	}
-	if s.passkeys == nil {
-		return nil, errPasskeysOff
-	}
-	if _, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP); err != nil {
+	if err := s.passkeyAttempt(ctx); err != nil {
 		return nil, err
 	}
 	u, err := s.recentOrPassword(ctx, v, password, "add a passkey")
@@ -234,10 +231,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, credential []by
 	if err != nil {
 		return nil, err
 	}
-	if s.passkeys == nil {
-		return nil, errPasskeysOff
-	}
-	if _, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP); err != nil {
+	if err := s.passkeyAttempt(ctx); err != nil {
 		return nil, err
 	}
 	if name, err = passkeyName(name); err != nil {
@@ -325,10 +319,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, credential []by
 //
 // Errors: RateLimited.
 func (s *Service) StartPasskeySignIn(ctx context.Context, email string) (uuid.UUID, *protocol.PublicKeyCredentialRequestOptions, error) {
-	if s.passkeys == nil {
-		return uuid.Nil, nil, errPasskeysOff
-	}
-	if _, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP); err != nil {
+	if err := s.passkeyAttempt(ctx); err != nil {
 		return uuid.Nil, nil, err
 	}
 	assertion, session, err := s.passkeys.BeginDiscoverableLogin(webauthn.WithUserVerification(protocol.VerificationRequired))
@@ -372,10 +363,7 @@ func (s *Service) StartPasskeySignIn(ctx context.Context, email string) (uuid.UU
 // does not check out, a deactivated account), EMAIL_NOT_VERIFIED,
 // RateLimited.
 func (s *Service) FinishPasskeySignIn(ctx context.Context, challengeID uuid.UUID, credential []byte) (*SignIn, error) {
-	if s.passkeys == nil {
-		return nil, errPasskeysOff
-	}
-	if _, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP); err != nil {
+	if err := s.passkeyAttempt(ctx); err != nil {
 		return nil, err
 	}
 	parsed, err := parseAssertion(credential)
@@ -669,4 +657,14 @@ func (s *Service) recentOrPassword(ctx context.Context, v auth.Viewer, password,
 func (s *Service) freshSession(ctx context.Context, v auth.Viewer) (bool, error) {
 	return s.db.NewSelect().Model((*Session)(nil)).
 		Where("id = ? AND created_at > ?", v.SessionID, s.now().Add(-FreshSignIn)).Exists(ctx)
+}
+
+// passkeyAttempt admits one passkey step: passkeys are on, and the client
+// address has an attempt left (counted like password sign-ins).
+func (s *Service) passkeyAttempt(ctx context.Context) error {
+	if s.passkeys == nil {
+		return errPasskeysOff
+	}
+	_, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP)
+	return err
 }
