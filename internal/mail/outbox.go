@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"github.com/usergraph/usergraph/internal/db"
 )
 
 // Outbox statuses.
@@ -118,25 +120,7 @@ func (o *Outbox) Notify() {
 // Run delivers due emails until ctx ends. On start it picks up whatever an
 // earlier run left pending, so a restart resumes delivery.
 func (o *Outbox) Run(ctx context.Context) {
-	ticker := time.NewTicker(o.cfg.PollInterval)
-	defer ticker.Stop()
-	for {
-		for {
-			n, err := o.deliverDue(ctx)
-			if err != nil && ctx.Err() == nil {
-				o.log.Error("mail outbox", "error", err.Error())
-			}
-			if n == 0 || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		case <-o.wake:
-		}
-	}
+	db.RunQueue(ctx, o.cfg.PollInterval, o.wake, o.deliverDue, func(err error) { o.log.Error("mail outbox", "error", err.Error()) })
 }
 
 // lease is how long a claimed email stays reserved for one worker; longer
@@ -223,10 +207,4 @@ func (o *Outbox) deliver(ctx context.Context, row *outboxRow) {
 }
 
 // backoff is RetryBase doubled per earlier attempt, at most one hour.
-func (o *Outbox) backoff(attempts int) time.Duration {
-	d := o.cfg.RetryBase
-	for i := 1; i < attempts && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
+func (o *Outbox) backoff(attempts int) time.Duration { return db.Backoff(o.cfg.RetryBase, attempts) }

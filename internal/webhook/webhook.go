@@ -261,25 +261,7 @@ func (h *Hooks) Run(ctx context.Context) {
 	if h == nil || len(h.cfg.Endpoints) == 0 {
 		return
 	}
-	ticker := time.NewTicker(h.cfg.PollInterval)
-	defer ticker.Stop()
-	for {
-		for {
-			n, err := h.deliverDue(ctx)
-			if err != nil && ctx.Err() == nil {
-				h.log.Error("webhooks", "error", err.Error())
-			}
-			if n == 0 || err != nil {
-				break
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-ticker.C:
-		case <-h.wake:
-		}
-	}
+	db.RunQueue(ctx, h.cfg.PollInterval, h.wake, h.deliverDue, func(err error) { h.log.Error("webhooks", "error", err.Error()) })
 }
 
 // deliverDue sends a batch of due deliveries and reports how many it
@@ -383,13 +365,7 @@ func (h *Hooks) send(ctx context.Context, d *Delivery) error {
 }
 
 // backoff is RetryBase doubled per earlier attempt, at most one hour.
-func (h *Hooks) backoff(attempts int) time.Duration {
-	d := h.cfg.RetryBase
-	for i := 1; i < attempts && d < time.Hour; i++ {
-		d *= 2
-	}
-	return min(d, time.Hour)
-}
+func (h *Hooks) backoff(attempts int) time.Duration { return db.Backoff(h.cfg.RetryBase, attempts) }
 
 // Deliveries lists deliveries, newest first, of status ("" for any), at
 // most limit (1 to 100): for admins to see what is dead.
