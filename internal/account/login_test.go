@@ -1,6 +1,7 @@
 package account
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -107,6 +108,34 @@ func TestLimitsFollowTheirSettings(t *testing.T) {
 		}
 		if _, err := f.s.MyData(ctx); codeOf(err) != apperr.RateLimited {
 			t.Errorf("a second export with MY_DATA_PER_HOUR=1: %v, want RATE_LIMITED", err)
+		}
+	})
+}
+
+// A refresh for a user deactivated behind the session's back (a race with
+// setUserActive) is refused and changes nothing but the spent token: the
+// session is not extended.
+func TestRefreshOfAnInactiveUserExtendsNothing(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		f := newFixture(t, dbURL, nil)
+		in := f.register("inactive@example.com", "+4915170000001")
+		var before time.Time
+		if err := f.db.NewRaw("SELECT expires_at FROM sessions WHERE user_id = ?", in.User.ID).Scan(context.Background(), &before); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Advance(time.Hour)
+		if _, err := f.db.NewRaw("UPDATE users SET is_active = FALSE WHERE id = ?", in.User.ID).Exec(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.s.RefreshToken(f.anon, in.RefreshToken); codeOf(err) != apperr.InvalidToken {
+			t.Fatalf("refresh of an inactive user: %v, want INVALID_TOKEN", err)
+		}
+		var after time.Time
+		if err := f.db.NewRaw("SELECT expires_at FROM sessions WHERE user_id = ?", in.User.ID).Scan(context.Background(), &after); err != nil {
+			t.Fatal(err)
+		}
+		if !after.Equal(before) {
+			t.Errorf("the session was extended from %v to %v", before, after)
 		}
 	})
 }
