@@ -253,15 +253,11 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, credential []by
 	if err != nil {
 		return nil, err
 	}
-	keys, err := s.passkeysOf(ctx, s.db, u.ID)
+	owner, session, err := s.ceremonyOf(ctx, u, ch)
 	if err != nil {
 		return nil, err
 	}
-	var session webauthn.SessionData
-	if err := json.Unmarshal([]byte(ch.Session), &session); err != nil {
-		return nil, err
-	}
-	cred, err := s.passkeys.CreateCredential(passkeyOwner{u, keys}, session, parsed)
+	cred, err := s.passkeys.CreateCredential(owner, session, parsed)
 	if err != nil {
 		if rerr := s.passkeyFailed(ctx, &u.ID, "register", ceremonyProblem(err), nil); rerr != nil {
 			return nil, rerr
@@ -396,15 +392,10 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, challengeID uuid.UUID
 	if _, err := s.take(ctx, accountKey, s.limits.loginPerAccount); err != nil {
 		return nil, err
 	}
-	keys, err := s.passkeysOf(ctx, s.db, u.ID)
+	owner, session, err := s.ceremonyOf(ctx, u, ch)
 	if err != nil {
 		return nil, err
 	}
-	var session webauthn.SessionData
-	if err := json.Unmarshal([]byte(ch.Session), &session); err != nil {
-		return nil, err
-	}
-	owner := passkeyOwner{u, keys}
 	_, cred, err := s.passkeys.ValidatePasskeyLogin(func(_, userHandle []byte) (webauthn.User, error) {
 		return owner, nil // the passkey named the owner; go-webauthn checks the handle is its id
 	}, session, parsed)
@@ -667,4 +658,15 @@ func (s *Service) passkeyAttempt(ctx context.Context) error {
 	}
 	_, err := s.take(ctx, addressKey(ctx, "passkey"), s.limits.loginPerIP)
 	return err
+}
+
+// ceremonyOf is what go-webauthn checks a ceremony's answer against: u
+// with its passkeys, and the session data ch kept when it started.
+func (s *Service) ceremonyOf(ctx context.Context, u *User, ch *passkeyChallenge) (passkeyOwner, webauthn.SessionData, error) {
+	var session webauthn.SessionData
+	keys, err := s.passkeysOf(ctx, s.db, u.ID)
+	if err == nil {
+		err = json.Unmarshal([]byte(ch.Session), &session)
+	}
+	return passkeyOwner{u, keys}, session, err
 }

@@ -123,17 +123,13 @@ func TestEventsGoWithTheirChange(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			rcv.mu.Lock()
-			n := len(rcv.accepted)
-			rcv.mu.Unlock()
-			if n >= 1 || time.Now().After(deadline) {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		time.Sleep(200 * time.Millisecond) // nothing more arrives
+		// Done when every queued delivery was accepted: the rolled-back
+		// change and the event the endpoint did not ask for queued none.
+		waitFor(t, "the deliveries accepted", func() bool {
+			var queued, open int
+			err := conn.NewRaw("SELECT count(*), count(CASE WHEN status <> 'DELIVERED' THEN 1 END) FROM webhook_deliveries").Scan(ctx, &queued, &open)
+			return err == nil && queued > 0 && open == 0
+		})
 		cancel()
 		<-done
 		rcv.mu.Lock()
@@ -171,20 +167,11 @@ func TestDeliveriesDieAfterTheLastAttempt(t *testing.T) {
 		if err := a.Record(ctx, conn, audit.Entry{Action: audit.AccountDeleted, Target: &user}); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
+		waitFor(t, "the delivery dead", func() bool {
 			var n int
-			if err := conn.NewRaw("SELECT count(*) FROM webhook_deliveries WHERE status = 'DEAD'").Scan(ctx, &n); err != nil {
-				t.Fatal(err)
-			}
-			if n == 1 {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the delivery never died")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+			err := conn.NewRaw("SELECT count(*) FROM webhook_deliveries WHERE status = 'DEAD'").Scan(ctx, &n)
+			return err == nil && n == 1
+		})
 		mu.Lock()
 		defer mu.Unlock()
 		if strings.Join(outcomes, ",") != "failed,failed,dead" {
@@ -207,19 +194,13 @@ func TestLocalTargetsAreRefused(t *testing.T) {
 		if err := a.Record(ctx, conn, audit.Entry{Action: audit.AccountDeleted, Target: &user}); err != nil {
 			t.Fatal(err)
 		}
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			var lastError *string
-			if err := conn.NewRaw("SELECT last_error FROM webhook_deliveries WHERE status = 'DEAD'").Scan(ctx, &lastError); err == nil && lastError != nil {
-				if !strings.Contains(*lastError, "WEBHOOK_ALLOW_LOCAL") {
-					t.Errorf("last error %q", *lastError)
-				}
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the local delivery was not refused")
-			}
-			time.Sleep(20 * time.Millisecond)
+		var lastError *string
+		waitFor(t, "the local delivery refused", func() bool {
+			err := conn.NewRaw("SELECT last_error FROM webhook_deliveries WHERE status = 'DEAD'").Scan(ctx, &lastError)
+			return err == nil && lastError != nil
+		})
+		if !strings.Contains(*lastError, "WEBHOOK_ALLOW_LOCAL") {
+			t.Errorf("last error %q", *lastError)
 		}
 		if len(rcv.tries) != 0 {
 			t.Errorf("the local receiver got %d requests", len(rcv.tries))
@@ -238,5 +219,17 @@ func TestEndpointSettingsAreChecked(t *testing.T) {
 		if _, err := webhook.New(nil, webhook.Config{Endpoints: []webhook.Endpoint{e}}, slog.New(slog.DiscardHandler)); err == nil {
 			t.Errorf("%s: accepted", what)
 		}
+	}
+}
+
+// waitFor polls cond until it holds; the test fails after 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 20 s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
