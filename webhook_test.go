@@ -2,10 +2,12 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,6 +152,24 @@ func TestWebhooksReachTheAppsBackend(t *testing.T) {
 		}
 		if mapped != want {
 			t.Errorf("%d audit events stand for webhook events, %d deliveries", mapped, want)
+		}
+
+		// Operators see it in /metrics too: the deliveries by status (from the
+		// database, any replica), and each replica's attempts.
+		scrape := func(s *testServer) string {
+			resp, err := httpClient.Get(s.MetricsURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return string(b)
+		}
+		m1, m2 := scrape(one), scrape(two)
+		if !strings.Contains(m1, fmt.Sprintf("usergraph_webhook_deliveries{status=\"DELIVERED\"} %d\n", want)) ||
+			!strings.Contains(m1, `usergraph_webhook_deliveries{status="DEAD"} 0`) ||
+			!strings.Contains(m1+m2, `usergraph_webhook_attempts_total{endpoint="app",outcome="failed"}`) {
+			t.Errorf("/metrics has no webhook figures:\n%s", m1)
 		}
 
 		// Admins see where deliveries stand.
