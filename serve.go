@@ -95,6 +95,21 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// Metrics listen first: when the API says it listens, they do too.
+	if cfg.MetricsAddr != "" { // metrics on their own (private) address only
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", m.Handler())
+		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("METRICS_ADDR=%s: %w", cfg.MetricsAddr, err)
+		}
+		go metricsSrv.Serve(mln)
+		defer metricsSrv.Close()
+		fmt.Fprintf(stdout, "usergraph metrics on http://%s/metrics\n", mln.Addr().String())
+		log.Info("metrics listening", "addr", mln.Addr().String())
+	}
 	base := "http://localhost:" + portOf(ln.Addr())
 	fmt.Fprintf(stdout, "usergraph listening on %s (GraphQL API: %s/graphql", base, base)
 	if cfg.PlaygroundEnabled {
@@ -105,20 +120,6 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	if cfg.MetricsAddr != "" { // metrics on their own (private) address only
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", m.Handler())
-		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		mln, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			srv.Close()
-			return fmt.Errorf("METRICS_ADDR=%s: %w", cfg.MetricsAddr, err)
-		}
-		go metricsSrv.Serve(mln)
-		defer metricsSrv.Close()
-		fmt.Fprintf(stdout, "usergraph metrics on http://%s/metrics\n", mln.Addr().String())
-		log.Info("metrics listening", "addr", mln.Addr().String())
-	}
 	select {
 	case err := <-errc:
 		return err
