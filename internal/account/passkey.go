@@ -89,6 +89,7 @@ var (
 	errPasskeyRefused      = apperr.New(apperr.InvalidCredentials, "This passkey cannot sign in here.")
 	errNoPasskey           = apperr.List{apperr.OnField("id", apperr.NotFound, "No such passkey.")}
 	errPasskeysOff         = apperr.New(apperr.BadRequest, "Passkeys are not set up on this server (WEBAUTHN_RP_ID).")
+	errTooManyPasskeys     = apperr.New(apperr.Invalid, fmt.Sprintf("An account holds at most %d passkeys: remove one first.", MaxPasskeys))
 )
 
 // NewWebAuthn is the relying party of passkeys: rpID the domain they
@@ -152,12 +153,17 @@ func (o passkeyOwner) WebAuthnCredentials() []webauthn.Credential {
 
 // PasskeysOf returns the passkeys of users, oldest first.
 func (s *Service) PasskeysOf(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID][]*Passkey, error) {
-	var rows []*Passkey
-	err := s.db.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).
-		Order("created_at", "id").Scan(ctx)
-	out := make(map[uuid.UUID][]*Passkey, len(userIDs))
+	return ownedBy(ctx, s.db, userIDs, func(k *Passkey) uuid.UUID { return k.UserID })
+}
+
+// ownedBy loads the rows of T whose user_id is one of userIDs, oldest
+// first, by user: one query for a whole list (the loaders').
+func ownedBy[T any](ctx context.Context, idb bun.IDB, userIDs []uuid.UUID, owner func(*T) uuid.UUID) (map[uuid.UUID][]*T, error) {
+	var rows []*T
+	err := idb.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Order("created_at", "id").Scan(ctx)
+	out := make(map[uuid.UUID][]*T, len(userIDs))
 	for _, r := range rows {
-		out[r.UserID] = append(out[r.UserID], r)
+		out[owner(r)] = append(out[owner(r)], r)
 	}
 	return out, err
 }
@@ -194,7 +200,7 @@ func (s *Service) StartPasskeyRegistration(ctx context.Context, password string)
 		return nil, err
 	}
 	if len(keys) >= MaxPasskeys {
-		return nil, apperr.New(apperr.Invalid, fmt.Sprintf("An account holds at most %d passkeys: remove one first.", MaxPasskeys))
+		return nil, errTooManyPasskeys
 	}
 	owner := passkeyOwner{u, keys}
 	exclude := make([]protocol.CredentialDescriptor, 0, len(keys))
@@ -253,11 +259,13 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, credential []by
 	if err != nil {
 		return nil, err
 	}
-	owner, session, err := s.ceremonyOf(ctx, u, ch)
+	session, err := ch.session()
 	if err != nil {
 		return nil, err
 	}
-	cred, err := s.passkeys.CreateCredential(owner, session, parsed)
+	// The exclusions went out with the options, and a passkey registered
+	// already is refused by the unique credential id: the owner needs none.
+	cred, err := s.passkeys.CreateCredential(passkeyOwner{u: u}, session, parsed)
 	if err != nil {
 		if rerr := s.passkeyFailed(ctx, &u.ID, "register", ceremonyProblem(err), nil); rerr != nil {
 			return nil, rerr
@@ -281,7 +289,7 @@ func (s *Service) FinishPasskeyRegistration(ctx context.Context, credential []by
 			return err
 		}
 		if n >= MaxPasskeys {
-			return apperr.New(apperr.Invalid, fmt.Sprintf("An account holds at most %d passkeys: remove one first.", MaxPasskeys))
+			return errTooManyPasskeys
 		}
 		if _, err := tx.NewInsert().Model(key).Exec(ctx); err != nil {
 			if db.IsUniqueViolation(err, "credential_id") {
@@ -392,13 +400,14 @@ func (s *Service) FinishPasskeySignIn(ctx context.Context, challengeID uuid.UUID
 	if _, err := s.take(ctx, accountKey, s.limits.loginPerAccount); err != nil {
 		return nil, err
 	}
-	owner, session, err := s.ceremonyOf(ctx, u, ch)
+	session, err := ch.session()
 	if err != nil {
 		return nil, err
 	}
-	_, cred, err := s.passkeys.ValidatePasskeyLogin(func(_, userHandle []byte) (webauthn.User, error) {
-		return owner, nil // the passkey named the owner; go-webauthn checks the handle is its id
-	}, session, parsed)
+	// The passkey found above is the only one the answer can be checked
+	// against; go-webauthn checks the user handle is its owner's id.
+	owner := passkeyOwner{u, []Passkey{*key}}
+	_, cred, err := s.passkeys.ValidatePasskeyLogin(func(_, _ []byte) (webauthn.User, error) { return owner, nil }, session, parsed)
 	if err != nil {
 		return nil, s.refusePasskey(ctx, &u.ID, ceremonyProblem(err), key)
 	}
@@ -660,13 +669,9 @@ func (s *Service) passkeyAttempt(ctx context.Context) error {
 	return err
 }
 
-// ceremonyOf is what go-webauthn checks a ceremony's answer against: u
-// with its passkeys, and the session data ch kept when it started.
-func (s *Service) ceremonyOf(ctx context.Context, u *User, ch *passkeyChallenge) (passkeyOwner, webauthn.SessionData, error) {
+// session is the go-webauthn session data kept when the ceremony started.
+func (ch *passkeyChallenge) session() (webauthn.SessionData, error) {
 	var session webauthn.SessionData
-	keys, err := s.passkeysOf(ctx, s.db, u.ID)
-	if err == nil {
-		err = json.Unmarshal([]byte(ch.Session), &session)
-	}
-	return passkeyOwner{u, keys}, session, err
+	err := json.Unmarshal([]byte(ch.Session), &session)
+	return session, err
 }

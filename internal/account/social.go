@@ -108,7 +108,17 @@ func (s *Service) SignInProviders() []ProviderInfo {
 //
 // Errors: PROVIDER_UNAVAILABLE provider, INVALID redirectTo, RateLimited.
 func (s *Service) StartSocialSignIn(ctx context.Context, provider, redirectTo string) (string, error) {
+	if err := s.socialAttempt(ctx); err != nil {
+		return "", err
+	}
 	return s.startSocial(ctx, provider, redirectTo, nil)
+}
+
+// socialAttempt counts one step of a social sign-in for the client's
+// address (like password sign-ins).
+func (s *Service) socialAttempt(ctx context.Context) error {
+	_, err := s.take(ctx, addressKey(ctx, "social"), s.limits.loginPerIP)
+	return err
 }
 
 // LinkIdentity starts linking the caller's account at provider to the
@@ -123,7 +133,7 @@ func (s *Service) LinkIdentity(ctx context.Context, provider, redirectTo, passwo
 	if err != nil {
 		return "", err
 	}
-	if _, err := s.take(ctx, addressKey(ctx, "social"), s.limits.loginPerIP); err != nil {
+	if err := s.socialAttempt(ctx); err != nil {
 		return "", err
 	}
 	u, err := s.recentOrPassword(ctx, v, password, "link an account")
@@ -133,12 +143,9 @@ func (s *Service) LinkIdentity(ctx context.Context, provider, redirectTo, passwo
 	return s.startSocial(ctx, provider, redirectTo, &u.ID)
 }
 
+// startSocial keeps a flow for provider, returning to redirectTo, for a
+// sign-in (userID nil) or a link to userID.
 func (s *Service) startSocial(ctx context.Context, provider, redirectTo string, userID *uuid.UUID) (string, error) {
-	if userID == nil {
-		if _, err := s.take(ctx, addressKey(ctx, "social"), s.limits.loginPerIP); err != nil {
-			return "", err
-		}
-	}
 	if _, err := s.providers.Get(provider); err != nil {
 		return "", apperr.List{errProviderUnavailable}
 	}
@@ -181,7 +188,7 @@ func (s *Service) redirectAllowed(raw string) bool {
 // (binding) and the provider's authorization URL to send the browser to.
 // A flow that is unknown, expired or bound already gives INVALID_TOKEN.
 func (s *Service) SocialAuthorization(ctx context.Context, flowID uuid.UUID) (binding, authURL string, err error) {
-	if _, err := s.take(ctx, addressKey(ctx, "social"), s.limits.loginPerIP); err != nil {
+	if err := s.socialAttempt(ctx); err != nil {
 		return "", "", err
 	}
 	f := new(socialFlow)
@@ -232,7 +239,7 @@ func (s *Service) SocialCallback(ctx context.Context, provider, state, code, pro
 		return withQuery(to, "error", errCode)
 	}
 	home := s.policy.SocialRedirects[0]
-	if _, err := s.take(ctx, addressKey(ctx, "social"), s.limits.loginPerIP); err != nil {
+	if err := s.socialAttempt(ctx); err != nil {
 		return fail(home, "RATE_LIMITED", "", nil)
 	}
 	f := new(socialFlow)
@@ -304,7 +311,7 @@ func (s *Service) SocialCallback(ctx context.Context, provider, state, code, pro
 // (a link to the provider already), INVALID (the provider shared no usable
 // email), finishSignIn's, RateLimited.
 func (s *Service) CompleteSocialSignIn(ctx context.Context, code string) (*SignIn, error) {
-	if _, err := s.take(ctx, addressKey(ctx, "social"), s.limits.loginPerIP); err != nil {
+	if err := s.socialAttempt(ctx); err != nil {
 		return nil, err
 	}
 	if code == "" || len(code) > 128 {
@@ -432,13 +439,7 @@ func (s *Service) insertIdentity(ctx context.Context, tx bun.Tx, identity *Ident
 
 // IdentitiesOf returns the linked identities of each user, oldest first.
 func (s *Service) IdentitiesOf(ctx context.Context, userIDs []uuid.UUID) (map[uuid.UUID][]*Identity, error) {
-	var rows []*Identity
-	err := s.db.NewSelect().Model(&rows).Where("user_id IN (?)", bun.List(userIDs)).Order("created_at", "id").Scan(ctx)
-	out := make(map[uuid.UUID][]*Identity, len(userIDs))
-	for _, r := range rows {
-		out[r.UserID] = append(out[r.UserID], r)
-	}
-	return out, err
+	return ownedBy(ctx, s.db, userIDs, func(i *Identity) uuid.UUID { return i.UserID })
 }
 
 // ProviderName is the display name of a configured provider, or its id.

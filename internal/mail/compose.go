@@ -77,7 +77,6 @@ func init() {
 // so a template that does not parse or names a field its email does not
 // have is reported here, with its file and line, not when it is sent.
 func LoadTemplates(dir string) (*Templates, error) {
-	var fsys fs.FS = templateFS
 	own := map[string]bool{}
 	if dir != "" {
 		entries, err := os.ReadDir(dir)
@@ -89,55 +88,48 @@ func LoadTemplates(dir string) (*Templates, error) {
 			base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".subject.txt"), ".txt"), ".html")
 			if _, ok := subjects[base]; !ok && name != "layout.html" && !e.IsDir() && !strings.HasPrefix(name, ".") {
 				return nil, fmt.Errorf("MAIL_TEMPLATES_DIR: %s names no email; the emails are %s (each NAME.subject.txt, NAME.txt, NAME.html), and layout.html",
-					filepath.Join(dir, name), strings.Join(slices.Sorted(maps.Keys(subjects)), ", "))
+					filepath.Join(dir, name), strings.Join(Names(), ", "))
 			}
 			own[name] = true
 		}
 	}
-	// source is the file of that name: the folder's when it has one.
-	source := func(name string) (fs.FS, string) {
-		if own[name] {
-			return os.DirFS(dir), name
-		}
-		return fsys, "templates/" + name
-	}
+	// read is the file of that name, the folder's when it has one, and the
+	// path errors name it by.
 	read := func(name string) (string, string, error) {
-		f, path := source(name)
-		b, err := fs.ReadFile(f, path)
 		if own[name] {
-			path = filepath.Join(dir, name)
+			path := filepath.Join(dir, name)
+			b, err := os.ReadFile(path)
+			return string(b), path, err
 		}
-		return string(b), path, err
+		b, err := fs.ReadFile(templateFS, "templates/"+name)
+		return string(b), "templates/" + name, err
 	}
-	out := &Templates{byName: map[string]templates{}}
 	layout, layoutPath, err := read("layout.html")
 	if err != nil {
 		return nil, err
 	}
+	out := &Templates{byName: map[string]templates{}}
 	for name, subject := range subjects {
 		var t templates
-		var body, path string
-		t.subject = texttemplate.New(name + ".subject.txt").Option("missingkey=error")
-		if own[name+".subject.txt"] {
-			if body, path, err = read(name + ".subject.txt"); err == nil {
-				t.subject, err = t.subject.New(path).Parse(strings.TrimSpace(body))
+		src, path := subject, name+".subject.txt"
+		if own[path] {
+			if src, path, err = read(path); err != nil {
+				return nil, err
 			}
-		} else {
-			t.subject, err = t.subject.Parse(subject)
 		}
-		if err != nil {
+		if t.subject, err = texttemplate.New(path).Option("missingkey=error").Parse(strings.TrimSpace(src)); err != nil {
 			return nil, err
 		}
-		if body, path, err = read(name + ".txt"); err == nil {
-			t.text, err = texttemplate.New(path).Option("missingkey=error").Parse(body)
+		if src, path, err = read(name + ".txt"); err == nil {
+			t.text, err = texttemplate.New(path).Option("missingkey=error").Parse(src)
 		}
 		if err != nil {
 			return nil, err
 		}
 		t.html, err = htmltemplate.New(layoutPath).Option("missingkey=error").Parse(layout)
 		if err == nil {
-			if body, path, err = read(name + ".html"); err == nil {
-				_, err = t.html.New(path).Parse(body)
+			if src, path, err = read(name + ".html"); err == nil {
+				_, err = t.html.New(path).Parse(src)
 			}
 		}
 		if err != nil {
