@@ -93,6 +93,7 @@ func TestTemplatesOfTheAppsOwn(t *testing.T) {
 func TestBrokenTemplatesAreRefusedWithTheirFileAndLine(t *testing.T) {
 	for name, c := range map[string]struct{ file, body, want string }{
 		"syntax":        {"mfa_enabled.txt", "Hello\n{{.Name}\n", "mfa_enabled.txt:2"},
+		"text field":    {"mfa_disabled.txt", "Hello {{.Name}},\n{{.Nickname}}\n", "mfa_disabled.txt:2"},
 		"unknown field": {"passkey_added.html", "{{define \"content\"}}\n<p>{{.PasskeyName}} {{.Device}}</p>{{end}}", "passkey_added.html:2"},
 		"subject field": {"email_verify.subject.txt", "Confirm {{.Token}}", "email_verify.subject.txt:1"},
 		"no such email": {"welcome.txt", "Hi", "welcome.txt names no email"},
