@@ -521,3 +521,36 @@ func (p *tcpProxy) restore(t *testing.T) {
 	}
 	p.serve(ln)
 }
+
+// Go's profiles are served only when METRICS_PPROF asks, and only on
+// METRICS_ADDR: never on the public port, and not beside /metrics by default.
+func TestProfilesOnlyOnTheMetricsAddressWhenAsked(t *testing.T) {
+	get := func(url string) int {
+		resp, err := httpClient.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	env := testEnv(t, "")
+	off := startServer(t, env)
+	if code := get(strings.TrimSuffix(off.MetricsURL, "/metrics") + "/debug/pprof/"); code != http.StatusNotFound {
+		t.Errorf("profiles without METRICS_PPROF: %d, want 404", code)
+	}
+	env = testEnv(t, "")
+	env["METRICS_PPROF"] = "true"
+	on := startServer(t, env)
+	profiles := strings.TrimSuffix(on.MetricsURL, "/metrics") + "/debug/pprof/"
+	if code := get(profiles); code != http.StatusOK {
+		t.Errorf("profiles with METRICS_PPROF: %d, want 200", code)
+	}
+	if code := get(profiles + "heap"); code != http.StatusOK {
+		t.Errorf("heap profile with METRICS_PPROF: %d, want 200", code)
+	}
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap", "/debug/pprof/cmdline"} {
+		if code := get(on.URL + path); code != http.StatusNotFound {
+			t.Errorf("%s on the public port: %d, want 404", path, code)
+		}
+	}
+}

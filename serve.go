@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -99,6 +100,13 @@ func serve(ctx context.Context, cfg config.Config, log, security *slog.Logger, s
 	if cfg.MetricsAddr != "" { // metrics on their own (private) address only
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", m.Handler())
+		if cfg.MetricsPprof {
+			mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+			mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+			mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+			mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+			mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+		}
 		metricsSrv := &http.Server{Addr: cfg.MetricsAddr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		mln, err := net.Listen("tcp", cfg.MetricsAddr)
 		if err != nil {

@@ -16,6 +16,7 @@ else
   trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$work"' EXIT
 fi
 go build -o "$work/usergraph" .
+go build -o "$work/hashlimit" ./bench/hashlimit
 
 # start_server [VAR=value…]: (re)starts the server with a fresh data folder
 # (and, for SQLite, a fresh database); pid is its process.

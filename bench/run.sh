@@ -10,10 +10,15 @@
 # Settings: USERS (1000000; SQLite 100000), BATCHES (200), SESSIONS (10000),
 # DURATION per scenario (15s), CONNECTIONS for me/refresh/login (32),
 # LIST_CONNECTIONS for the admin lists (4), ONLY (a space-separated subset of
-# "me refresh lists bulk login"; all by default). Per-address and per-email limits
-# are lifted: every request comes from one address and signs in one user.
+# "me refresh lists bulk login"; all by default), PROFILE (a folder: a CPU
+# profile of the server under each scenario is written there, with the
+# binary, for `go tool pprof`). Per-address and per-email limits are lifted:
+# every request comes from one address and signs in one user. Before the
+# login scenario the script measures the hashing limit (bench/hashlimit:
+# password checks a second with every core hashing and nothing else) and
+# prints the login row's share of it.
 invocation=
-for v in USERS BATCHES SESSIONS DURATION CONNECTIONS LIST_CONNECTIONS ONLY DATABASE_URL; do
+for v in USERS BATCHES SESSIONS DURATION CONNECTIONS LIST_CONNECTIONS ONLY PROFILE DATABASE_URL; do
   if [ -n "${!v+set}" ]; then
     if [ "$v" = DATABASE_URL ] && [ -n "$DATABASE_URL" ]; then invocation+="DATABASE_URL=… "; else invocation+="$v=${!v} "; fi
   fi
@@ -28,7 +33,12 @@ batches=${BATCHES:-200}
 sessions=${SESSIONS:-10000}
 password=Seeded-Password-1
 
-start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 REFRESH_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h
+profiling=()
+if [ -n "${PROFILE:-}" ]; then
+  mkdir -p "$PROFILE" && cp "$work/usergraph" "$PROFILE/usergraph"
+  profiling=(METRICS_ADDR="127.0.0.1:$((port + 1))" METRICS_PPROF=true)
+fi
+start_server RATE_LIMIT_PER_IP_PER_MINUTE=100000000 REFRESH_PER_IP_PER_MINUTE=100000000 LOGIN_MAX_FAILURES=100000000 MAIL_POLL_INTERVAL=1h "${profiling[@]}"
 rss_mib() { awk -v k="$1" '$1 == k":" {printf "%d", $2/1024}' "/proc/$pid/status"; }
 
 # gql QUERY [VARIABLES-JSON] [TOKEN]: one request; prints the answer's data.
@@ -127,27 +137,46 @@ fi
 # scenario (each argon2id check takes 19 MiB) and are left out.
 peak() { rss_mib VmHWM; echo 5 >"/proc/$pid/clear_refs"; }
 peak >/dev/null
+# cpu_ticks: the server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+secs=${duration%s}
+# measuring NAME: starts a CPU profile of the scenario about to run (PROFILE),
+# and notes the server's CPU time, which record() turns into cores used.
+measuring() {
+  cpu_before=$(cpu_ticks)
+  prof_pid=
+  if [ -n "${PROFILE:-}" ]; then
+    local slug; slug=$(tr -cs 'a-zA-Z0-9' '-' <<<"$1" | sed 's/^-//; s/-$//')
+    curl -sf -o "$PROFILE/$slug.pprof" "http://127.0.0.1:$((port + 1))/debug/pprof/profile?seconds=$((secs > 3 ? secs - 2 : 1))" &
+    prof_pid=$!
+  fi
+}
 rows=()
 peak_max=0 peak_where=-
 # scenario NAME CONNECTIONS CHECK TOKEN QUERY [VARIABLES-JSON]
 scenario() {
+  measuring "$1"
   python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1], "variables": json.loads(sys.argv[2] or "{}")}))' "$5" "${6:-}" >"$work/body.json"
   local r
   r=$(BODY_FILE="$work/body.json" CHECK="$3" TOKEN="$4" wrk -t2 -c"$2" -d"$duration" --timeout 10s -s "$work/fixed.lua" "$base/graphql" | grep '^RESULT')
   record "$1" "$2" "$r"
 }
 record() { # name connections "RESULT rps p50 p99 wrong total"
-  local mib
+  local mib cores
   read -r _ rps p50 p99 wrong total <<<"$3"
+  cores=$(python3 -c "print(f'{($(cpu_ticks) - $cpu_before) / $hz / $secs:.2f}')")
+  [ -z "$prof_pid" ] || wait "$prof_pid" || echo "no profile of $1" >&2
   mib=$(peak)
-  rows+=("| $1 | $2 | $rps | $p50 ms | $p99 ms | $wrong of $total | $mib MiB |")
-  echo "$1: $rps req/s, p50 $p50 ms, p99 $p99 ms, wrong $wrong of $total, peak $mib MiB" >&2
+  rows+=("| $1 | $2 | $rps | $p50 ms | $p99 ms | $wrong of $total | $mib MiB | $cores |")
+  echo "$1: $rps req/s, p50 $p50 ms, p99 $p99 ms, wrong $wrong of $total, peak $mib MiB, server CPU $cores cores" >&2
   [ "$1" = '`login`' ] || [ "$mib" -le "$peak_max" ] || { peak_max=$mib peak_where=$1; }
 }
 
 want me && scenario '`me`' "$conns" '"email":"me@example.com"' "$me" '{ me { id email firstName lastName role } }'
 
 if want refresh; then
+  measuring '`refreshToken`'
   r=$(TOKENS_FILE="$work/tokens" wrk -t"$conns" -c"$conns" -d"$duration" --timeout 10s -s "$work/refresh.lua" "$base/graphql" | grep '^RESULT')
   record '`refreshToken`, each session chaining its tokens' "$conns" "$r"
 fi
@@ -189,6 +218,13 @@ if want bulk; then
   [ "$bulk_mib" -le "$peak_max" ] || { peak_max=$bulk_mib peak_where='`createB2BUsers`'; }
 fi
 
+hash_limit=
+if want login; then
+  # The hashing limit, measured now with the server idle: every core checks
+  # passwords through usergraph's hasher and does nothing else.
+  read -r _ hash_limit hash_ms hash_cores <<<"$("$work/hashlimit" -for 10s)"
+  echo "hashing limit: $hash_limit checks/s ($hash_cores cores, $hash_ms ms of a core per check)" >&2
+fi
 want login && scenario '`login`' "$conns" '"accessToken":"' '' 'mutation($e: String!, $p: String!) { login(input: {email: $e, password: $p}) { accessToken errors { code } } }' "$me_login"
 
 db_kind=${DATABASE_URL%%://*}; db_kind=${db_kind:-sqlite}
@@ -201,10 +237,15 @@ wrk $(wrk -v 2>&1 | awk 'NR==1 {print $2}'); server, database and wrk share the 
 $users users ($batches batches, $sessions sessions) seeded in ${seed_secs} s.
 Command: \`${invocation}bash bench/run.sh\`, $duration per scenario.
 
-| scenario | connections | requests/s | p50 | p99 | wrong answers | peak memory |
-|---|---|---|---|---|---|---|
+| scenario | connections | requests/s | p50 | p99 | wrong answers | peak memory | server CPU (cores) |
+|---|---|---|---|---|---|---|---|
 $(printf '%s\n' "${rows[@]}")
 
 \`createB2BUsers\` with 1,000 rows: ${bulk_ms[0]} ms, ${bulk_ms[1]} ms, ${bulk_ms[2]} ms (three runs), peak memory ${bulk_mib} MiB.
 Peak server memory (VmHWM, reset before each scenario): ${peak_max} MiB through every scenario but \`login\` (the highest: ${peak_where}).
 EOF
+if [ -n "$hash_limit" ]; then
+  login_rps=$(printf '%s\n' "${rows[@]}" | awk -F' [|] ' '/`login`/ {print $3}')
+  echo "Hashing limit (bench/hashlimit, measured in this run with the server idle): $hash_limit checks/s ($hash_cores cores, $hash_ms ms of a core per check); login reached $(python3 -c "print(round(100 * $login_rps / $hash_limit))") % of it."
+fi
+[ -z "${PROFILE:-}" ] || echo "CPU profiles: $PROFILE/*.pprof (go tool pprof -top $PROFILE/usergraph $PROFILE/SCENARIO.pprof)."

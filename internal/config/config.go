@@ -71,6 +71,9 @@ type Config struct {
 	// MetricsAddr, when set (host:port), serves /metrics there; empty: no
 	// metrics are served (never on the public port).
 	MetricsAddr string `env:"METRICS_ADDR" validate:"omitempty,listen"`
+	// MetricsPprof also serves Go's profiles (/debug/pprof/) on MetricsAddr,
+	// for finding where a replica's CPU and memory go under load.
+	MetricsPprof bool `env:"METRICS_PPROF" envDefault:"false"`
 	// KeysReloadInterval bounds how long a pruned key's tokens still work on
 	// a replica, and is how long verifiers may cache the JWKS.
 	KeysReloadInterval time.Duration `env:"KEYS_RELOAD_INTERVAL" envDefault:"5s" validate:"min=100ms,max=1m"`
