@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -34,6 +35,14 @@ func TestHashAndVerifyPassword(t *testing.T) {
 	h2, _ := hasher.Hash(ctx, "s3cret-Horse")
 	if h == h2 {
 		t.Error("two hashes of one password are equal: no salt")
+	}
+	// Hashes are standard Argon2id, whatever memory they were computed in
+	// (the second in memory the first left behind): x/crypto finds the same.
+	for _, encoded := range []string{h, h2} {
+		p, _ := parseHash(encoded)
+		if want := argon2.IDKey([]byte("s3cret-Horse"), p.salt, p.iters, p.mem, p.threads, p.keyLen); !bytes.Equal(p.want, want) {
+			t.Errorf("hash %s differs from x/crypto's %x", encoded, want)
+		}
 	}
 	verify := func(password, encoded string) (ok, rehash bool) {
 		ok, rehash, err := hasher.Verify(ctx, password, encoded)

@@ -16,9 +16,9 @@ import (
 	"unicode"
 
 	"github.com/trustelem/zxcvbn/frequency"
-	"golang.org/x/crypto/argon2"
 
 	"github.com/usergraph/usergraph/internal/apperr"
+	"github.com/usergraph/usergraph/internal/argon2"
 )
 
 // argon2id parameters: OWASP's first recommendation (19 MiB, 2 passes, one
@@ -176,11 +176,31 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (ok, reha
 		p.want = nil
 	}
 	err = h.run(ctx, func() {
-		got := argon2.IDKey([]byte(password), p.salt, p.iters, p.mem, p.threads, p.keyLen)
+		got := idKey([]byte(password), p.salt, p.iters, p.mem, p.threads, p.keyLen)
 		ok = p.want != nil && subtle.ConstantTimeCompare(got, p.want) == 1
 	})
 	rehash = ok && (p.iters != argonTime || p.mem != argonMemory || p.threads != argonThreads || p.keyLen != argonKeyLen)
 	return ok, rehash, err
+}
+
+// blocks keeps the working memory of hashes at the current parameters
+// between hashes: a sign-in then neither allocates 19 MiB nor has the
+// runtime zero it (or fault it in again), and the collector has no 19 MiB
+// of garbage per sign-in to run for. There are as many as hashes have run
+// at once (the Hasher's slots); a collection after a burst frees them,
+// like any pooled object, so memory comes down when sign-ins stop.
+var blocks = sync.Pool{New: func() any { b := argon2.NewBlocks(argonMemory, argonThreads); return &b }}
+
+// idKey is Argon2id; hashes at the current memory and lanes use pooled
+// memory, those of older parameters (checked once, then rehashed) memory of
+// their own.
+func idKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte {
+	if memory != argonMemory || threads != argonThreads {
+		return argon2.NewBlocks(memory, threads).IDKey(password, salt, time, memory, threads, keyLen)
+	}
+	b := blocks.Get().(*argon2.Blocks)
+	defer blocks.Put(b)
+	return b.IDKey(password, salt, time, memory, threads, keyLen)
 }
 
 func hashPassword(password string) (string, error) {
@@ -188,7 +208,7 @@ func hashPassword(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
 	}
-	key := argon2.IDKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := idKey([]byte(password), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	b64 := base64.RawStdEncoding
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
