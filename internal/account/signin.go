@@ -107,14 +107,18 @@ func (s *Service) finishSignIn(ctx context.Context, p proof) (*SignIn, error) {
 		if err := writes(ctx, tx); err != nil {
 			return err
 		}
-		if _, err := tx.NewUpdate().Model((*User)(nil)).Set("last_login = ?", now).Where("id = ?", u.ID).Exec(ctx); err != nil {
-			return err
-		}
 		if sess, refresh, err = s.startSession(ctx, tx, u); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
+		err = s.audit.Record(ctx, tx, audit.Entry{Action: audit.LoginSucceeded, Actor: &u.ID, Target: &u.ID,
 			Details: map[string]any{"sessionId": sess.ID.String(), "method": p.method}})
+		if err != nil {
+			return err
+		}
+		// Last: the user's row stays locked until COMMIT, and concurrent
+		// sign-ins to one account wait for it.
+		_, err = tx.NewUpdate().Model((*User)(nil)).Set("last_login = ?", now).Where("id = ?", u.ID).Exec(ctx)
+		return err
 	})
 	if err != nil {
 		return nil, err
