@@ -253,6 +253,6 @@ Peak server memory (VmHWM, reset before each scenario): ${peak_max} MiB through 
 EOF
 if [ -n "$hash_limit" ]; then
   login_rps=$(printf '%s\n' "${rows[@]}" | awk -F' [|] ' '/`login`/ {print $3}')
-  echo "Hashing limit (bench/hashlimit, $(nproc) cores checking passwords and nothing else, measured in this run with the server idle, 10 s just before and 10 s just after the login scenario): $limit_before and $limit_after checks/s ($ms_before and $ms_after ms of a core per check), mean $hash_limit; login reached $(python3 -c "print(round(100 * $login_rps / $hash_limit))") % of it."
+  echo "Hashing limit (bench/hashlimit, $(nproc) cores checking passwords and nothing else, from the CPU time one check takes, measured in this run with the server idle, 10 s just before and 10 s just after the login scenario): $limit_before and $limit_after checks/s ($ms_before and $ms_after ms of a core per check), mean $hash_limit; login reached $(python3 -c "print(round(100 * $login_rps / $hash_limit))") % of it."
 fi
 [ -z "${PROFILE:-}" ] || echo "CPU profiles: $PROFILE/*.pprof (go tool pprof -top $PROFILE/usergraph $PROFILE/SCENARIO.pprof)."
