@@ -90,6 +90,22 @@ func BenchmarkRequestPasswordReset(b *testing.B) {
 	})
 }
 
+// One session chaining its refresh tokens: the address's count, then the
+// rotation (one statement on PostgreSQL) and a new access token.
+func BenchmarkRefreshToken(b *testing.B) {
+	benchServers(b, func(b *testing.B, srv *testServer, _ *client) {
+		c := srv.Client()
+		token := *mustSignIn(b, c.register(registerInput("refresh@example.com", "+4960000002"))).RefreshToken
+		for b.Loop() {
+			p := c.refresh(token)
+			if len(p.Errors) > 0 || p.RefreshToken == nil {
+				b.Fatalf("refresh answered %+v", p.Errors)
+			}
+			token = *p.RefreshToken
+		}
+	})
+}
+
 // An authenticated query: token verification plus the session check.
 func BenchmarkMe(b *testing.B) {
 	benchServers(b, func(b *testing.B, _ *testServer, admin *client) {
