@@ -80,11 +80,7 @@ RETURNING id, user_id`
 // transaction changed meanwhile, so the steps keep the guarantees they have
 // one by one.
 var rotateStmt = db.NewStmt(`WITH extended AS (
-  UPDATE sessions SET last_used_at = ?, expires_at = ?
-  WHERE id = (SELECT session_id FROM refresh_tokens WHERE token_hash = ? AND used_at IS NULL)
-    AND revoked_at IS NULL AND expires_at > ?
-    AND EXISTS (SELECT 1 FROM users WHERE users.id = sessions.user_id AND users.is_active)
-  RETURNING id, user_id
+` + extendSQL + `
 ), spent AS (
   UPDATE refresh_tokens SET used_at = ? FROM extended
   WHERE token_hash = ? AND used_at IS NULL AND refresh_tokens.session_id = extended.id
