@@ -137,5 +137,66 @@ func TestRefreshOfAnInactiveUserExtendsNothing(t *testing.T) {
 		if !after.Equal(before) {
 			t.Errorf("the session was extended from %v to %v", before, after)
 		}
+		// Refused, not reused: the token was never spent.
+		if n := f.count("SELECT count(*) FROM audit_events WHERE action = 'REFRESH_TOKEN_REUSED'"); n != 0 {
+			t.Errorf("%d REFRESH_TOKEN_REUSED events for a token never spent", n)
+		}
 	})
+}
+
+// Two refreshes of one token that meet inside PostgreSQL's rotation
+// statement (both waiting on the session's row, held here until they do)
+// rotate it once: the other finds the token spent, which is reuse, and the
+// session ends. Without the meeting forced, such a race is rarely hit.
+func TestRefreshesMeetingInTheRotationRotateOnce(t *testing.T) {
+	f := newFixture(t, testdb.Postgres(t), nil)
+	ctx := context.Background()
+	in := f.register("meeting@example.com", "+4915170000002")
+	tx, err := f.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.NewRaw("SELECT id FROM sessions WHERE user_id = ? FOR UPDATE", in.User.ID).Exec(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		in  *SignIn
+		err error
+	}
+	answers := make(chan answer, 2)
+	for range 2 {
+		go func() {
+			in, err := f.s.RefreshToken(f.anon, in.RefreshToken)
+			answers <- answer{in, err}
+		}()
+	}
+	for waiting, deadline := 0, time.Now().Add(10*time.Second); waiting < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d refreshes wait on the session's row, want 2", waiting)
+		}
+		if err := f.db.NewRaw(`SELECT count(*) FROM pg_stat_activity
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE 'WITH extended AS%'`).Scan(ctx, &waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	var winners []*SignIn
+	for range 2 {
+		a := <-answers
+		switch {
+		case a.err == nil:
+			winners = append(winners, a.in)
+		case codeOf(a.err) != apperr.InvalidToken:
+			t.Errorf("the other refresh: %v, want INVALID_TOKEN", a.err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d of 2 refreshes of one token succeeded, want 1", len(winners))
+	}
+	if _, err := f.s.RefreshToken(f.anon, winners[0].RefreshToken); codeOf(err) != apperr.InvalidToken {
+		t.Errorf("the winner's token after the reuse: %v, want INVALID_TOKEN (the session ended)", err)
+	}
 }
