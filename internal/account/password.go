@@ -250,13 +250,8 @@ func (s *Service) endGuessingSession(ctx context.Context, v auth.Viewer, answer 
 	if !lock.Locked {
 		return answer
 	}
-	err := db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.revokeSessions(ctx, tx, v.UserID, v.SessionID, uuid.Nil, RevokedPasswordGuesses); err != nil {
-			return err
-		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &v.UserID,
-			Details: map[string]any{"sessionId": v.SessionID.String(), "reason": RevokedPasswordGuesses}})
-	})
+	err := s.endSessions(ctx, v.UserID, v.SessionID, RevokedPasswordGuesses, audit.Entry{Action: audit.SessionRevoked,
+		Target: &v.UserID, Details: map[string]any{"sessionId": v.SessionID.String(), "reason": RevokedPasswordGuesses}})
 	if err != nil {
 		return err
 	}

@@ -122,13 +122,8 @@ func (s *Service) refused(ctx context.Context, hash string) error {
 	if err != nil {
 		return err
 	}
-	err = db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.revokeSessions(ctx, tx, sess.UserID, sess.ID, uuid.Nil, RevokedTokenReuse); err != nil {
-			return err
-		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.RefreshTokenReused, Target: &sess.UserID,
-			Details: map[string]any{"sessionId": sess.ID.String(), "sessionRevoked": true}})
-	})
+	err = s.endSessions(ctx, sess.UserID, sess.ID, RevokedTokenReuse, audit.Entry{Action: audit.RefreshTokenReused,
+		Target: &sess.UserID, Details: map[string]any{"sessionId": sess.ID.String(), "sessionRevoked": true}})
 	if err != nil {
 		return err
 	}
@@ -157,11 +152,6 @@ func (s *Service) Logout(ctx context.Context, token string, everywhere bool) err
 	if everywhere {
 		only = uuid.Nil
 	}
-	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.revokeSessions(ctx, tx, v.UserID, only, uuid.Nil, RevokedLogout); err != nil {
-			return err
-		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.LoggedOut, Target: &v.UserID,
-			Details: map[string]any{"sessionId": sess.ID.String(), "everywhere": everywhere}})
-	})
+	return s.endSessions(ctx, v.UserID, only, RevokedLogout, audit.Entry{Action: audit.LoggedOut, Target: &v.UserID,
+		Details: map[string]any{"sessionId": sess.ID.String(), "everywhere": everywhere}})
 }

@@ -161,11 +161,17 @@ func (s *Service) RevokeSession(ctx context.Context, id uuid.UUID) error {
 	if err != nil {
 		return err
 	}
+	return s.endSessions(ctx, sess.UserID, sess.ID, RevokedByRequest, audit.Entry{Action: audit.SessionRevoked,
+		Target: &sess.UserID, Details: map[string]any{"sessionId": sess.ID.String()}})
+}
+
+// endSessions revokes the user's sessions (only that one, unless only is
+// uuid.Nil) for reason and records e, in one transaction.
+func (s *Service) endSessions(ctx context.Context, userID, only uuid.UUID, reason string, e audit.Entry) error {
 	return db.InTx(ctx, s.db, func(ctx context.Context, tx bun.Tx) error {
-		if err := s.revokeSessions(ctx, tx, sess.UserID, sess.ID, uuid.Nil, RevokedByRequest); err != nil {
+		if err := s.revokeSessions(ctx, tx, userID, only, uuid.Nil, reason); err != nil {
 			return err
 		}
-		return s.audit.Record(ctx, tx, audit.Entry{Action: audit.SessionRevoked, Target: &sess.UserID,
-			Details: map[string]any{"sessionId": sess.ID.String()}})
+		return s.audit.Record(ctx, tx, e)
 	})
 }
