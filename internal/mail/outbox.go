@@ -129,41 +129,11 @@ const lease = 2 * time.Minute
 
 // deliverDue sends a batch of due emails and reports how many it handled.
 func (o *Outbox) deliverDue(ctx context.Context) (int, error) {
-	now := o.cfg.Now().UTC()
-	var due []outboxRow
-	err := o.db.NewSelect().Model(&due).
-		Where("status = ?", StatusPending).Where("next_attempt_at <= ?", now).
-		Where("(locked_until IS NULL OR locked_until < ?)", now).
-		Order("next_attempt_at", "id").Limit(20).Scan(ctx)
-	if err != nil {
-		return 0, err
-	}
-	handled := 0
-	for i := range due {
-		claimed, err := o.claim(ctx, &due[i], now)
-		if err != nil {
-			return handled, err
-		}
-		if claimed {
-			o.deliver(ctx, &due[i])
-			handled++
-		}
-	}
-	return handled, nil
+	return db.TakeDue(ctx, o.db, o.cfg.Now().UTC(), lease, o.deliver)
 }
 
-// claim leases row to this worker; false means another worker has it.
-func (o *Outbox) claim(ctx context.Context, row *outboxRow, now time.Time) (bool, error) {
-	res, err := o.db.NewUpdate().Model((*outboxRow)(nil)).
-		Set("locked_until = ?", now.Add(lease)).
-		Where("id = ? AND status = ?", row.ID, StatusPending).
-		Where("(locked_until IS NULL OR locked_until < ?)", now).Exec(ctx)
-	if err != nil {
-		return false, err
-	}
-	n, err := res.RowsAffected()
-	return n == 1, err
-}
+// QueueID is the email's id (db.Queued).
+func (r *outboxRow) QueueID() uuid.UUID { return r.ID }
 
 func (o *Outbox) deliver(ctx context.Context, row *outboxRow) {
 	text, err := o.open(row.TextBody, row.ID, "text")

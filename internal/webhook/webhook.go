@@ -265,34 +265,14 @@ func (h *Hooks) Run(ctx context.Context) {
 }
 
 // deliverDue sends a batch of due deliveries and reports how many it
-// handled.
+// handled. The lease outlasts an attempt, so two workers never send the
+// same delivery at once.
 func (h *Hooks) deliverDue(ctx context.Context) (int, error) {
-	now := h.cfg.Now().UTC()
-	var due []Delivery
-	err := h.db.NewSelect().Model(&due).
-		Where("status = ? AND next_attempt_at <= ?", StatusPending, now).
-		Where("(locked_until IS NULL OR locked_until < ?)", now).
-		Order("next_attempt_at", "id").Limit(20).Scan(ctx)
-	if err != nil {
-		return 0, err
-	}
-	handled := 0
-	for i := range due {
-		// The lease outlasts an attempt, so two workers never send the
-		// same delivery at once.
-		res, err := h.db.NewUpdate().Model((*Delivery)(nil)).Set("locked_until = ?", now.Add(h.cfg.Timeout+time.Minute)).
-			Where("id = ? AND status = ?", due[i].ID, StatusPending).
-			Where("(locked_until IS NULL OR locked_until < ?)", now).Exec(ctx)
-		if err != nil {
-			return handled, err
-		}
-		if n, _ := res.RowsAffected(); n == 1 {
-			h.deliver(ctx, &due[i])
-			handled++
-		}
-	}
-	return handled, nil
+	return db.TakeDue(ctx, h.db, h.cfg.Now().UTC(), h.cfg.Timeout+time.Minute, h.deliver)
 }
+
+// QueueID is the delivery's id (db.Queued).
+func (d *Delivery) QueueID() uuid.UUID { return d.ID }
 
 func (h *Hooks) deliver(ctx context.Context, d *Delivery) {
 	err := h.send(ctx, d)
