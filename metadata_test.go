@@ -130,5 +130,12 @@ func TestTheAppsOwnDataOnUsers(t *testing.T) {
 		if err := srv.DB().NewRaw("SELECT count(*) FROM users WHERE id = ? AND (app_metadata <> '{}' OR user_metadata <> '{}')", consumer.User.ID).Scan(t.Context(), &n); err != nil || n != 0 {
 			t.Errorf("metadata left after erasure: %d (%v)", n, err)
 		}
+		// The erased account's remaining row takes no new data.
+		if r, code := setApp(t, admin, consumer.User.ID, plan); code != "" || len(r.Errors) != 1 || r.Errors[0].Code != "NOT_FOUND" {
+			t.Errorf("admin sets an erased user's app metadata: %+v %q, want NOT_FOUND", r.Errors, code)
+		}
+		if err := srv.DB().NewRaw("SELECT count(*) FROM users WHERE id = ? AND app_metadata <> '{}'", consumer.User.ID).Scan(t.Context(), &n); err != nil || n != 0 {
+			t.Errorf("app metadata written to an erased account: %d (%v)", n, err)
+		}
 	})
 }

@@ -47,6 +47,9 @@ func (s *Service) SetAppMetadata(ctx context.Context, id uuid.UUID, metadata []b
 	if err != nil {
 		return nil, err
 	}
+	if u.DeletedAt != nil { // an erased account's row takes no new data
+		return nil, errUnknownUser
+	}
 	if !v.ManagesUser(u.CreatedByID) {
 		return nil, apperr.New(apperr.Forbidden, "Only administrators and the user's business administrator set its app metadata.")
 	}

@@ -165,10 +165,12 @@ func (s *Service) UserByID(ctx context.Context, id uuid.UUID) (*User, error) {
 	u := new(User)
 	err := s.db.NewSelect().Model(u).Where("u.id = ?", id).Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, apperr.New(apperr.NotFound, "No such user.")
+		return nil, errUnknownUser
 	}
 	return u, err
 }
+
+var errUnknownUser = apperr.New(apperr.NotFound, "No such user.")
 
 // Me returns the signed-in caller: the row Authenticate read for this
 // request (queries do not change it), or a fresh one.
