@@ -16,6 +16,7 @@ import (
 	"io"
 	"mime"
 	"mime/multipart"
+	"net"
 	"net/http"
 	"net/mail"
 	"os"
@@ -88,6 +89,18 @@ var (
 	listenLine  = regexp.MustCompile(`listening on (http://localhost:\d+)`)
 	metricsLine = regexp.MustCompile(`metrics on (http://\S+/metrics)`)
 )
+
+// freePort returns a loopback port free a moment ago, for a server whose
+// own URL must be known before it starts (PUBLIC_URL, passkey origins).
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
 
 // startServer runs usergraph with env until the test ends, and waits for /healthz.
 func startServer(t testing.TB, env map[string]string) *testServer {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"net"
 	"slices"
 	"strconv"
 	"strings"
@@ -206,12 +205,7 @@ func mustMeID(t *testing.T, c *client) string {
 func TestPasskeysInARealBrowser(t *testing.T) {
 	testdb.Run(t, func(t *testing.T, dbURL string) {
 		// The origin must be known before the server starts: take a free port.
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
+		port := freePort(t)
 		env := testEnv(t, dbURL)
 		env["PORT"], env["HOST"] = port, "127.0.0.1"
 		env["WEBAUTHN_RP_ID"], env["WEBAUTHN_RP_ORIGINS"] = "localhost", "http://localhost:"+port
@@ -219,7 +213,7 @@ func TestPasskeysInARealBrowser(t *testing.T) {
 		p := mustSignIn(t, srv.Client().register(registerInput("browser-pk@example.com", "+4915120000003")))
 
 		ctx := headlessChromium(t, 90*time.Second)
-		err = chromedp.Do(ctx,
+		err := chromedp.Do(ctx,
 			chromedp.Navigate("http://localhost:"+port+"/healthz"), // any page of the origin
 			chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
 				if _, err := cdp.Call(ctx, t, webauthn.Enable, webauthn.EnableParams{}); err != nil {

@@ -9,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -48,12 +47,7 @@ func startSocialServer(t *testing.T, dbURL, appURL string, extra map[string]stri
 	t.Cleanup(func() { m.Shutdown() })
 	// Providers return people to PUBLIC_URL: it must be known before the
 	// server starts.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
+	port := freePort(t)
 	env := testEnv(t, dbURL)
 	env["PORT"], env["HOST"] = port, "127.0.0.1"
 	env["PUBLIC_URL"], env["APP_URL"] = "http://127.0.0.1:"+port, appURL
@@ -547,12 +541,7 @@ func TestSocialProviderDiscoveryIsRetried(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close() // nothing answers there yet
+		addr := "127.0.0.1:" + freePort(t) // nothing answers there yet
 		s := startSocialServer(t, dbURL, socialApp, map[string]string{
 			"SIGNIN_PROVIDERS":                   "late,acme",
 			"SIGNIN_PROVIDER_LATE_ISSUER":        "http://" + addr + "/oidc",
@@ -569,7 +558,7 @@ func TestSocialProviderDiscoveryIsRetried(t *testing.T) {
 		if url, errs := startSocial(t, anon, "acme", socialApp); url == "" {
 			t.Errorf("the other provider: %v", errs)
 		}
-		ln, err = net.Listen("tcp", addr)
+		ln, err := net.Listen("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
