@@ -233,3 +233,34 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Rows already delivered never fill a worker's batch: after more than a
+// batch (20) of them, a new event is still delivered.
+func TestDeliveredRowsDoNotHoldUpNewOnes(t *testing.T) {
+	testdb.Run(t, func(t *testing.T, dbURL string) {
+		rcv := &receiver{tries: map[string]int{}}
+		conn, a, hooks := setup(t, dbURL, rcv, webhook.Config{MaxAttempts: 3, RetryBase: 10 * time.Millisecond, AllowLocal: true,
+			Endpoints: []webhook.Endpoint{{ID: "crm", Secret: secret}}})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go hooks.Run(ctx)
+		user := newUser(t, conn)
+		delivered := func(want int) func() bool {
+			return func() bool {
+				var n int
+				err := conn.NewRaw("SELECT count(*) FROM webhook_deliveries WHERE status = 'DELIVERED'").Scan(ctx, &n)
+				return err == nil && n == want
+			}
+		}
+		for range 25 {
+			if err := a.Record(ctx, conn, audit.Entry{Action: audit.AccountDeleted, Target: &user}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		waitFor(t, "25 deliveries", delivered(25))
+		if err := a.Record(ctx, conn, audit.Entry{Action: audit.AccountDeleted, Target: &user}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the 26th delivery", delivered(26))
+	})
+}
